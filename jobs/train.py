@@ -1,0 +1,70 @@
+"""spark-submit jobs/train.py --input PARQUET --output MODEL_DIR [--config conf/default.toml] [--flags]
+
+Trains skip-gram negative-sampling embeddings on the Parquet text at --input and writes
+MODEL_DIR/embeddings/, MODEL_DIR/context_embeddings/, MODEL_DIR/metadata.json and, last,
+MODEL_DIR/_SUCCESS. Every configuration key has a flag (--vector-size, --window, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+import sparkw2v
+from sparkw2v import storage
+from sparkw2v.config import add_config_arguments, load_config, overrides_from_args
+from sparkw2v.embeddings import write_model
+from sparkw2v.errors import OutputExistsError, SparkW2VError
+from sparkw2v.session import build_session
+from sparkw2v.trainer import train
+
+log = logging.getLogger("sparkw2v.train")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", required=True, help="Parquet file or directory of text")
+    parser.add_argument("--output", required=True, help="model directory to write")
+    parser.add_argument("--config", help="TOML file of settings (see conf/default.toml)")
+    parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
+    add_config_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config, overrides_from_args(args))
+        if storage.url_to_fs(args.output)[0].exists(storage.url_to_fs(args.output)[1]) and not args.overwrite:
+            raise OutputExistsError(
+                f"output {args.output!r} already exists; pass --overwrite to replace it or choose "
+                "another output path")
+        start = time.perf_counter()
+        spark = build_session("sparkw2v-train", args.master)
+        result = train(spark, args.input, config)
+        write_start = time.perf_counter()
+        metadata = {
+            "sparkw2v_version": sparkw2v.__version__,
+            "spark_version": spark.version,
+            "master": spark.sparkContext.master,
+            "input": args.input,
+            "config": config.to_dict(),
+            "corpus": result.stats,
+            "rounds": result.rounds,
+        }
+        write_model(args.output, result.vocab.words, result.vocab.counts, result.W, result.Wp,
+                    metadata, overwrite=args.overwrite)
+        total = time.perf_counter() - start
+        log.info("wrote %s (%.1f s); total %.1f s", args.output, time.perf_counter() - write_start, total)
+        print(json.dumps({"output": args.output, "total_seconds": round(total, 2),
+                          **{k: result.stats[k] for k in ("vocab_size", "train_words_per_epoch",
+                                                          "train_seconds", "words_per_sec")}}))
+    except SparkW2VError as exc:
+        print(f"train: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The trained artifact: word vectors as Parquet tables, and queries over them.
+
+A model directory holds ``embeddings/`` (rows of W), ``context_embeddings/`` (rows of W'),
+``metadata.json`` and ``_SUCCESS``, written last. Tables have columns ``word`` string, ``id``
+int32, ``count`` int64, ``vector`` list<float32>. Loading needs only pyarrow and fsspec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import storage
+
+EMBEDDINGS = "embeddings"
+CONTEXT_EMBEDDINGS = "context_embeddings"
+METADATA = "metadata.json"
+
+TABLE_SCHEMA = pa.schema([
+    pa.field("word", pa.string(), nullable=False),
+    pa.field("id", pa.int32(), nullable=False),
+    pa.field("count", pa.int64(), nullable=False),
+    pa.field("vector", pa.list_(pa.field("element", pa.float32(), nullable=False)), nullable=False),
+])
+
+
+def vectors_table(words, counts: np.ndarray, vectors: np.ndarray) -> pa.Table:
+    """An embedding table: (V,) words, (V,) int64 counts, (V, N) float32 vectors."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    V, N = vectors.shape
+    offsets = pa.array(np.arange(0, V * N + 1, N, dtype=np.int32))
+    values = pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)),
+                                      type=TABLE_SCHEMA.field("vector").type)
+    return pa.table([pa.array(list(words), pa.string()), pa.array(np.arange(V, dtype=np.int32)),
+                     pa.array(np.asarray(counts, dtype=np.int64)), values], schema=TABLE_SCHEMA)
+
+
+def write_model(url: str, words, counts: np.ndarray, W: np.ndarray, Wp: np.ndarray,
+                metadata: dict[str, Any], overwrite: bool = False) -> None:
+    """Write a model directory; ``_SUCCESS`` goes last, so a failed write never looks complete.
+
+    Raises:
+        OutputExistsError: ``url`` exists and ``overwrite`` is False.
+    """
+    storage.prepare_output(url, overwrite)
+    storage.write_table(vectors_table(words, counts, W), url, EMBEDDINGS)
+    storage.write_table(vectors_table(words, counts, Wp), url, CONTEXT_EMBEDDINGS)
+    storage.write_json(metadata, url, METADATA)
+    storage.mark_complete(url)
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Word vectors and their vocabulary (immutable).
+
+    Attributes:
+        words: tuple of V str, by descending count (id = position).
+        counts: (V,) int64 corpus counts.
+        vectors: (V, N) float32.
+    """
+
+    words: tuple[str, ...]
+    counts: np.ndarray
+    vectors: np.ndarray
+
+    @classmethod
+    def load(cls, model_dir: str, table: str = EMBEDDINGS) -> "Embeddings":
+        """Read ``model_dir/table`` (local path or fsspec URL) with pyarrow; no pickle, no Spark.
+
+        Raises:
+            IncompleteModelError: ``model_dir`` is missing or has no ``_SUCCESS`` marker.
+        """
+        storage.require_complete(model_dir)
+        fs, path = storage.url_to_fs(model_dir)
+        data = pq.read_table(storage.join(fs, path, table), filesystem=fs,
+                             columns=["word", "id", "count", "vector"]).sort_by("id")
+        vec = data.column("vector").combine_chunks()
+        n = len(data)
+        flat = vec.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        vectors = flat.reshape(n, -1) if n else np.zeros((0, 0), np.float32)
+        return cls(tuple(data.column("word").to_pylist()),
+                   data.column("count").to_numpy().astype(np.int64), vectors)
+
+    @property
+    def index(self) -> dict[str, int]:
+        """word -> id."""
+        cached = self.__dict__.get("_index")
+        if cached is None:
+            cached = {w: i for i, w in enumerate(self.words)}
+            object.__setattr__(self, "_index", cached)
+        return cached
+
+    def unit(self) -> np.ndarray:
+        """(V, N) float32 rows scaled to unit length (zero rows stay zero)."""
+        cached = self.__dict__.get("_unit")
+        if cached is None:
+            cached = _unit_rows(self.vectors).astype(np.float32)
+            object.__setattr__(self, "_unit", cached)
+        return cached
+
+    def vector(self, word: str) -> np.ndarray:
+        """(N,) float32 vector of ``word``; KeyError if it is not in the vocabulary."""
+        return self.vectors[self.index[word]]
+
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine similarity of two words."""
+        u = self.unit()
+        return float(u[self.index[a]] @ u[self.index[b]])
+
+    def most_similar(self, word: str, k: int = 10) -> list[tuple[str, float]]:
+        """The k words of highest cosine similarity to ``word`` (itself excluded)."""
+        u = self.unit()
+        return self._top(u @ u[self.index[word]], k, {self.index[word]})
+
+    def analogy(self, a: str, b: str, c: str, k: int = 1) -> list[tuple[str, float]]:
+        """a is to b as c is to ?: top k by 3CosAdd, cos(w, b - a + c) over unit vectors
+        (Mikolov et al. 2013a), a, b and c excluded."""
+        u = self.unit()
+        ia, ib, ic = self.index[a], self.index[b], self.index[c]
+        query = _unit_rows((u[ib] - u[ia] + u[ic])[None, :])[0]
+        return self._top(u @ query, k, {ia, ib, ic})
+
+    def _top(self, scores: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
+        scores = scores.astype(np.float64, copy=True)
+        for i in exclude:
+            scores[i] = -np.inf
+        k = min(k, len(scores) - len(exclude))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.words[i], float(scores[i])) for i in top]

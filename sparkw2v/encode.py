@@ -1,0 +1,114 @@
+"""Tokens -> int32 word-id arrays in the executors, cached as one record per partition.
+
+The corpus never reaches the driver: executors map words to ids (out-of-vocabulary words are
+dropped, as in the C tool and gensim), rows are spread over ``num_partitions`` partitions
+by a deterministic key, and each partition keeps its rows as ``rounds_per_epoch`` chunks of
+numpy arrays, so a round deserialises ready arrays instead of Python objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .tokenizer import TOKENS
+
+# Joins a row's tokens for the trip from the JVM to Python: one string per row instead of one
+# Python object per token (several times faster). Tokens never contain it: the tokenizer splits
+# on whitespace by default, and NUL is not text.
+_SEP = "\x00"
+
+
+@dataclass
+class PartitionCorpus:
+    """One partition's rows, as ``rounds_per_epoch`` chunks.
+
+    Attributes:
+        chunks: list of (ids (T,) int32, offsets (R + 1,) int64) per chunk; chunk k holds the
+            partition's rows k, k + rounds_per_epoch, ... in a fixed order.
+    """
+
+    chunks: list
+
+    def chunk_words(self) -> list[int]:
+        return [int(off[-1] - off[0]) for _, off in self.chunks]
+
+
+def encode_rows(texts, index: dict[str, int]):
+    """Map each joined token string to an int32 id array (unknown words dropped)."""
+    for text in texts:
+        tokens = text.split(_SEP)
+        ids = np.fromiter((index.get(t, -1) for t in tokens), dtype=np.int32, count=len(tokens))
+        ids = ids[ids >= 0]
+        if ids.size >= 2:
+            yield ids
+
+
+def build_partition(rows, rounds_per_epoch: int) -> PartitionCorpus:
+    """Sort a partition's (key, ids) rows by key and cut them into interleaved chunks."""
+    rows = sorted(rows, key=lambda kv: kv[0])
+    chunks = []
+    for k in range(rounds_per_epoch):
+        part = [ids for _, ids in rows[k::rounds_per_epoch]]
+        lengths = np.fromiter((len(a) for a in part), dtype=np.int64, count=len(part))
+        offsets = np.zeros(len(part) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        ids = np.concatenate(part).astype(np.int32, copy=False) if part else np.zeros(0, np.int32)
+        chunks.append((ids, offsets))
+    return PartitionCorpus(chunks)
+
+
+def _spread(key, num_partitions):
+    in_part, seq = key
+    return (in_part * 1_000_003 + seq) % num_partitions
+
+
+def encode_corpus(tokens_df, words, num_partitions: int, rounds_per_epoch: int):
+    """Encode and cache the corpus in the executors.
+
+    Args:
+        tokens_df: DataFrame with array<string> column ``tokens``.
+        words: the vocabulary's words, id = position.
+        num_partitions: partitions to train in (>= 1).
+        rounds_per_epoch: chunks per partition.
+
+    Returns:
+        (cached RDD with one PartitionCorpus per partition,
+         (num_partitions, rounds_per_epoch) int64 words per partition and chunk).
+
+    Raises:
+        InputError: fewer rows with >= 2 in-vocabulary words than partitions.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    spark = tokens_df.sparkSession
+    sc = spark.sparkContext
+    index_bc = sc.broadcast({w: i for i, w in enumerate(words)})
+    joined = tokens_df.select(F.concat_ws(_SEP, TOKENS).alias("t")).rdd.map(lambda r: r[0])
+
+    def encode(in_part, texts):
+        for seq, ids in enumerate(encode_rows(texts, index_bc.value)):
+            yield (in_part, seq), ids
+
+    corpus = (
+        joined.mapPartitionsWithIndex(encode)
+        .partitionBy(num_partitions, lambda key: _spread(key, num_partitions))
+        .mapPartitions(lambda rows: [build_partition(rows, rounds_per_epoch)], preservesPartitioning=True)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    sc.setJobDescription("sparkw2v: encode corpus to word ids")
+    stats = corpus.map(lambda p: (p.chunk_words(), sum(len(off) - 1 for _, off in p.chunks))).collect()
+    index_bc.unpersist()
+    rows = [n for _, n in stats]
+    empty = sum(1 for n in rows if n == 0)
+    if empty:
+        corpus.unpersist()
+        raise InputError(
+            f"num_partitions={num_partitions} is more than the corpus can fill: only {sum(rows)} "
+            f"rows have >= 2 in-vocabulary words and {empty} partition(s) would be empty; lower "
+            "num_partitions or give a larger corpus"
+        )
+    return corpus, np.array([w for w, _ in stats], dtype=np.int64).reshape(num_partitions, rounds_per_epoch)

@@ -1,0 +1,28 @@
+"""The exceptions sparkw2v raises for bad input and failed training.
+
+Every message names the problem and the fix; tests check the messages.
+"""
+
+
+class SparkW2VError(Exception):
+    """Base class of every error sparkw2v raises on purpose."""
+
+
+class ConfigError(SparkW2VError, ValueError):
+    """A configuration key is unknown or its value is out of range."""
+
+
+class InputError(SparkW2VError, ValueError):
+    """The training input is missing, malformed or yields nothing to train on."""
+
+
+class OutputExistsError(SparkW2VError, FileExistsError):
+    """The output directory already holds a complete result and ``overwrite`` was not given."""
+
+
+class IncompleteModelError(SparkW2VError, FileNotFoundError):
+    """A model directory has no ``_SUCCESS`` marker: it is missing or was left by a failed run."""
+
+
+class TrainingDivergedError(SparkW2VError, FloatingPointError):
+    """NaN or Inf appeared in the parameters after a round."""

@@ -1,0 +1,149 @@
+"""Raw text files -> Parquet rows of text, with bounded memory.
+
+Every line becomes a row; a line longer than ``row_tokens`` whitespace-separated tokens (a
+text8-style corpus is one 100 MB line) is cut into rows of ``row_tokens`` tokens, so no more
+than one read block plus one row is ever held in memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import storage
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+TEXT_SCHEMA = pa.schema([pa.field("text", pa.string(), nullable=False)])
+_SPACE = re.compile(r"\s+")
+
+
+def list_input_files(url: str) -> list[str]:
+    """The files to read: ``url`` itself, or every non-hidden file below the directory ``url``.
+
+    Raises:
+        InputError: the path does not exist or the directory holds no files.
+    """
+    fs, path = storage.url_to_fs(url)
+    if not fs.exists(path):
+        raise InputError(f"input {url!r} does not exist; give a text file or a directory of them")
+    if fs.isdir(path):
+        files = sorted(
+            p for p in fs.find(path)
+            if not any(part.startswith((".", "_")) for part in p[len(path):].split("/") if part)
+        )
+        if not files:
+            raise InputError(f"input directory {url!r} holds no files")
+        return [fs.unstrip_protocol(p) for p in files]
+    return [url]
+
+
+def iter_rows(url: str, row_tokens: int = 1000, block_bytes: int = 1 << 20) -> Iterator[str]:
+    """Yield the rows of one text file (plain, .gz or .bz2, by extension).
+
+    A line of at most ``row_tokens`` tokens is one row (whitespace normalised to single
+    spaces); a longer line is cut into rows of ``row_tokens`` tokens; empty lines are skipped.
+
+    Raises:
+        InputError: the file is not valid UTF-8 (the message gives the byte offset).
+    """
+    import fsspec
+
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    pending: list[str] = []   # tokens of the current line not yet emitted
+    partial = ""             # text after the last whitespace of the last block
+    consumed = 0
+    with fsspec.open(url, "rb", compression="infer") as fh:
+        while True:
+            block = fh.read(block_bytes)
+            final = not block
+            try:
+                text = decoder.decode(block, final=final)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{url!r} is not valid UTF-8 near byte {consumed + exc.start} of the "
+                    "uncompressed text; convert it to UTF-8 (e.g. iconv) before preparing it"
+                ) from None
+            consumed += len(block)
+            text = partial + text
+            lines = text.split("\n")
+            if final:
+                partial = ""
+            else:
+                last = lines.pop()
+                # keep only the unfinished last token of the unfinished last line
+                cut = max(last.rfind(" "), last.rfind("\t"), last.rfind("\r"))
+                partial = last[cut + 1:]
+                tail_tokens = last[:cut + 1].split()
+            for line in lines:
+                pending.extend(line.split())
+                yield from _flush(pending, row_tokens, line_end=True)
+            if final:
+                break
+            pending.extend(tail_tokens)
+            yield from _flush(pending, row_tokens, line_end=False)
+
+
+def _flush(pending: list[str], row_tokens: int, line_end: bool) -> Iterator[str]:
+    start = 0
+    while len(pending) - start >= row_tokens:
+        yield " ".join(pending[start:start + row_tokens])
+        start += row_tokens
+    if line_end and start < len(pending):
+        yield " ".join(pending[start:])
+        start = len(pending)
+    del pending[:start]
+
+
+def prepare_text(input_url: str, output_url: str, row_tokens: int = 1000,
+                 rows_per_file: int = 4096, overwrite: bool = False) -> dict:
+    """Convert raw text under ``input_url`` into Parquet part files under ``output_url``.
+
+    The output directory gets ``part-NNNNN.parquet`` files with one string column ``text``
+    and ``_SUCCESS`` last.
+
+    Returns:
+        dict with files read, rows and tokens written.
+
+    Raises:
+        InputError: missing input, invalid UTF-8, or no text at all.
+        OutputExistsError: the output exists and ``overwrite`` is False.
+    """
+    files = list_input_files(input_url)
+    storage.prepare_output(output_url, overwrite)
+    fs, out = storage.url_to_fs(output_url)
+    rows_total = tokens_total = 0
+    part = 0
+    batch: list[str] = []
+
+    def write(batch: list[str], part: int) -> None:
+        table = pa.table({"text": pa.array(batch, pa.string())}, schema=TEXT_SCHEMA)
+        tmp = storage.join(fs, out, f"_tmp-part-{part:05d}.parquet")
+        pq.write_table(table, tmp, filesystem=fs, row_group_size=1024)
+        fs.mv(tmp, storage.join(fs, out, f"part-{part:05d}.parquet"))
+
+    for url in files:
+        log.info("reading %s", url)
+        for row in iter_rows(url, row_tokens):
+            batch.append(row)
+            tokens_total += row.count(" ") + 1
+            if len(batch) >= rows_per_file:
+                write(batch, part)
+                rows_total += len(batch)
+                part += 1
+                batch = []
+    if batch:
+        write(batch, part)
+        rows_total += len(batch)
+        part += 1
+    if rows_total == 0:
+        fs.rm(out, recursive=True)
+        raise InputError(f"input {input_url!r} holds no text (all files empty or whitespace)")
+    storage.mark_complete(output_url)
+    return {"files": len(files), "rows": rows_total, "tokens": tokens_total, "parts": part}

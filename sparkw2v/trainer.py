@@ -1,0 +1,165 @@
+"""The driver loop: vocabulary, encoding, then rounds of broadcast -> local SGD -> combine.
+
+Each round the driver broadcasts W and W'; every partition trains its chunk of the epoch from
+a private copy (``partition.train_chunk``) and returns only the rows it changed; the driver
+combines them per row (``averaging.combine_rows``), checks they are finite, logs one line,
+and starts the next round.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import averaging, schedule, vocab as vocab_mod
+from .config import TrainConfig
+from .encode import encode_corpus
+from .partition import train_chunk
+from .tokenizer import read_text, tokenize, TOKENS
+from .vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The outcome of :func:`train` (immutable; the arrays are the trainer's own copies).
+
+    Attributes:
+        vocab: the vocabulary (word id = row).
+        W: (V, N) float32 center vectors (the embeddings); Wp: (V, N) float32 context vectors.
+        config: the settings used.
+        rounds: one dict per round: epoch, round, loss, pairs, words, seconds, words_per_sec, alpha.
+        stats: corpus statistics and seconds per phase.
+    """
+
+    vocab: Vocabulary
+    W: np.ndarray
+    Wp: np.ndarray
+    config: TrainConfig
+    rounds: list = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+
+
+def init_vectors(vocab_size: int, vector_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """W ~ Uniform(-0.5/N, 0.5/N) and W' = 0, both (V, N) float32 (word2vec C tool)."""
+    rng = np.random.default_rng(seed)
+    W = ((rng.random((vocab_size, vector_size), dtype=np.float32) - np.float32(0.5))
+         / np.float32(vector_size))
+    return W.astype(np.float32, copy=False), np.zeros((vocab_size, vector_size), np.float32)
+
+
+def _round_task(params_bc, tables_bc, rnd: schedule.Round, config: TrainConfig, index: int, records):
+    """Spark side of one round, run in an executor: train this partition's chunk."""
+    for corpus in records:
+        ids, offsets = corpus.chunks[rnd.chunk]
+        if offsets.shape[0] < 2:
+            return
+        W0, Wp0 = params_bc.value
+        keep_prob, noise_cdf = tables_bc.value
+        yield train_chunk(index, ids, offsets, W0, Wp0, keep_prob, noise_cdf, config.window,
+                          config.negative, rnd.alpha_start, rnd.alpha_end,
+                          schedule.task_seed(config.seed, rnd.epoch, rnd.chunk, index))
+
+
+def train(spark, input_path: str, config: TrainConfig,
+          on_round: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train SGNS embeddings on the Parquet text at ``input_path``.
+
+    Args:
+        spark: the SparkSession.
+        input_path: Parquet file or directory with the string column ``config.text_column``.
+        config: training settings.
+        on_round: called after every round with that round's dict (see TrainResult.rounds).
+
+    Raises:
+        InputError: missing input or column, empty corpus, empty vocabulary, too many partitions.
+        TrainingDivergedError: NaN/Inf in the parameters after a round.
+    """
+    sc = spark.sparkContext
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    sc.setJobDescription("sparkw2v: read, tokenize and count words")
+    tokens = tokenize(read_text(spark, input_path, config.text_column), config.text_column, config)
+    vocab = vocab_mod.count_vocabulary(tokens, TOKENS, config.min_count, config.max_vocab_size)
+    timings["vocabulary_seconds"] = time.perf_counter() - t0
+    log.info("vocabulary: %d words (of %d distinct) cover %d of %d tokens in %d rows",
+             len(vocab), vocab.corpus_types, vocab.train_words, vocab.corpus_tokens, vocab.corpus_rows)
+
+    t1 = time.perf_counter()
+    num_partitions = config.num_partitions or sc.defaultParallelism
+    corpus, chunk_words = encode_corpus(tokens, vocab.words, num_partitions, config.rounds_per_epoch)
+    timings["encode_seconds"] = time.perf_counter() - t1
+    log.info("corpus encoded in %d partitions x %d chunks (%.1f s)", num_partitions,
+             config.rounds_per_epoch, timings["encode_seconds"])
+
+    try:
+        W, Wp, rounds = _train_rounds(sc, corpus, chunk_words, vocab, config, on_round)
+    finally:
+        corpus.unpersist()
+    timings["train_seconds"] = sum(r["seconds"] for r in rounds)
+    epoch_words = int(chunk_words.sum())
+    stats = {
+        "corpus_tokens": vocab.corpus_tokens,
+        "corpus_types": vocab.corpus_types,
+        "corpus_rows": vocab.corpus_rows,
+        "vocab_size": len(vocab),
+        "train_words_per_epoch": epoch_words,
+        "num_partitions": num_partitions,
+        "rounds": len(rounds),
+        "words_per_sec": epoch_words * config.epochs / max(timings["train_seconds"], 1e-9),
+        **{k: round(v, 3) for k, v in timings.items()},
+    }
+    return TrainResult(vocab, W, Wp, config, rounds, stats)
+
+
+def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfig, on_round):
+    plan = schedule.plan_rounds(chunk_words.sum(axis=0), config.epochs, config.alpha, config.min_alpha)
+    W, Wp = init_vectors(len(vocab), config.vector_size, config.seed)
+    tables_bc = sc.broadcast((vocab_mod.keep_probabilities(vocab.counts, config.sample),
+                              vocab_mod.noise_cdf(vocab.counts, config.ns_exponent)))
+    total_words = sum(r.words for r in plan)
+    history: list[dict] = []
+    words_done = 0
+    train_seconds = 0.0
+    try:
+        for rnd in plan:
+            start = time.perf_counter()
+            params_bc = sc.broadcast((W, Wp))
+            sc.setJobDescription(
+                f"sparkw2v: train epoch {rnd.epoch + 1}/{config.epochs} "
+                f"round {rnd.chunk + 1}/{config.rounds_per_epoch}")
+            task = functools.partial(_round_task, params_bc, tables_bc, rnd, config)
+            updates = sorted(corpus.mapPartitionsWithIndex(task).collect(), key=lambda u: u.partition)
+            rows_w = averaging.combine_rows(W, ((u.rows_w, u.delta_w) for u in updates), config.combine_gamma)
+            rows_wp = averaging.combine_rows(Wp, ((u.rows_wp, u.delta_wp) for u in updates),
+                                             config.combine_gamma)
+            averaging.check_finite(rnd.index, [("W", W, rows_w), ("W'", Wp, rows_wp)], vocab.words)
+            params_bc.destroy()
+            seconds = time.perf_counter() - start
+            train_seconds += seconds
+            words_done += rnd.words
+            pairs = sum(u.pairs for u in updates)
+            info = {
+                "epoch": rnd.epoch, "round": rnd.index, "progress": rnd.progress_end,
+                "loss": sum(u.loss for u in updates) / max(pairs, 1), "pairs": pairs,
+                "words": rnd.words, "seconds": seconds, "words_per_sec": rnd.words / max(seconds, 1e-9),
+                "kernel_seconds": max((u.seconds for u in updates), default=0.0),
+                "alpha": rnd.alpha_end,
+            }
+            history.append(info)
+            eta = (total_words - words_done) / max(words_done / train_seconds, 1e-9)
+            log.info("epoch %d/%d round %d/%d %5.1f%% %8.0f words/s loss %.4f alpha %.5f ETA %.0f s",
+                     rnd.epoch + 1, config.epochs, rnd.chunk + 1, config.rounds_per_epoch,
+                     100 * rnd.progress_end, info["words_per_sec"], info["loss"], rnd.alpha_end, eta)
+            if on_round is not None:
+                on_round(info)
+    finally:
+        tables_bc.destroy()
+    return W, Wp, history

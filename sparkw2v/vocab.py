@@ -1,0 +1,138 @@
+"""The vocabulary: words numbered by descending count, subsampling and noise distributions.
+
+The Spark part (:func:`count_vocabulary`) counts tokens in the executors and brings only the
+(word, count) table of kept words to the driver; everything else is pure numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Words and counts, word id = position (descending count, ties by word).
+
+    Attributes:
+        words: tuple of V str.
+        counts: (V,) int64, occurrences of each word in the corpus.
+        corpus_tokens: int, all tokens of the corpus, in-vocabulary or not.
+        corpus_types: int, distinct tokens of the corpus before min_count.
+        corpus_rows: int, non-empty rows of the corpus.
+    """
+
+    words: tuple[str, ...]
+    counts: np.ndarray
+    corpus_tokens: int
+    corpus_types: int
+    corpus_rows: int
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def train_words(self) -> int:
+        """Tokens that belong to the vocabulary (the words training sees per epoch)."""
+        return int(self.counts.sum())
+
+
+def sort_vocabulary(pairs, min_count: int, max_vocab_size: int = 0) -> tuple[tuple[str, ...], np.ndarray]:
+    """Keep words with count >= min_count, order by descending count then word, cap the size.
+
+    Args:
+        pairs: iterable of (word str, count int).
+        min_count: minimum count kept (>= 1).
+        max_vocab_size: keep at most this many words (0: no limit).
+
+    Returns:
+        (words tuple of str, counts (V,) int64).
+    """
+    kept = sorted(((w, int(c)) for w, c in pairs if c >= min_count), key=lambda wc: (-wc[1], wc[0]))
+    if max_vocab_size:
+        kept = kept[:max_vocab_size]
+    words = tuple(w for w, _ in kept)
+    counts = np.fromiter((c for _, c in kept), dtype=np.int64, count=len(kept))
+    return words, counts
+
+
+def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
+    """Probability of keeping each occurrence of a word when subsampling frequent words.
+
+    p_keep(w) = (sqrt(f(w) / t) + 1) t / f(w), capped at 1, with f(w) = count(w) / sum(counts)
+    and t = ``sample`` (word2vec C tool; Mikolov et al. 2013 write the discard probability as
+    1 - sqrt(t / f(w))).
+
+    Args:
+        counts: (V,) int64 word counts.
+        sample: threshold t in [0, 1); 0 keeps everything.
+
+    Returns:
+        (V,) float64 in (0, 1].
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if sample <= 0.0 or counts.size == 0:
+        return np.ones(counts.shape, dtype=np.float64)
+    f = counts / counts.sum()
+    return np.minimum(1.0, (np.sqrt(f / sample) + 1.0) * sample / f)
+
+
+def noise_cdf(counts: np.ndarray, ns_exponent: float = 0.75) -> np.ndarray:
+    """Cumulative noise distribution P_n(w) ~ count(w)^ns_exponent (Mikolov et al. 2013).
+
+    Args:
+        counts: (V,) int64 word counts, V >= 1.
+        ns_exponent: exponent; 0.75 in the paper.
+
+    Returns:
+        (V,) float64 non-decreasing, last entry exactly 1.0; word w is drawn for a uniform u
+        in [cdf[w-1], cdf[w]).
+    """
+    weights = np.power(np.asarray(counts, dtype=np.float64), ns_exponent)
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    cdf[-1] = 1.0
+    return cdf
+
+
+def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size: int = 0) -> Vocabulary:
+    """Count the tokens of a Spark DataFrame and build the vocabulary.
+
+    Counting runs in the executors; only words with count >= min_count (and corpus totals)
+    reach the driver.
+
+    Args:
+        tokens_df: Spark DataFrame with an array<string> column ``tokens_col``.
+        min_count, max_vocab_size: as in :class:`~sparkw2v.config.TrainConfig`.
+
+    Raises:
+        InputError: the corpus has no tokens, or min_count leaves no word (or one word).
+    """
+    from pyspark.sql import functions as F
+
+    exploded = tokens_df.select(F.explode(tokens_col).alias("word"))
+    counted = exploded.groupBy("word").agg(F.count(F.lit(1)).alias("count")).cache()
+    try:
+        totals = counted.agg(F.sum("count").alias("tokens"), F.count(F.lit(1)).alias("types")).first()
+        corpus_tokens = int(totals["tokens"] or 0)
+        corpus_types = int(totals["types"] or 0)
+        if corpus_tokens == 0:
+            raise InputError(
+                "the corpus is empty: no tokens after tokenization; check the input path, the "
+                "text column and token_pattern"
+            )
+        rows = counted.where(F.col("count") >= min_count).collect()
+    finally:
+        counted.unpersist()
+    words, counts = sort_vocabulary(((r["word"], r["count"]) for r in rows), min_count, max_vocab_size)
+    if len(words) < 2:
+        raise InputError(
+            f"min_count={min_count} leaves {len(words)} word(s) of {corpus_types} distinct "
+            f"words ({corpus_tokens} tokens); training needs at least 2: lower min_count or "
+            "give a larger corpus"
+        )
+    corpus_rows = tokens_df.where(F.size(tokens_col) > 0).count()
+    return Vocabulary(words, counts, corpus_tokens, corpus_types, corpus_rows)

@@ -1,0 +1,65 @@
+"""Configuration: defaults, TOML files, flags, and clear errors for bad keys and values."""
+
+import argparse
+
+import pytest
+
+from sparkw2v.config import (TrainConfig, add_config_arguments, load_config,
+                             overrides_from_args)
+from sparkw2v.errors import ConfigError
+
+
+def test_defaults_are_the_documented_ones():
+    c = TrainConfig()
+    assert (c.vector_size, c.window, c.negative, c.sample, c.min_count) == (100, 5, 5, 1e-4, 5)
+    assert (c.alpha, c.min_alpha, c.epochs, c.ns_exponent) == (0.025, 0.0001, 5, 0.75)
+
+
+def test_repo_default_toml_equals_code_defaults():
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "conf" / "default.toml"
+    assert load_config(str(path)) == TrainConfig()
+
+
+@pytest.mark.parametrize("key,value,fragment", [
+    ("vector_size", 0, "'vector_size' has invalid value 0"),
+    ("vector_size", -3, "'vector_size' has invalid value -3"),
+    ("window", 0, "'window' has invalid value 0"),
+    ("sample", 1.5, "'sample' has invalid value 1.5"),
+    ("sample", -0.1, "'sample'"),
+    ("min_alpha", 0.5, "'min_alpha'"),
+    ("negative", 0, "'negative'"),
+    ("epochs", 0, "'epochs'"),
+    ("combine_gamma", 2.0, "'combine_gamma'"),
+    ("vector_size", "100", "must be of type int"),
+])
+def test_invalid_values_name_key_and_range(key, value, fragment):
+    with pytest.raises(ConfigError, match="must be") as info:
+        TrainConfig(**{key: value})
+    assert fragment in str(info.value)
+
+
+def test_unknown_key_in_toml_suggests_the_right_one(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\nvector_sise = 50\n")
+    with pytest.raises(ConfigError, match=r"unknown config key 'vector_sise'.*did you mean 'vector_size'"):
+        load_config(str(path))
+
+
+def test_toml_then_flags(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("vector_size = 50\nwindow = 3\n")
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    args = parser.parse_args(["--window", "8", "--lowercase", "false", "--sample", "0"])
+    c = load_config(str(path), overrides_from_args(args))
+    assert (c.vector_size, c.window, c.lowercase, c.sample) == (50, 8, False, 0.0)
+
+
+def test_missing_or_broken_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(str(tmp_path / "nope.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("window = = 3\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(str(bad))

@@ -1,0 +1,62 @@
+"""Evaluation: analogy accuracy and Spearman's rho on vectors with known answers."""
+
+import numpy as np
+import pytest
+
+from sparkw2v.embeddings import Embeddings, write_model
+from sparkw2v.errors import IncompleteModelError
+from sparkw2v.evaluate import analogy_accuracy, similarity_correlation, spearman
+
+
+def toy_embeddings():
+    # king - man + woman = queen exactly; a distractor far away
+    words = ("man", "woman", "king", "queen", "apple", "pear")
+    vecs = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [1, 0, 1, 0], [1, 1, 1, 0], [0, 0, 0, 1], [0, 0.1, 0, 1]],
+                    np.float32)
+    return Embeddings(words, np.arange(6, 0, -1, dtype=np.int64), vecs)
+
+
+def test_analogy_accuracy_counts_and_sections(tmp_path):
+    path = tmp_path / "q.txt"
+    path.write_text(": family\nMan Woman King Queen\nman woman king apple\nman woman unknown queen\n"
+                    ": gram1-x\nman king woman queen\n")
+    res = analogy_accuracy(toy_embeddings(), str(path))
+    assert res["evaluated"] == 3 and res["skipped"] == 1
+    assert res["semantic"] == pytest.approx(0.5) and res["syntactic"] == pytest.approx(1.0)
+    assert res["correct"] == 2
+    restricted = analogy_accuracy(toy_embeddings(), str(path), restrict_vocab=3)
+    assert restricted["evaluated"] == 0 and restricted["skipped"] == 4
+
+
+def test_spearman_matches_definition_with_ties():
+    x = np.array([1.0, 2.0, 2.0, 3.0, 5.0])
+    y = np.array([2.0, 1.0, 4.0, 4.0, 6.0])
+    rx = np.array([1, 2.5, 2.5, 4, 5])
+    ry = np.array([2, 1, 3.5, 3.5, 5])
+    assert spearman(x, y) == pytest.approx(np.corrcoef(rx, ry)[0, 1])
+    assert spearman(x, x ** 3) == pytest.approx(1.0)
+    assert spearman(x, -x) == pytest.approx(-1.0)
+
+
+def test_similarity_skips_oov_pairs(tmp_path):
+    path = tmp_path / "s.tsv"
+    path.write_text("# header\nking\tqueen\t9\nking\tapple\t1\nman\twoman\t8\napple\tzzz\t3\n")
+    res = similarity_correlation(toy_embeddings(), str(path))
+    assert res["pairs"] == 3 and res["skipped"] == 1 and res["skipped_share"] == pytest.approx(0.25)
+    assert res["spearman"] == pytest.approx(1.0)
+
+
+def test_model_round_trip_and_incomplete_model(tmp_path):
+    emb = toy_embeddings()
+    out = tmp_path / "m"
+    write_model(str(out), emb.words, emb.counts, emb.vectors, emb.vectors * 2, {"x": 1})
+    back = Embeddings.load(str(out))
+    assert back.words == emb.words
+    np.testing.assert_array_equal(back.vectors, emb.vectors)
+    ctx = Embeddings.load(str(out), "context_embeddings")
+    np.testing.assert_array_equal(ctx.vectors, emb.vectors * 2)
+    assert back.most_similar("king", 1)[0][0] == "queen"
+    assert back.analogy("man", "woman", "king")[0][0] == "queen"
+    (out / "_SUCCESS").unlink()
+    with pytest.raises(IncompleteModelError, match="no _SUCCESS marker"):
+        Embeddings.load(str(out))

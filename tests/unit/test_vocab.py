@@ -1,0 +1,40 @@
+"""Vocabulary ordering and the subsampling / noise distributions against their formulas."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from sparkw2v import vocab
+
+
+def test_sort_vocabulary_matches_plain_count():
+    text = "the cat sat on the mat the cat ran a a b".split()
+    words, counts = vocab.sort_vocabulary(Counter(text).items(), min_count=2)
+    expected = sorted(((w, c) for w, c in Counter(text).items() if c >= 2), key=lambda x: (-x[1], x[0]))
+    assert list(zip(words, counts.tolist())) == expected
+    assert words == ("the", "a", "cat")  # ties by word
+
+
+def test_max_vocab_size_keeps_most_frequent():
+    words, counts = vocab.sort_vocabulary([("x", 5), ("y", 9), ("z", 7)], 1, max_vocab_size=2)
+    assert words == ("y", "z") and counts.tolist() == [9, 7]
+
+
+def test_keep_probability_formula():
+    counts = np.array([1_000_000, 10_000, 100, 1], np.int64)
+    t = 1e-4
+    p = vocab.keep_probabilities(counts, t)
+    f = counts / counts.sum()
+    np.testing.assert_allclose(p, np.minimum(1, (np.sqrt(f / t) + 1) * t / f))
+    assert p[0] < p[1] < 1 and p[-1] == 1.0
+    assert np.all(vocab.keep_probabilities(counts, 0.0) == 1.0)
+
+
+def test_noise_cdf_is_unigram_power():
+    counts = np.array([81, 16, 1], np.int64)
+    cdf = vocab.noise_cdf(counts, 0.75)
+    w = np.array([27.0, 8.0, 1.0])
+    np.testing.assert_allclose(np.diff(np.concatenate([[0], cdf])), w / w.sum())
+    assert cdf[-1] == 1.0
+    assert vocab.noise_cdf(counts, 0.0)[0] == pytest.approx(1 / 3)
