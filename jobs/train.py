@@ -17,7 +17,7 @@ import sparkw2v
 from sparkw2v import storage
 from sparkw2v.config import add_config_arguments, load_config, overrides_from_args
 from sparkw2v.embeddings import write_model
-from sparkw2v.errors import OutputExistsError, SparkW2VError
+from sparkw2v.errors import SparkW2VError
 from sparkw2v.session import build_session
 from sparkw2v.trainer import train
 
@@ -36,10 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config, overrides_from_args(args))
-        if storage.url_to_fs(args.output)[0].exists(storage.url_to_fs(args.output)[1]) and not args.overwrite:
-            raise OutputExistsError(
-                f"output {args.output!r} already exists; pass --overwrite to replace it or choose "
-                "another output path")
+        storage.check_output(args.output, args.overwrite)
         start = time.perf_counter()
         spark = build_session("sparkw2v-train", args.master)
         result = train(spark, args.input, config)

@@ -61,7 +61,7 @@ class TrainConfig:
     epochs: int = 5
     num_partitions: int = 0
     rounds_per_epoch: int = 10
-    combine_gamma: float = 1.0
+    combine_gamma: float = 0.5
     seed: int = 1
     text_column: str = "text"
     lowercase: bool = True

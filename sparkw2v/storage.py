@@ -48,6 +48,22 @@ def require_complete(url: str, what: str = "model directory") -> None:
         )
 
 
+def check_output(url: str, overwrite: bool) -> None:
+    """Fail early, before any work, if ``url`` exists and ``overwrite`` is False.
+
+    Raises:
+        OutputExistsError: naming the path and the ``--overwrite`` fix.
+    """
+    fs, path = url_to_fs(url)
+    if fs.exists(path) and not overwrite:
+        complete = fs.exists(join(fs, path, SUCCESS))
+        state = "a complete result" if complete else "the leftovers of an unfinished run"
+        raise OutputExistsError(
+            f"output {url!r} already exists and holds {state}; pass --overwrite to replace "
+            "it or choose another output path"
+        )
+
+
 def prepare_output(url: str, overwrite: bool) -> None:
     """Make ``url`` an empty directory to write a new result into.
 
@@ -57,16 +73,10 @@ def prepare_output(url: str, overwrite: bool) -> None:
     Raises:
         OutputExistsError: ``url`` exists (complete or not) and ``overwrite`` is False.
     """
+    check_output(url, overwrite)
     fs, path = url_to_fs(url)
     if fs.exists(path):
-        complete = fs.exists(join(fs, path, SUCCESS))
-        if not overwrite:
-            state = "a complete result" if complete else "the leftovers of an unfinished run"
-            raise OutputExistsError(
-                f"output {url!r} already exists and holds {state}; pass --overwrite to replace "
-                "it or choose another output path"
-            )
-        if complete:
+        if fs.exists(join(fs, path, SUCCESS)):
             fs.rm(join(fs, path, SUCCESS))
         fs.rm(path, recursive=True)
     fs.makedirs(path, exist_ok=True)

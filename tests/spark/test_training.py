@@ -1,0 +1,91 @@
+"""Spark side: vocabulary and encoding against plain Python, and a small corpus with planted
+structure that training must learn."""
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sparkw2v.config import TrainConfig
+from sparkw2v.encode import encode_corpus
+from sparkw2v.tokenizer import TOKENS, read_text, tokenize
+from sparkw2v.trainer import train
+from sparkw2v.vocab import count_vocabulary
+
+pytestmark = pytest.mark.spark
+
+
+def write_text(path, rows):
+    path.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"text": pa.array(rows, pa.string())}), str(path / "part-0.parquet"))
+    return str(path)
+
+
+def test_vocabulary_and_encoding_match_plain_python(spark, tmp_path):
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(40)]
+    p = 1 / np.arange(1, 41)
+    rows = [" ".join(rng.choice(words, size=rng.integers(1, 30), p=p / p.sum())).upper()
+            for _ in range(300)] + [None, "", "   "]
+    path = write_text(tmp_path / "t", rows)
+    config = TrainConfig(min_count=3)
+    tokens = tokenize(read_text(spark, path, "text"), "text", config)
+    vocab = count_vocabulary(tokens, TOKENS, min_count=3)
+    counts = Counter(t for r in rows if r for t in r.lower().split())
+    expected = sorted(((w, c) for w, c in counts.items() if c >= 3), key=lambda x: (-x[1], x[0]))
+    assert list(zip(vocab.words, vocab.counts.tolist())) == expected
+    assert vocab.corpus_tokens == sum(counts.values())
+    assert vocab.corpus_types == len(counts)
+
+    corpus, chunk_words = encode_corpus(tokens, vocab.words, num_partitions=3, rounds_per_epoch=4)
+    try:
+        parts = corpus.collect()
+    finally:
+        corpus.unpersist()
+    assert chunk_words.shape == (3, 4)
+    index = {w: i for i, w in enumerate(vocab.words)}
+    expected_rows = []
+    for r in rows:
+        ids = [index[t] for t in (r or "").lower().split() if t in index]
+        if len(ids) >= 2:
+            expected_rows.append(ids)
+    got_rows = [ids[off[k]:off[k + 1]].tolist() for p in parts for ids, off in p.chunks
+                for k in range(len(off) - 1)]
+    assert sorted(got_rows) == sorted(expected_rows)
+    assert chunk_words.sum() == sum(len(r) for r in expected_rows)
+
+
+def planted_corpus(rng, n_rows=1500):
+    """Two topics: rows mix topic words with that topic's context words only."""
+    rows = []
+    for _ in range(n_rows):
+        topic = rng.integers(2)
+        vocab = [f"{'ab'[topic]}{i}" for i in range(8)] + [f"ctx{'ab'[topic]}{i}" for i in range(4)]
+        rows.append(" ".join(rng.choice(vocab, size=12)))
+    return rows
+
+
+def cosine(W, i, j):
+    return float(W[i] @ W[j] / np.linalg.norm(W[i]) / np.linalg.norm(W[j]))
+
+
+def test_planted_structure_is_learned_and_runs_are_deterministic(spark, tmp_path):
+    rng = np.random.default_rng(1)
+    path = write_text(tmp_path / "planted", planted_corpus(rng))
+    config = TrainConfig(vector_size=16, window=3, negative=4, sample=0.0, min_count=1, epochs=3,
+                         alpha=0.05, min_alpha=0.001, num_partitions=2, rounds_per_epoch=3, seed=5)
+    seen = []
+    result = train(spark, path, config, on_round=seen.append)
+    assert len(seen) == 9 and seen[-1]["progress"] == pytest.approx(1.0)
+    assert seen[-1]["loss"] < seen[0]["loss"]
+    idx = {w: i for i, w in enumerate(result.vocab.words)}
+    a = [idx[f"a{i}"] for i in range(8)]
+    b = [idx[f"b{i}"] for i in range(8)]
+    within = np.mean([cosine(result.W, i, j) for g in (a, b) for i in g for j in g if i < j])
+    across = np.mean([cosine(result.W, i, j) for i in a for j in b])
+    assert within > across + 0.5, (within, across)
+    again = train(spark, path, config)
+    np.testing.assert_array_equal(result.W, again.W)
+    np.testing.assert_array_equal(result.Wp, again.Wp)
