@@ -1,0 +1,306 @@
+"""spark-submit jobs/benchmark.py --input PARQUET [--max-tokens N] [--repeats R] [--partitions 1,2,4,8]
+
+Trains sparkw2v (local[2]), Spark MLlib's Word2Vec (2 partitions) and gensim (sg=1, 2 workers;
+when installed) on the same corpus with the same settings, alternating the systems
+(A B C A B C ...) so that machine drift hits all alike. Each training runs in its own child
+process, whose process tree is sampled for peak memory. Prints a table and writes JSON: fit
+wall time, raw words/s (corpus tokens x epochs / fit seconds), sparkw2v's speed ratio to each
+peer per repeat and the median, analogy accuracy (overall / semantic / syntactic),
+WordSim-353 and SimLex-999 rho (the same evaluation code for all three), and peak memory.
+--partitions sweeps sparkw2v's partition count (still local[2]) and reports accuracy per count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_EVAL = REPO.parent / "shared" / "data" / "eval"
+SETTINGS = dict(vector_size=100, window=5, negative=5, sample=1e-4, min_count=5, epochs=5,
+                alpha=0.025, min_alpha=0.0001)
+
+
+# --------------------------------------------------------------------------- child processes
+
+def _child_sparkw2v(args) -> dict:
+    from sparkw2v.config import TrainConfig
+    from sparkw2v.embeddings import write_model
+    from sparkw2v.session import build_session
+    from sparkw2v.trainer import train
+
+    spark = build_session("bench-sparkw2v", "local[2]")
+    overrides = json.loads(args.overrides or "{}")
+    config = TrainConfig(**{**SETTINGS, "num_partitions": args.num_partitions, **overrides})
+    start = time.perf_counter()
+    result = train(spark, args.input, config)
+    fit = time.perf_counter() - start
+    write_model(args.out, result.vocab.words, result.vocab.counts, result.W, result.Wp,
+                {"config": config.to_dict(), "corpus": result.stats}, overwrite=True)
+    return {"fit_seconds": fit, "train_seconds": result.stats["train_seconds"],
+            "corpus_tokens": result.vocab.corpus_tokens, "epochs": config.epochs,
+            "bytes_w_wp": int(result.W.nbytes + result.Wp.nbytes)}
+
+
+def _child_mllib(args) -> dict:
+    import numpy as np
+    from pyspark.ml.feature import Word2Vec
+
+    from sparkw2v.config import TrainConfig
+    from sparkw2v.embeddings import write_model
+    from sparkw2v.session import build_session
+    from sparkw2v.tokenizer import TOKENS, read_text, tokenize
+    from sparkw2v.vocab import count_vocabulary
+
+    spark = build_session("bench-mllib", "local[2]")
+    config = TrainConfig(**SETTINGS)
+    start = time.perf_counter()
+    tokens = tokenize(read_text(spark, args.input, "text"), "text", config)
+    w2v = Word2Vec(vectorSize=config.vector_size, windowSize=config.window, minCount=config.min_count,
+                   stepSize=config.alpha, numPartitions=2, maxIter=args.mllib_iters, seed=1,
+                   inputCol=TOKENS, outputCol="doc")
+    model = w2v.fit(tokens)
+    fit = time.perf_counter() - start
+    rows = model.getVectors().collect()
+    vocab = count_vocabulary(tokens, TOKENS, config.min_count)  # frequency order, for evaluation
+    vectors = {r["word"]: np.asarray(r["vector"].toArray(), np.float32) for r in rows}
+    words = [w for w in vocab.words if w in vectors]
+    counts = np.array([c for w, c in zip(vocab.words, vocab.counts) if w in vectors], np.int64)
+    W = np.stack([vectors[w] for w in words])
+    write_model(args.out, words, counts, W, np.zeros_like(W), {"system": "mllib"}, overwrite=True)
+    return {"fit_seconds": fit, "train_seconds": fit, "corpus_tokens": vocab.corpus_tokens,
+            "epochs": args.mllib_iters}
+
+
+def _child_gensim(args) -> dict:
+    import numpy as np
+    import pyarrow.parquet as pq
+    from gensim.models import Word2Vec
+
+    from sparkw2v.embeddings import write_model
+
+    texts = pq.read_table(args.input, columns=["text"]).column("text").to_pylist()
+    sentences = [t.lower().split() for t in texts if t]
+    tokens = sum(len(s) for s in sentences)
+    start = time.perf_counter()
+    model = Word2Vec(sentences, sg=1, hs=0, negative=SETTINGS["negative"], window=SETTINGS["window"],
+                     sample=SETTINGS["sample"], min_count=SETTINGS["min_count"],
+                     vector_size=SETTINGS["vector_size"], alpha=SETTINGS["alpha"],
+                     min_alpha=SETTINGS["min_alpha"], epochs=SETTINGS["epochs"], workers=2, seed=1)
+    fit = time.perf_counter() - start
+    kv = model.wv
+    counts = np.array([kv.get_vecattr(w, "count") for w in kv.index_to_key], np.int64)
+    write_model(args.out, kv.index_to_key, counts, kv.vectors, model.syn1neg, {"system": "gensim"},
+                overwrite=True)
+    return {"fit_seconds": fit, "train_seconds": fit, "corpus_tokens": tokens, "epochs": SETTINGS["epochs"]}
+
+
+CHILDREN = {"sparkw2v": _child_sparkw2v, "mllib": _child_mllib, "gensim": _child_gensim}
+
+
+# --------------------------------------------------------------------------- memory sampling
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _peak_rss(pid: int) -> tuple[str, int] | None:
+    """(role, VmHWM bytes) of a process: role 'jvm', 'python-worker' or 'python-driver'."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        with open(f"/proc/{pid}/status") as fh:
+            hwm = next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM")), 0)
+    except OSError:
+        return None
+    if "java" in cmd.split(" ")[0]:
+        return "jvm", hwm
+    if "pyspark.daemon" in cmd or "pyspark.worker" in cmd:
+        return "python-worker", hwm
+    if "python" in cmd.split(" ")[0] or "benchmark.py" in cmd:
+        return "python-driver", hwm
+    return None
+
+
+def run_child(system: str, args, out: Path, extra: list[str]) -> dict:
+    """Run one training in a child process; return its JSON plus peak RSS per role (bytes)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", system, "--input", args.input,
+           "--out", str(out), "--mllib-iters", str(args.mllib_iters), *extra]
+    env = {**os.environ, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
+    log_path = out.parent / f"{out.name}.log"
+    log_file = open(log_path, "w")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=env)
+    peaks: dict[int, tuple[str, int]] = {}
+    start = time.perf_counter()
+    while proc.poll() is None:
+        for pid in _descendants(proc.pid):
+            got = _peak_rss(pid)
+            if got and got[1] >= peaks.get(pid, ("", 0))[1]:
+                peaks[pid] = got
+        time.sleep(0.25)
+    stdout, _ = proc.communicate()
+    log_file.close()
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{system} failed (exit {proc.returncode}); see {log_path}:\n"
+                           f"{log_path.read_text()[-3000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    roles: dict[str, int] = {}
+    for role, hwm in peaks.values():
+        roles[role] = max(roles.get(role, 0), hwm)
+    result.update(system=system, process_seconds=wall, peak_rss=roles)
+    return result
+
+
+def evaluate_model(path: Path, eval_dir: Path) -> dict:
+    from sparkw2v.embeddings import Embeddings
+    from sparkw2v.evaluate import analogy_accuracy, similarity_correlation
+
+    emb = Embeddings.load(str(path))
+    a = analogy_accuracy(emb, str(eval_dir / "questions-words.txt"))
+    return {"analogy": a["accuracy"], "semantic": a["semantic"], "syntactic": a["syntactic"],
+            "questions": a["evaluated"],
+            "wordsim353": similarity_correlation(emb, str(eval_dir / "wordsim353.tsv"))["spearman"],
+            "simlex999": similarity_correlation(emb, str(eval_dir / "simlex999.txt"))["spearman"]}
+
+
+def truncate_input(path: str, max_tokens: int, work: Path) -> str:
+    """The first ``max_tokens`` tokens' worth of rows of a Parquet text input, as a new input."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, n = [], 0
+    for batch in pq.ParquetDataset(path).read(columns=["text"]).to_batches():
+        for text in batch.column(0).to_pylist():
+            if n >= max_tokens:
+                break
+            if text:
+                rows.append(text)
+                n += len(text.split())
+    out = work / "input"
+    out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"text": rows}), str(out / "part-0.parquet"))
+    return str(out)
+
+
+def _fmt(v, pct=False):
+    if v is None:
+        return "-"
+    return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", required=True, help="Parquet text (jobs/prepare.py output)")
+    parser.add_argument("--max-tokens", type=int, default=0, help="use only the first N tokens")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--mllib-iters", type=int, default=SETTINGS["epochs"],
+                        help="MLlib maxIter (default: epochs)")
+    parser.add_argument("--systems", default="sparkw2v,mllib,gensim")
+    parser.add_argument("--partitions", default="", help="comma list: sparkw2v partition sweep")
+    parser.add_argument("--sweep-overrides", default="", help="JSON of TrainConfig overrides for the sweep")
+    parser.add_argument("--eval-dir", default=str(DEFAULT_EVAL))
+    parser.add_argument("--json", default="benchmark.json", help="where to write the results")
+    parser.add_argument("--work-dir", default="", help="scratch directory (default: a temp dir)")
+    # child mode
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--num-partitions", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--overrides", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        result = CHILDREN[args.child](args)
+        print(json.dumps(result))
+        return 0
+
+    load_start = os.getloadavg()
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="sparkw2v-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    if args.max_tokens:
+        args.input = truncate_input(args.input, args.max_tokens, work)
+    systems = [s for s in args.systems.split(",") if s]
+    if "gensim" in systems:
+        try:
+            import gensim  # noqa: F401
+        except ImportError:
+            print("gensim is not installed (pip install -e '.[bench]'): skipping it", file=sys.stderr)
+            systems.remove("gensim")
+    eval_dir = Path(args.eval_dir)
+    runs = []
+    for repeat in range(args.repeats):
+        for system in systems:
+            res = run_child(system, args, work / f"{system}-{repeat}", [])
+            res.update(repeat=repeat, **evaluate_model(work / f"{system}-{repeat}", eval_dir))
+            res["raw_words_per_sec"] = res["corpus_tokens"] * res["epochs"] / res["fit_seconds"]
+            runs.append(res)
+            print(f"repeat {repeat} {system}: fit {res['fit_seconds']:.1f} s, "
+                  f"{res['raw_words_per_sec']:.0f} words/s, analogy {_fmt(res['analogy'], True)}, "
+                  f"ws {_fmt(res['wordsim353'])}, simlex {_fmt(res['simlex999'])}", flush=True)
+    ratios = {}
+    for peer in systems:
+        if peer == "sparkw2v" or "sparkw2v" not in systems:
+            continue
+        per = []
+        for repeat in range(args.repeats):
+            ours = next(r for r in runs if r["system"] == "sparkw2v" and r["repeat"] == repeat)
+            theirs = next(r for r in runs if r["system"] == peer and r["repeat"] == repeat)
+            per.append(ours["raw_words_per_sec"] / theirs["raw_words_per_sec"])
+        ratios[peer] = {"per_repeat": per, "median": statistics.median(per)}
+    sweep = []
+    for p in [int(x) for x in args.partitions.split(",") if x]:
+        extra = ["--num-partitions", str(p)]
+        if args.sweep_overrides:
+            extra += ["--overrides", args.sweep_overrides]
+        res = run_child("sparkw2v", args, work / f"sweep-{p}", extra)
+        res.update(partitions=p, **evaluate_model(work / f"sweep-{p}", eval_dir))
+        res["raw_words_per_sec"] = res["corpus_tokens"] * res["epochs"] / res["fit_seconds"]
+        sweep.append(res)
+        print(f"sweep {p} partitions: fit {res['fit_seconds']:.1f} s, analogy {_fmt(res['analogy'], True)}, "
+              f"ws {_fmt(res['wordsim353'])}, simlex {_fmt(res['simlex999'])}", flush=True)
+
+    print()
+    print("| system | repeat | fit s | raw words/s | analogy | semantic | syntactic | WS-353 | SimLex | "
+          "peak RSS python driver / JVM / python worker (MiB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in runs + sweep:
+        name = r["system"] + (f" ({r['partitions']} partitions)" if "partitions" in r else "")
+        mem = " / ".join(f"{r['peak_rss'].get(k, 0) / 2**20:.0f}" for k in ("python-driver", "jvm", "python-worker"))
+        print(f"| {name} | {r.get('repeat', '-')} | {r['fit_seconds']:.1f} | {r['raw_words_per_sec']:.0f} | "
+              f"{_fmt(r['analogy'], True)} | {_fmt(r['semantic'], True)} | {_fmt(r['syntactic'], True)} | "
+              f"{_fmt(r['wordsim353'])} | {_fmt(r['simlex999'])} | {mem} |")
+    for peer, ratio in ratios.items():
+        print(f"sparkw2v / {peer} raw words/s: median {ratio['median']:.2f}x "
+              f"(per repeat {', '.join(f'{x:.2f}' for x in ratio['per_repeat'])})")
+    with open(args.json, "w") as fh:
+        json.dump({"settings": SETTINGS, "input": args.input, "mllib_iters": args.mllib_iters,
+                   "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "runs": runs, "ratios": ratios,
+                   "partition_sweep": sweep}, fh, indent=2)
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
