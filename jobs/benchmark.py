@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -43,7 +44,8 @@ def _child_sparkw2v(args) -> dict:
     result = train(spark, args.input, config)
     fit = time.perf_counter() - start
     write_model(args.out, result.vocab.words, result.vocab.counts, result.W, result.Wp,
-                {"config": config.to_dict(), "corpus": result.stats}, overwrite=True)
+                {"config": config.to_dict(), "corpus": result.stats, "rounds": result.rounds},
+                overwrite=True)
     return {"fit_seconds": fit, "train_seconds": result.stats["train_seconds"],
             "corpus_tokens": result.vocab.corpus_tokens, "epochs": config.epochs,
             "bytes_w_wp": int(result.W.nbytes + result.Wp.nbytes)}
@@ -232,6 +234,7 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.child:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         result = CHILDREN[args.child](args)
         print(json.dumps(result))
         return 0

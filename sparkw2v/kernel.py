@@ -100,7 +100,7 @@ def _softplus(x):
     return math.log1p(math.exp(x))
 
 
-@njit(fastmath=True, cache=True)
+@njit(fastmath=True, cache=True, error_model="numpy")
 def sgns_update(W, Wp, centers, m, context, negatives, alpha, neu, grad_out,
                 w_updates, wp_updates):
     """One position's SGNS step: pairs (centers[j], context) for j < m, shared negatives.
@@ -173,7 +173,7 @@ def sgns_update(W, Wp, centers, m, context, negatives, alpha, neu, grad_out,
     return loss
 
 
-@njit(fastmath=True, cache=True)
+@njit(fastmath=True, cache=True, error_model="numpy")
 def train_rows(ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative,
                alpha_start, alpha_end, seed, w_updates, wp_updates):
     """Train SGNS on rows of word ids, in place on W and Wp.

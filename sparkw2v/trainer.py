@@ -132,11 +132,13 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
         for rnd in plan:
             start = time.perf_counter()
             params_bc = sc.broadcast((W, Wp))
+            broadcast_done = time.perf_counter()
             sc.setJobDescription(
                 f"sparkw2v: train epoch {rnd.epoch + 1}/{config.epochs} "
                 f"round {rnd.chunk + 1}/{config.rounds_per_epoch}")
             task = functools.partial(_round_task, params_bc, tables_bc, rnd, config)
             updates = sorted(corpus.mapPartitionsWithIndex(task).collect(), key=lambda u: u.partition)
+            collect_done = time.perf_counter()
             rows_w = averaging.combine_rows(W, ((u.rows_w, u.delta_w) for u in updates), config.combine_gamma)
             rows_wp = averaging.combine_rows(Wp, ((u.rows_wp, u.delta_wp) for u in updates),
                                              config.combine_gamma)
@@ -151,6 +153,9 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
                 "loss": sum(u.loss for u in updates) / max(pairs, 1), "pairs": pairs,
                 "words": rnd.words, "seconds": seconds, "words_per_sec": rnd.words / max(seconds, 1e-9),
                 "kernel_seconds": max((u.seconds for u in updates), default=0.0),
+                "broadcast_seconds": broadcast_done - start,
+                "partitions_seconds": collect_done - broadcast_done,
+                "combine_seconds": start + seconds - collect_done,
                 "alpha": rnd.alpha_end,
             }
             history.append(info)

@@ -1,0 +1,76 @@
+"""The word2vec C tool's vector formats: export and import, text and binary.
+
+Layout (word2vec.c, ``save_vocab``/``output_file``): a header line ``"V N\\n"``, then one
+entry per word in file order (the C tool writes descending frequency):
+- text: ``word v_1 ... v_N\\n`` with decimal floats;
+- binary: ``word `` followed by N little-endian float32 (4 N bytes) and ``\\n``.
+Both are read by gensim's ``KeyedVectors.load_word2vec_format``. Files go through fsspec
+(compression by extension, e.g. ``.gz``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import fsspec
+
+from .embeddings import Embeddings
+from .errors import InputError
+
+
+def save_word2vec_format(emb: Embeddings, url: str, binary: bool = False) -> None:
+    """Write ``emb`` to ``url`` in the C tool's text or binary format.
+
+    Raises:
+        ValueError: a word is empty or contains whitespace (the format cannot hold it).
+    """
+    vectors = np.ascontiguousarray(emb.vectors, dtype="<f4")
+    V, N = vectors.shape
+    for w in emb.words:
+        if not w or any(ch.isspace() for ch in w):
+            raise ValueError(f"word {w!r} is empty or contains whitespace: the word2vec format cannot store it")
+    with fsspec.open(url, "wb", compression="infer") as fh:
+        fh.write(f"{V} {N}\n".encode())
+        for word, vec in zip(emb.words, vectors):
+            if binary:
+                fh.write(word.encode("utf-8") + b" " + vec.tobytes() + b"\n")
+            else:
+                fh.write((word + " " + " ".join(repr(float(x)) for x in vec) + "\n").encode("utf-8"))
+
+
+def load_word2vec_format(url: str, binary: bool = False) -> Embeddings:
+    """Read a C-tool vector file into :class:`Embeddings` (counts unknown: all 0, file order kept).
+
+    Raises:
+        InputError: bad header, truncated file, or a line with the wrong number of values.
+    """
+    words: list[str] = []
+    with fsspec.open(url, "rb", compression="infer") as fh:
+        header = fh.readline().split()
+        if len(header) != 2 or not all(h.isdigit() for h in header):
+            raise InputError(f"{url!r}: first line must be 'V N', got {b' '.join(header)!r}")
+        V, N = int(header[0]), int(header[1])
+        vectors = np.empty((V, N), np.float32)
+        for i in range(V):
+            if binary:
+                word = bytearray()
+                while True:
+                    ch = fh.read(1)
+                    if not ch:
+                        raise InputError(f"{url!r} ends after {i} of {V} vectors")
+                    if ch == b" ":
+                        break
+                    if ch != b"\n" or word:  # the newline that ends the previous entry
+                        word += ch
+                raw = fh.read(4 * N)
+                if len(raw) != 4 * N:
+                    raise InputError(f"{url!r} ends inside the vector of {word.decode(errors='replace')!r}")
+                vectors[i] = np.frombuffer(raw, dtype="<f4")
+                words.append(word.decode("utf-8"))
+            else:
+                parts = fh.readline().decode("utf-8").rstrip().split(" ")  # the C tool ends lines with a space
+                if len(parts) != N + 1:
+                    raise InputError(f"{url!r}: line {i + 2} has {len(parts) - 1} values, expected {N}")
+                words.append(parts[0])
+                vectors[i] = np.array(parts[1:], dtype=np.float32)
+    return Embeddings(tuple(words), np.zeros(V, np.int64), vectors)

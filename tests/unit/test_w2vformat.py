@@ -1,0 +1,55 @@
+"""word2vec C-tool format: our export and import round-trip, and gensim reads what we write."""
+
+import numpy as np
+import pytest
+
+from sparkw2v.embeddings import Embeddings
+from sparkw2v.errors import InputError
+from sparkw2v.w2vformat import load_word2vec_format, save_word2vec_format
+
+
+def sample():
+    rng = np.random.default_rng(0)
+    words = ("the", "naïve", "x", "don")
+    return Embeddings(words, np.array([9, 5, 3, 1], np.int64), rng.normal(size=(4, 7)).astype(np.float32))
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_round_trip(tmp_path, binary, suffix):
+    emb = sample()
+    path = str(tmp_path / f"v.bin{suffix}")
+    save_word2vec_format(emb, path, binary=binary)
+    back = load_word2vec_format(path, binary=binary)
+    assert back.words == emb.words
+    np.testing.assert_array_equal(back.vectors, emb.vectors)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_gensim_reads_and_writes_the_same_format(tmp_path, binary):
+    keyed = pytest.importorskip("gensim.models.keyedvectors", reason="gensim (extra 'bench') not installed")
+    emb = sample()
+    ours = tmp_path / "ours"
+    save_word2vec_format(emb, str(ours), binary=binary)
+    kv = keyed.KeyedVectors.load_word2vec_format(str(ours), binary=binary)
+    assert list(kv.index_to_key) == list(emb.words)
+    np.testing.assert_allclose(kv.vectors, emb.vectors, rtol=1e-6)
+    theirs = tmp_path / "theirs"
+    kv.save_word2vec_format(str(theirs), binary=binary)
+    back = load_word2vec_format(str(theirs), binary=binary)
+    assert back.words == emb.words
+    np.testing.assert_allclose(back.vectors, emb.vectors, rtol=1e-6)
+
+
+def test_bad_files_and_words(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("not a header\n")
+    with pytest.raises(InputError, match="first line must be 'V N'"):
+        load_word2vec_format(str(bad))
+    short = tmp_path / "short.txt"
+    short.write_text("2 3\na 1 2 3\nb 1 2\n")
+    with pytest.raises(InputError, match="line 3 has 2 values, expected 3"):
+        load_word2vec_format(str(short))
+    emb = Embeddings(("a b",), np.zeros(1, np.int64), np.zeros((1, 2), np.float32))
+    with pytest.raises(ValueError, match="whitespace"):
+        save_word2vec_format(emb, str(tmp_path / "x.txt"))
