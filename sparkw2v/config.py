@@ -39,7 +39,12 @@ class TrainConfig:
         epochs: passes over the corpus (>= 1).
         num_partitions: Spark partitions the corpus is trained in (0: the session's default
             parallelism).
-        rounds_per_epoch: parameter-averaging rounds per epoch (>= 1).
+        rounds_per_epoch: parameter-combination rounds per epoch (>= 1), about: each partition
+            is cut into ceil(rounds_per_epoch * concurrency / num_partitions) chunks.
+        concurrency: partitions trained from the same parameters in one round (0: the
+            session's default parallelism, i.e. the cores). More partitions than this wait for
+            the next round, so the number of replicas combined per round does not grow with
+            the number of partitions.
         combine_gamma: rows changed by n partitions in a round move by sum(deltas) / n**gamma:
             1 averages per row (the baseline rule), 0 sums.
         seed: seed of every random draw; equal seeds and settings give equal vectors.
@@ -61,6 +66,7 @@ class TrainConfig:
     epochs: int = 5
     num_partitions: int = 0
     rounds_per_epoch: int = 10
+    concurrency: int = 0
     combine_gamma: float = 0.5
     seed: int = 1
     text_column: str = "text"
@@ -94,6 +100,8 @@ class TrainConfig:
         _check(self.num_partitions >= 0, "num_partitions", self.num_partitions,
                ">= 0 (0: the session's default parallelism)")
         _check(self.rounds_per_epoch >= 1, "rounds_per_epoch", self.rounds_per_epoch, ">= 1")
+        _check(self.concurrency >= 0, "concurrency", self.concurrency,
+               ">= 0 (0: the session's default parallelism)")
         _check(0.0 <= self.combine_gamma <= 1.0, "combine_gamma", self.combine_gamma,
                "in [0, 1] (1 averages, 0 sums)")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "in [0, 2**63)")
@@ -114,7 +122,7 @@ class TrainConfig:
 _FIELD_TYPES: dict[str, type] = {
     "vector_size": int, "window": int, "negative": int, "ns_exponent": float, "sample": float,
     "min_count": int, "max_vocab_size": int, "alpha": float, "min_alpha": float, "epochs": int,
-    "num_partitions": int, "rounds_per_epoch": int, "combine_gamma": float, "seed": int,
+    "num_partitions": int, "rounds_per_epoch": int, "concurrency": int, "combine_gamma": float, "seed": int,
     "text_column": str, "lowercase": bool, "token_pattern": str, "min_token_length": int,
 }
 CONFIG_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TrainConfig))

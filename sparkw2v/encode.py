@@ -2,7 +2,7 @@
 
 The corpus never reaches the driver: executors map words to ids (out-of-vocabulary words are
 dropped, as in the C tool and gensim), rows are spread over ``num_partitions`` partitions
-by a deterministic key, and each partition keeps its rows as ``rounds_per_epoch`` chunks of
+by a deterministic key, and each partition keeps its rows as chunks of
 numpy arrays, so a round deserialises ready arrays instead of Python objects.
 """
 
@@ -23,11 +23,11 @@ _SEP = "\x00"
 
 @dataclass
 class PartitionCorpus:
-    """One partition's rows, as ``rounds_per_epoch`` chunks.
+    """One partition's rows, as chunks trained one per round.
 
     Attributes:
-        chunks: list of (ids (T,) int32, offsets (R + 1,) int64) per chunk; chunk k holds the
-            partition's rows k, k + rounds_per_epoch, ... in a fixed order.
+        chunks: list of (ids (T,) int32, offsets (R + 1,) int64) per chunk; chunk k of K holds
+            the partition's rows k, k + K, ... in a fixed order.
     """
 
     chunks: list
@@ -46,12 +46,12 @@ def encode_rows(texts, index: dict[str, int]):
             yield ids
 
 
-def build_partition(rows, rounds_per_epoch: int) -> PartitionCorpus:
+def build_partition(rows, num_chunks: int) -> PartitionCorpus:
     """Sort a partition's (key, ids) rows by key and cut them into interleaved chunks."""
     rows = sorted(rows, key=lambda kv: kv[0])
     chunks = []
-    for k in range(rounds_per_epoch):
-        part = [ids for _, ids in rows[k::rounds_per_epoch]]
+    for k in range(num_chunks):
+        part = [ids for _, ids in rows[k::num_chunks]]
         lengths = np.fromiter((len(a) for a in part), dtype=np.int64, count=len(part))
         offsets = np.zeros(len(part) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -65,18 +65,18 @@ def _spread(key, num_partitions):
     return (in_part * 1_000_003 + seq) % num_partitions
 
 
-def encode_corpus(tokens_df, words, num_partitions: int, rounds_per_epoch: int):
+def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
     """Encode and cache the corpus in the executors.
 
     Args:
         tokens_df: DataFrame with array<string> column ``tokens``.
         words: the vocabulary's words, id = position.
         num_partitions: partitions to train in (>= 1).
-        rounds_per_epoch: chunks per partition.
+        num_chunks: chunks per partition (see schedule.chunks_per_partition).
 
     Returns:
         (cached RDD with one PartitionCorpus per partition,
-         (num_partitions, rounds_per_epoch) int64 words per partition and chunk).
+         (num_partitions, num_chunks) int64 words per partition and chunk).
 
     Raises:
         InputError: fewer rows with >= 2 in-vocabulary words than partitions.
@@ -96,7 +96,7 @@ def encode_corpus(tokens_df, words, num_partitions: int, rounds_per_epoch: int):
     corpus = (
         joined.mapPartitionsWithIndex(encode)
         .partitionBy(num_partitions, lambda key: _spread(key, num_partitions))
-        .mapPartitions(lambda rows: [build_partition(rows, rounds_per_epoch)], preservesPartitioning=True)
+        .mapPartitions(lambda rows: [build_partition(rows, num_chunks)], preservesPartitioning=True)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     sc.setJobDescription("sparkw2v: encode corpus to word ids")
@@ -111,4 +111,4 @@ def encode_corpus(tokens_df, words, num_partitions: int, rounds_per_epoch: int):
             f"rows have >= 2 in-vocabulary words and {empty} partition(s) would be empty; lower "
             "num_partitions or give a larger corpus"
         )
-    return corpus, np.array([w for w, _ in stats], dtype=np.int64).reshape(num_partitions, rounds_per_epoch)
+    return corpus, np.array([w for w, _ in stats], dtype=np.int64).reshape(num_partitions, num_chunks)

@@ -94,13 +94,15 @@ def train(spark, input_path: str, config: TrainConfig,
 
     t1 = time.perf_counter()
     num_partitions = config.num_partitions or sc.defaultParallelism
-    corpus, chunk_words = encode_corpus(tokens, vocab.words, num_partitions, config.rounds_per_epoch)
+    concurrency = min(config.concurrency or sc.defaultParallelism, num_partitions)
+    chunks = schedule.chunks_per_partition(config.rounds_per_epoch, num_partitions, concurrency)
+    corpus, chunk_words = encode_corpus(tokens, vocab.words, num_partitions, chunks)
     timings["encode_seconds"] = time.perf_counter() - t1
-    log.info("corpus encoded in %d partitions x %d chunks (%.1f s)", num_partitions,
-             config.rounds_per_epoch, timings["encode_seconds"])
+    log.info("corpus encoded in %d partitions x %d chunks (%.1f s); %d partitions train per round",
+             num_partitions, chunks, timings["encode_seconds"], concurrency)
 
     try:
-        W, Wp, rounds = _train_rounds(sc, corpus, chunk_words, vocab, config, on_round)
+        W, Wp, rounds = _train_rounds(sc, corpus, chunk_words, vocab, config, concurrency, on_round)
     finally:
         corpus.unpersist()
     timings["train_seconds"] = sum(r["seconds"] for r in rounds)
@@ -112,6 +114,8 @@ def train(spark, input_path: str, config: TrainConfig,
         "vocab_size": len(vocab),
         "train_words_per_epoch": epoch_words,
         "num_partitions": num_partitions,
+        "concurrency": concurrency,
+        "chunks_per_partition": chunks,
         "rounds": len(rounds),
         "words_per_sec": epoch_words * config.epochs / max(timings["train_seconds"], 1e-9),
         **{k: round(v, 3) for k, v in timings.items()},
@@ -119,8 +123,9 @@ def train(spark, input_path: str, config: TrainConfig,
     return TrainResult(vocab, W, Wp, config, rounds, stats)
 
 
-def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfig, on_round):
-    plan = schedule.plan_rounds(chunk_words.sum(axis=0), config.epochs, config.alpha, config.min_alpha)
+def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfig, concurrency: int,
+                  on_round):
+    plan = schedule.plan_rounds(chunk_words, config.epochs, config.alpha, config.min_alpha, concurrency)
     W, Wp = init_vectors(len(vocab), config.vector_size, config.seed)
     tables_bc = sc.broadcast((vocab_mod.keep_probabilities(vocab.counts, config.sample),
                               vocab_mod.noise_cdf(vocab.counts, config.ns_exponent)))
@@ -135,9 +140,10 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
             broadcast_done = time.perf_counter()
             sc.setJobDescription(
                 f"sparkw2v: train epoch {rnd.epoch + 1}/{config.epochs} "
-                f"round {rnd.chunk + 1}/{config.rounds_per_epoch}")
+                f"round {rnd.index % rnd.per_epoch + 1}/{rnd.per_epoch}")
             task = functools.partial(_round_task, params_bc, tables_bc, rnd, config)
-            updates = sorted(corpus.mapPartitionsWithIndex(task).collect(), key=lambda u: u.partition)
+            updates = sorted(sc.runJob(corpus.mapPartitionsWithIndex(task), list, list(rnd.partitions)),
+                             key=lambda u: u.partition)
             collect_done = time.perf_counter()
             rows_w = averaging.combine_rows(W, ((u.rows_w, u.delta_w) for u in updates), config.combine_gamma)
             rows_wp = averaging.combine_rows(Wp, ((u.rows_wp, u.delta_wp) for u in updates),
@@ -161,7 +167,7 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
             history.append(info)
             eta = (total_words - words_done) / max(words_done / train_seconds, 1e-9)
             log.info("epoch %d/%d round %d/%d %5.1f%% %8.0f words/s loss %.4f alpha %.5f ETA %.0f s",
-                     rnd.epoch + 1, config.epochs, rnd.chunk + 1, config.rounds_per_epoch,
+                     rnd.epoch + 1, config.epochs, rnd.index % rnd.per_epoch + 1, rnd.per_epoch,
                      100 * rnd.progress_end, info["words_per_sec"], info["loss"], rnd.alpha_end, eta)
             if on_round is not None:
                 on_round(info)

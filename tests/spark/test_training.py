@@ -39,7 +39,7 @@ def test_vocabulary_and_encoding_match_plain_python(spark, tmp_path):
     assert vocab.corpus_tokens == sum(counts.values())
     assert vocab.corpus_types == len(counts)
 
-    corpus, chunk_words = encode_corpus(tokens, vocab.words, num_partitions=3, rounds_per_epoch=4)
+    corpus, chunk_words = encode_corpus(tokens, vocab.words, num_partitions=3, num_chunks=4)
     try:
         parts = corpus.collect()
     finally:

@@ -19,6 +19,19 @@ def test_rounds_cover_all_words_with_linear_alpha():
     assert rounds[1].alpha_end == pytest.approx(0.025 - (0.025 - 0.0001) * 0.2)
 
 
+def test_rounds_train_at_most_concurrency_partitions():
+    words = np.array([[5, 5, 5], [1, 1, 1], [2, 2, 2], [3, 3, 3], [4, 4, 4]])  # 5 partitions, 3 chunks
+    rounds = schedule.plan_rounds(words, epochs=1, alpha=0.02, min_alpha=0.0, concurrency=2)
+    assert [r.partitions for r in rounds[:3]] == [(0, 1), (2, 3), (4,)]
+    assert [(r.chunk, r.words) for r in rounds[:3]] == [(0, 6), (0, 5), (0, 4)]
+    assert len(rounds) == 9 and rounds[0].per_epoch == 9
+    assert rounds[-1].progress_end == pytest.approx(1.0)
+    assert schedule.chunks_per_partition(10, 8, 2) == 3
+    assert schedule.chunks_per_partition(10, 2, 2) == 10
+    assert schedule.chunks_per_partition(10, 1, 2) == 10
+    assert schedule.chunks_per_partition(3, 64, 2) == 1
+
+
 def test_task_seed_depends_on_every_coordinate():
     seeds = {schedule.task_seed(1, e, r, p) for e in range(3) for r in range(3) for p in range(3)}
     assert len(seeds) == 27
