@@ -7,6 +7,7 @@ int32, ``count`` int64, ``vector`` list<float32>. Loading needs only pyarrow and
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from . import storage
 EMBEDDINGS = "embeddings"
 CONTEXT_EMBEDDINGS = "context_embeddings"
 METADATA = "metadata.json"
+MLLIB = "mllib"
 
 TABLE_SCHEMA = pa.schema([
     pa.field("word", pa.string(), nullable=False),
@@ -39,9 +41,42 @@ def vectors_table(words, counts: np.ndarray, vectors: np.ndarray) -> pa.Table:
                      pa.array(np.asarray(counts, dtype=np.int64)), values], schema=TABLE_SCHEMA)
 
 
+def write_mllib_model(url: str, words, W: np.ndarray, params: dict[str, Any] | None = None) -> None:
+    """Write W in Spark MLlib's ``Word2VecModel`` layout at ``url``, readable by
+    ``pyspark.ml.feature.Word2VecModel.load(url)``: ``metadata/part-00000`` (one JSON line:
+    class, timestamp, sparkVersion, uid, paramMap, defaultParamMap) and ``data/`` (Parquet
+    rows word string, vector array<float>).
+
+    Args:
+        params: MLlib parameter values (vectorSize, windowSize, minCount, maxIter, stepSize,
+            seed, numPartitions, maxSentenceLength, inputCol, outputCol); missing ones default.
+    """
+    import time
+    import uuid
+    from importlib.metadata import version
+
+    W = np.asarray(W, dtype=np.float32)
+    uid = f"Word2Vec_sparkw2v_{uuid.uuid4().hex[:12]}"
+    defaults = {"vectorSize": int(W.shape[1]), "windowSize": 5, "minCount": 5, "maxIter": 1,
+                "stepSize": 0.025, "seed": 1, "numPartitions": 1, "maxSentenceLength": 1000,
+                "outputCol": f"{uid}__output"}
+    meta = {"class": "org.apache.spark.ml.feature.Word2VecModel", "timestamp": int(time.time() * 1000),
+            "sparkVersion": version("pyspark"), "uid": uid,
+            "paramMap": {"vectorSize": int(W.shape[1]), **(params or {})}, "defaultParamMap": defaults}
+    fs, path = storage.url_to_fs(url)
+    fs.makedirs(storage.join(fs, path, "metadata"), exist_ok=True)
+    with fs.open(storage.join(fs, path, "metadata", "part-00000"), "w") as fh:
+        fh.write(json.dumps(meta) + "\n")
+    table = vectors_table(words, np.zeros(len(words), np.int64), W).select(["word", "vector"])
+    storage.write_table(table, url, "data")
+
+
 def write_model(url: str, words, counts: np.ndarray, W: np.ndarray, Wp: np.ndarray,
-                metadata: dict[str, Any], overwrite: bool = False) -> None:
+                metadata: dict[str, Any], overwrite: bool = False,
+                mllib_params: dict[str, Any] | None = None) -> None:
     """Write a model directory; ``_SUCCESS`` goes last, so a failed write never looks complete.
+
+    Beside our tables, ``mllib/`` holds W in Spark MLlib's layout (``write_mllib_model``).
 
     Raises:
         OutputExistsError: ``url`` exists and ``overwrite`` is False.
@@ -49,6 +84,7 @@ def write_model(url: str, words, counts: np.ndarray, W: np.ndarray, Wp: np.ndarr
     storage.prepare_output(url, overwrite)
     storage.write_table(vectors_table(words, counts, W), url, EMBEDDINGS)
     storage.write_table(vectors_table(words, counts, Wp), url, CONTEXT_EMBEDDINGS)
+    write_mllib_model(storage.child(url, MLLIB), words, W, mllib_params)
     storage.write_json(metadata, url, METADATA)
     storage.mark_complete(url)
 

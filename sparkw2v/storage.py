@@ -30,6 +30,11 @@ def join(fs, path: str, *parts: str) -> str:
     return posixpath.join(path, *parts)
 
 
+def child(url: str, name: str) -> str:
+    """The URL (or path) of ``name`` inside the directory ``url``."""
+    return url.rstrip("/") + "/" + name
+
+
 def is_complete(url: str) -> bool:
     """True when ``url`` is a directory holding the ``_SUCCESS`` marker."""
     fs, path = url_to_fs(url)

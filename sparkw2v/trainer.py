@@ -81,12 +81,22 @@ def train(spark, input_path: str, config: TrainConfig,
         InputError: missing input or column, empty corpus, empty vocabulary, too many partitions.
         TrainingDivergedError: NaN/Inf in the parameters after a round.
     """
-    sc = spark.sparkContext
+    tokens = tokenize(read_text(spark, input_path, config.text_column), config.text_column, config)
+    return train_tokens(tokens, config, on_round)
+
+
+def train_tokens(tokens, config: TrainConfig,
+                 on_round: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train SGNS embeddings on a DataFrame with an array<string> column ``tokens``.
+
+    Raises:
+        InputError, TrainingDivergedError: as :func:`train`.
+    """
+    sc = tokens.sparkSession.sparkContext
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
     sc.setJobDescription("sparkw2v: read, tokenize and count words")
-    tokens = tokenize(read_text(spark, input_path, config.text_column), config.text_column, config)
     vocab = vocab_mod.count_vocabulary(tokens, TOKENS, config.min_count, config.max_vocab_size)
     timings["vocabulary_seconds"] = time.perf_counter() - t0
     log.info("vocabulary: %d words (of %d distinct) cover %d of %d tokens in %d rows",

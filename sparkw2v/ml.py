@@ -1,0 +1,119 @@
+"""A Spark ML Estimator that trains with sparkw2v: a drop-in for ``pyspark.ml.feature.Word2Vec``.
+
+``Word2Vec`` takes MLlib's parameter names (inputCol, outputCol, vectorSize, windowSize,
+minCount, numPartitions, stepSize, maxIter, seed, maxSentenceLength, with MLlib's defaults)
+plus sparkw2v's (negative, sample, minAlpha, roundsPerEpoch), and ``fit`` returns a real
+``pyspark.ml.feature.Word2VecModel`` (transform, findSynonyms, getVectors, save), so it works
+in a ``Pipeline`` wherever MLlib's does. maxIter is the number of epochs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+from pyspark import keyword_only
+from pyspark.ml import Estimator
+from pyspark.ml.feature import Word2VecModel
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasInputCol, HasMaxIter, HasOutputCol, HasSeed, HasStepSize
+
+from .config import TrainConfig
+from .embeddings import write_mllib_model
+from .tokenizer import TOKENS
+
+
+def _param(name: str, doc: str, conv) -> Param:
+    return Param(Params._dummy(), name, doc, typeConverter=conv)
+
+
+class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasStepSize):
+    """Skip-gram negative-sampling Word2Vec trained by sparkw2v, with MLlib's interface.
+
+    The input column is array<string> (e.g. the output of ``Tokenizer``); rows longer than
+    maxSentenceLength are cut into pieces of that many tokens, as MLlib does.
+    """
+
+    vectorSize = _param("vectorSize", "the dimension of the word vectors (> 0)", TypeConverters.toInt)
+    windowSize = _param("windowSize", "the maximum window size, in words (> 0)", TypeConverters.toInt)
+    minCount = _param("minCount", "minimum number of times a word must appear", TypeConverters.toInt)
+    numPartitions = _param("numPartitions", "number of partitions for sentences of words", TypeConverters.toInt)
+    maxSentenceLength = _param("maxSentenceLength", "maximum words per row; longer rows are cut",
+                               TypeConverters.toInt)
+    negative = _param("negative", "noise words per (center, context) pair", TypeConverters.toInt)
+    sample = _param("sample", "subsampling threshold of frequent words, in [0, 1)", TypeConverters.toFloat)
+    minAlpha = _param("minAlpha", "final learning rate", TypeConverters.toFloat)
+    roundsPerEpoch = _param("roundsPerEpoch", "parameter-combination rounds per epoch", TypeConverters.toInt)
+
+    @keyword_only
+    def __init__(self, *, vectorSize=100, minCount=5, numPartitions=1, stepSize=0.025, maxIter=1,
+                 seed=None, inputCol=None, outputCol=None, windowSize=5, maxSentenceLength=1000,
+                 negative=5, sample=1e-4, minAlpha=0.0001, roundsPerEpoch=10):
+        super().__init__()
+        self._setDefault(vectorSize=100, minCount=5, numPartitions=1, stepSize=0.025, maxIter=1,
+                         seed=1, windowSize=5, maxSentenceLength=1000, negative=5, sample=1e-4,
+                         minAlpha=0.0001, roundsPerEpoch=10)
+        self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
+
+    @keyword_only
+    def setParams(self, **kwargs):
+        """Set any of the constructor's parameters."""
+        return self._set(**kwargs)
+
+    def setVectorSize(self, value: int):
+        return self._set(vectorSize=value)
+
+    def setWindowSize(self, value: int):
+        return self._set(windowSize=value)
+
+    def setMinCount(self, value: int):
+        return self._set(minCount=value)
+
+    def setNumPartitions(self, value: int):
+        return self._set(numPartitions=value)
+
+    def setMaxIter(self, value: int):
+        return self._set(maxIter=value)
+
+    def setStepSize(self, value: float):
+        return self._set(stepSize=value)
+
+    def setSeed(self, value: int):
+        return self._set(seed=value)
+
+    def setInputCol(self, value: str):
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str):
+        return self._set(outputCol=value)
+
+    def config(self) -> TrainConfig:
+        """The sparkw2v settings these parameters mean (validated; ConfigError if out of range)."""
+        g = self.getOrDefault
+        return TrainConfig(vector_size=g(self.vectorSize), window=g(self.windowSize),
+                           min_count=g(self.minCount), num_partitions=g(self.numPartitions),
+                           alpha=g(self.stepSize), min_alpha=min(g(self.minAlpha), g(self.stepSize)),
+                           epochs=g(self.maxIter), seed=abs(int(g(self.seed))) % (2**63),
+                           negative=g(self.negative), sample=g(self.sample),
+                           rounds_per_epoch=g(self.roundsPerEpoch))
+
+    def _fit(self, dataset):
+        from pyspark.sql import functions as F
+
+        from .trainer import train_tokens
+
+        config = self.config()
+        length = self.getOrDefault(self.maxSentenceLength)
+        col = F.col(self.getInputCol())
+        pieces = F.transform(F.sequence(F.lit(0), F.greatest(F.lit(0), F.ceil(F.size(col) / length) - 1)),
+                             lambda i: F.slice(col, i * length + 1, length))
+        tokens = dataset.where(col.isNotNull()).select(F.explode(pieces).alias(TOKENS))
+        result = train_tokens(tokens, config)
+        params = {"vectorSize": config.vector_size, "windowSize": config.window, "minCount": config.min_count,
+                  "numPartitions": config.num_partitions, "stepSize": config.alpha, "maxIter": config.epochs,
+                  "seed": config.seed, "maxSentenceLength": length, "inputCol": self.getInputCol()}
+        if self.isDefined(self.outputCol):
+            params["outputCol"] = self.getOutputCol()
+        # The model is handed to MLlib through its own on-disk layout (driver-local temp dir).
+        with tempfile.TemporaryDirectory(prefix="sparkw2v-mllib-") as tmp:
+            write_mllib_model(tmp + "/model", result.vocab.words, result.W, params)
+            return Word2VecModel.load(tmp + "/model")  # read eagerly into the JVM

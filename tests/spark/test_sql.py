@@ -1,0 +1,64 @@
+"""Spark SQL over a model directory: every function against the numpy reference, and
+hostile words passed as parameters."""
+
+import numpy as np
+import pytest
+
+from sparkw2v.embeddings import Embeddings, write_model
+from sparkw2v.sql import register
+
+pytestmark = pytest.mark.spark
+
+HOSTILE = ["it's", "a;b", "x'; DROP TABLE embeddings; --", "naïve", "", "日本"]
+
+
+@pytest.fixture(scope="module")
+def model(spark, tmp_path_factory):
+    rng = np.random.default_rng(3)
+    words = ("king", "queen", "man", "woman", "ship", "boat", "sea", "it's", "naïve", "a;b")
+    emb = Embeddings(words, np.arange(len(words), 0, -1).astype(np.int64),
+                     rng.normal(size=(len(words), 6)).astype(np.float32))
+    path = str(tmp_path_factory.mktemp("sql") / "model")
+    write_model(path, emb.words, emb.counts, emb.vectors, emb.vectors, {})
+    register(spark, path)
+    return emb
+
+
+def test_views(spark, model):
+    rows = spark.sql("SELECT word, count FROM vocab ORDER BY id").collect()
+    assert [r.word for r in rows] == list(model.words)
+    assert spark.sql("SELECT count(*) AS n FROM embeddings WHERE size(vector) = 6").first().n == len(model.words)
+
+
+def test_vector_and_cosine_match_numpy(spark, model):
+    row = spark.sql("SELECT w2v_vector(:w) AS v, w2v_cosine(w2v_vector(:a), w2v_vector(:b)) AS c",
+                    args={"w": "ship", "a": "king", "b": "queen"}).first()
+    np.testing.assert_allclose(row.v, model.vector("ship"), rtol=1e-6)
+    assert row.c == pytest.approx(model.similarity("king", "queen"), rel=1e-5)
+    assert spark.sql("SELECT w2v_vector(:w) AS v", args={"w": "zzz"}).first().v is None
+
+
+def test_neighbors_and_analogy_match_numpy(spark, model):
+    got = spark.sql("SELECT * FROM w2v_neighbors(:w, 4)", args={"w": "king"}).collect()
+    want = model.most_similar("king", 4)
+    assert [r.word for r in got] == [w for w, _ in want]
+    np.testing.assert_allclose([r.similarity for r in got], [s for _, s in want], rtol=1e-5)
+    got = spark.sql("SELECT * FROM w2v_analogy(:a, :b, :c, 3)",
+                    args={"a": "man", "b": "king", "c": "woman"}).collect()
+    assert [r.word for r in got] == [w for w, _ in model.analogy("man", "king", "woman", 3)]
+
+
+def test_table_function_in_a_join(spark, model):
+    rows = spark.sql("SELECT n.word, v.count FROM w2v_neighbors(:w, 3) n JOIN vocab v ON n.word = v.word",
+                     args={"w": "sea"}).collect()
+    assert sorted(r.word for r in rows) == sorted(w for w, _ in model.most_similar("sea", 3))
+
+
+@pytest.mark.parametrize("word", HOSTILE)
+def test_hostile_words_are_just_words(spark, model, word):
+    rows = spark.sql("SELECT * FROM w2v_neighbors(:w, 3)", args={"w": word}).collect()
+    if word in model.index:
+        assert [r.word for r in rows] == [w for w, _ in model.most_similar(word, 3)]
+    else:
+        assert rows == []
+    assert spark.sql("SELECT count(*) AS n FROM vocab").first().n == len(model.words)
