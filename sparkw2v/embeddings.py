@@ -165,6 +165,26 @@ class Embeddings:
         query = _unit_rows((u[ib] - u[ia] + u[ic])[None, :])[0]
         return self._top(u @ query, k, {ia, ib, ic})
 
+    def evaluate(self, analogies: str | None = None, similarity: tuple[str, ...] | list[str] = (),
+                 restrict_vocab: int = 30000) -> dict:
+        """Analogy accuracy and similarity correlations (see :mod:`sparkw2v.evaluate`).
+
+        Args:
+            analogies: path or URL of a ``questions-words.txt``-style file.
+            similarity: paths or URLs of word1<TAB>word2<TAB>score files.
+
+        Returns:
+            {"analogies": {...}, "similarity": {path: {...}}} for what was given.
+        """
+        from .evaluate import analogy_accuracy, similarity_correlation
+
+        out: dict = {}
+        if analogies:
+            out["analogies"] = analogy_accuracy(self, analogies, restrict_vocab)
+        for path in similarity:
+            out.setdefault("similarity", {})[path] = similarity_correlation(self, path)
+        return out
+
     def _top(self, scores: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
         scores = scores.astype(np.float64, copy=True)
         for i in exclude:

@@ -87,4 +87,36 @@ def register(spark, model_dir: str) -> None:
     spark.udtf.register("w2v_analogy", Analogy)
 
 
-__all__ = ["register", "cosine"]
+def similar_pairs(spark, model_dir: str, min_similarity: float = 0.7, num_hash_tables: int = 4,
+                  bucket_length: float = 0.5, seed: int = 1):
+    """Approximate all-pairs similarity over the vocabulary with MLlib's LSH.
+
+    Unit vectors go through ``BucketedRandomProjectionLSH`` and ``approxSimilarityJoin``; on
+    unit vectors Euclidean distance d and cosine similarity relate as cos = 1 - d**2 / 2, so
+    the join threshold is d = sqrt(2 - 2 min_similarity). Approximate: a pair above the
+    threshold can be missed (more hash tables miss fewer), never one below it returned.
+
+    Returns:
+        DataFrame (word1 string, word2 string, similarity double), each pair once (word1 < word2).
+    """
+    from pyspark.ml.feature import BucketedRandomProjectionLSH
+    from pyspark.ml.functions import array_to_vector
+    from pyspark.sql import functions as F
+
+    if not -1.0 <= min_similarity <= 1.0:
+        raise ValueError(f"min_similarity must be in [-1, 1], got {min_similarity}")
+    storage.require_complete(model_dir)
+    table = spark.read.parquet(storage.child(model_dir, EMBEDDINGS))
+    norm = F.sqrt(F.aggregate("vector", F.lit(0.0), lambda acc, x: acc + x * x))
+    unit = (table.where(norm > 0)
+            .select("word", array_to_vector(F.transform("vector", lambda x: x / norm)).alias("unit")))
+    lsh = BucketedRandomProjectionLSH(inputCol="unit", outputCol="hashes", bucketLength=bucket_length,
+                                      numHashTables=num_hash_tables, seed=seed).fit(unit)
+    threshold = float(np.sqrt(max(0.0, 2.0 - 2.0 * min_similarity)))
+    pairs = lsh.approxSimilarityJoin(unit, unit, threshold, distCol="distance")
+    return (pairs.where(F.col("datasetA.word") < F.col("datasetB.word"))
+            .select(F.col("datasetA.word").alias("word1"), F.col("datasetB.word").alias("word2"),
+                    (1.0 - F.col("distance") ** 2 / 2.0).alias("similarity")))
+
+
+__all__ = ["register", "cosine", "similar_pairs"]

@@ -67,3 +67,25 @@ def test_evaluation_agrees_with_gensim(model_dir, eval_dir):
         mine = similarity_correlation(emb, str(eval_dir / name))
         assert mine["spearman"] == pytest.approx(spearman.statistic, abs=1e-6)
         assert 100 * mine["skipped_share"] == pytest.approx(oov)
+
+
+def test_mllib_load_and_sql_agree_with_our_neighbours(spark, model_dir, capsys):
+    from pyspark.ml.feature import Word2VecModel
+
+    from sparkw2v.embeddings import Embeddings
+
+    emb = Embeddings.load(str(model_dir))
+    mllib = Word2VecModel.load(str(model_dir / "mllib"))
+    query = load_job("query")
+    for word in ("king", "ship", "man"):
+        want = emb.most_similar(word, 10)
+        got = [(r.word, r.similarity) for r in mllib.findSynonyms(word, 10).collect()]
+        tenth = want[-1][1]
+        differ = {w for w, _ in got} ^ {w for w, _ in want}
+        assert all(abs(s - tenth) < 1e-5 for w, s in got + want if w in differ), (got, want)
+        np.testing.assert_allclose(sorted(s for _, s in got), sorted(s for _, s in want), atol=1e-5)
+        capsys.readouterr()
+        assert query.main(["--model", str(model_dir), "--sql", "SELECT * FROM w2v_neighbors(:w, 10)",
+                           "--param", f"w={word}"]) == 0
+        rows = json.loads(capsys.readouterr().out)["rows"]
+        assert [r["word"] for r in rows] == [w for w, _ in want]

@@ -62,3 +62,24 @@ def test_hostile_words_are_just_words(spark, model, word):
     else:
         assert rows == []
     assert spark.sql("SELECT count(*) AS n FROM vocab").first().n == len(model.words)
+
+
+def test_lsh_similar_pairs_are_true_and_recall_most(spark, tmp_path):
+    from sparkw2v.sql import similar_pairs
+
+    rng = np.random.default_rng(5)
+    centers = rng.normal(size=(6, 8))
+    vecs = np.concatenate([c + 0.15 * rng.normal(size=(5, 8)) for c in centers]).astype(np.float32)
+    words = tuple(f"w{i:02d}" for i in range(len(vecs)))
+    path = str(tmp_path / "lsh")
+    write_model(path, words, np.arange(len(words), 0, -1), vecs, vecs, {})
+    emb = Embeddings.load(path)
+    unit = emb.unit()
+    sims = unit @ unit.T
+    exact = {(words[i], words[j]) for i in range(len(words)) for j in range(i + 1, len(words)) if sims[i, j] >= 0.8}
+    got = {(r.word1, r.word2): r.similarity for r in
+           similar_pairs(spark, path, 0.8, num_hash_tables=8, bucket_length=1.0).collect()}
+    assert set(got) <= exact
+    for (a, b), s in got.items():
+        assert s == pytest.approx(float(sims[emb.index[a], emb.index[b]]), abs=1e-5)
+    assert len(got) >= 0.8 * len(exact) and len(exact) > 20
