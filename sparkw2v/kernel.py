@@ -42,6 +42,14 @@ def _next_u64(state):
 
 
 @njit(inline="always")
+def _seeded_state(seed):
+    """A fresh splitmix64 state (uint64[1]) for ``seed``."""
+    state = np.empty(1, np.uint64)
+    state[0] = np.uint64(seed)
+    return state
+
+
+@njit(inline="always")
 def _uniform(state):
     """Uniform float64 in [0, 1)."""
     return np.float64(_next_u64(state) >> np.uint64(11)) * _TO_UNIT
@@ -194,8 +202,7 @@ def train_rows(ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative,
         (loss_sum float64 in nats, pairs int64, words_kept int64).
     """
     n_dim = W.shape[1]
-    state = np.empty(1, np.uint64)
-    state[0] = np.uint64(seed)
+    state = _seeded_state(seed)
     n_rows = offsets.shape[0] - 1
     if n_rows <= 0:
         return 0.0, 0, 0
@@ -235,8 +242,7 @@ def train_rows(ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative,
 @njit(cache=True)
 def pair_distance_counts(n, window, seed, repeats):
     """Histogram (index = |i - j|, 0..window) of the pairs the kernel forms on a row of n words."""
-    state = np.empty(1, np.uint64)
-    state[0] = np.uint64(seed)
+    state = _seeded_state(seed)
     row = np.arange(n).astype(np.int32)
     centers = np.empty(2 * window, np.int32)
     counts = np.zeros(window + 1, np.int64)
@@ -252,8 +258,7 @@ def pair_distance_counts(n, window, seed, repeats):
 @njit(cache=True)
 def noise_counts(noise_cdf, draws, seed):
     """How often each word id is drawn as a noise word in ``draws`` draws."""
-    state = np.empty(1, np.uint64)
-    state[0] = np.uint64(seed)
+    state = _seeded_state(seed)
     counts = np.zeros(noise_cdf.shape[0], np.int64)
     for _ in range(draws):
         counts[_draw_noise(state, noise_cdf)] += 1
@@ -263,8 +268,7 @@ def noise_counts(noise_cdf, draws, seed):
 @njit(cache=True)
 def subsample(ids, keep_prob, seed):
     """The kernel's subsampling of one row: the kept ids, in order."""
-    state = np.empty(1, np.uint64)
-    state[0] = np.uint64(seed)
+    state = _seeded_state(seed)
     out = np.empty(ids.shape[0], np.int32)
     n = _subsample_row(ids, 0, ids.shape[0], keep_prob, state, out)
     return out[:n]
