@@ -10,6 +10,7 @@ in a ``Pipeline`` wherever MLlib's does. maxIter is the number of epochs.
 from __future__ import annotations
 
 import tempfile
+import uuid
 
 from pyspark import keyword_only
 from pyspark.ml import Estimator
@@ -17,6 +18,7 @@ from pyspark.ml.feature import Word2VecModel
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasMaxIter, HasOutputCol, HasSeed, HasStepSize
 
+from . import storage
 from .config import TrainConfig
 from .embeddings import write_mllib_model
 from .tokenizer import TOKENS
@@ -43,11 +45,13 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
     sample = _param("sample", "subsampling threshold of frequent words, in [0, 1)", TypeConverters.toFloat)
     minAlpha = _param("minAlpha", "final learning rate", TypeConverters.toFloat)
     roundsPerEpoch = _param("roundsPerEpoch", "parameter-combination rounds per epoch", TypeConverters.toInt)
+    tempDir = _param("tempDir", "where fit stages the model for MLlib to load (fsspec URL the executors "
+                     "can read; default: a local temp dir, enough in local mode)", TypeConverters.toString)
 
     @keyword_only
     def __init__(self, *, vectorSize=100, minCount=5, numPartitions=1, stepSize=0.025, maxIter=1,
                  seed=None, inputCol=None, outputCol=None, windowSize=5, maxSentenceLength=1000,
-                 negative=5, sample=1e-4, minAlpha=0.0001, roundsPerEpoch=10):
+                 negative=5, sample=1e-4, minAlpha=0.0001, roundsPerEpoch=10, tempDir=None):
         super().__init__()
         self._setDefault(vectorSize=100, minCount=5, numPartitions=1, stepSize=0.025, maxIter=1,
                          seed=1, windowSize=5, maxSentenceLength=1000, negative=5, sample=1e-4,
@@ -113,7 +117,17 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
                   "seed": config.seed, "maxSentenceLength": length, "inputCol": self.getInputCol()}
         if self.isDefined(self.outputCol):
             params["outputCol"] = self.getOutputCol()
-        # The model is handed to MLlib through its own on-disk layout (driver-local temp dir).
+        # The model is handed to MLlib through its own on-disk layout, which its reader loads
+        # eagerly into the JVM; the staging directory is removed afterwards.
+        if self.isDefined(self.tempDir):
+            url = storage.child(self.getOrDefault(self.tempDir), f"sparkw2v-mllib-{uuid.uuid4().hex}")
+            try:
+                write_mllib_model(url, result.vocab.words, result.W, params)
+                return Word2VecModel.load(url)
+            finally:
+                fs, path = storage.url_to_fs(url)
+                if fs.exists(path):
+                    fs.rm(path, recursive=True)
         with tempfile.TemporaryDirectory(prefix="sparkw2v-mllib-") as tmp:
             write_mllib_model(tmp + "/model", result.vocab.words, result.W, params)
-            return Word2VecModel.load(tmp + "/model")  # read eagerly into the JVM
+            return Word2VecModel.load(tmp + "/model")

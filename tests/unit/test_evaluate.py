@@ -60,3 +60,20 @@ def test_model_round_trip_and_incomplete_model(tmp_path):
     (out / "_SUCCESS").unlink()
     with pytest.raises(IncompleteModelError, match="no _SUCCESS marker"):
         Embeddings.load(str(out))
+
+
+def test_model_through_an_fsspec_url_and_evaluate(tmp_path):
+    emb = toy_embeddings()
+    url = "memory://sparkw2v-test/model"
+    write_model(url, emb.words, emb.counts, emb.vectors, emb.vectors, {"x": 1})
+    back = Embeddings.load(url)
+    assert back.words == emb.words
+    np.testing.assert_array_equal(back.vectors, emb.vectors)
+    assert back.similarity("king", "queen") == pytest.approx(emb.similarity("king", "queen"))
+    q = tmp_path / "q.txt"
+    q.write_text(": family\nman woman king queen\n")
+    s = tmp_path / "s.tsv"
+    s.write_text("king\tqueen\t9\nking\tapple\t1\nman\twoman\t8\n")
+    out = back.evaluate(analogies=str(q), similarity=[str(s)])
+    assert out["analogies"]["accuracy"] == 1.0
+    assert out["similarity"][str(s)]["spearman"] == pytest.approx(1.0)
