@@ -59,7 +59,7 @@ def main() -> None:
         for r in range(args.repeats):
             W, Wp = W0.copy(), np.zeros_like(W0)
             start = time.perf_counter()
-            _, pairs, kept = kernel.train_rows(ids, offsets, W, Wp, keep, cdf, 5, 5, 0.025, 0.0001,
+            _, _, pairs, kept = kernel.train_rows(ids, offsets, W, Wp, keep, cdf, 5, 5, 0.025, 0.0001,
                                                np.uint64(r + 1), np.zeros(V, np.int32), np.zeros(V, np.int32))
             seconds = time.perf_counter() - start
             rates.append((pairs / seconds, len(ids) / seconds))

@@ -17,11 +17,12 @@ import sparkw2v
 from sparkw2v import storage
 from sparkw2v.config import add_config_arguments, load_config, overrides_from_args
 from sparkw2v.embeddings import write_model
-from sparkw2v.errors import SparkW2VError
+from sparkw2v.errors import OutputExistsError, SparkW2VError
 from sparkw2v.session import build_session
 from sparkw2v.trainer import train
 
 log = logging.getLogger("sparkw2v.train")
+CHECKPOINTS = "_checkpoint"  # inside the output directory, removed once the model is complete
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,15 +32,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="TOML file of settings (see conf/default.toml)")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an unfinished run from its last checkpoint (same settings)")
     add_config_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config, overrides_from_args(args))
-        storage.check_output(args.output, args.overwrite)
+        checkpoints = storage.child(args.output, CHECKPOINTS)
+        if args.resume:
+            if storage.is_complete(args.output):
+                raise OutputExistsError(f"output {args.output!r} is already complete: nothing to resume")
+        else:
+            storage.check_output(args.output, args.overwrite)
+            if args.overwrite:
+                storage.prepare_output(args.output, overwrite=True)
         start = time.perf_counter()
         spark = build_session("sparkw2v-train", args.master)
-        result = train(spark, args.input, config)
+        result = train(spark, args.input, config, checkpoint_url=checkpoints, resume=args.resume)
         write_start = time.perf_counter()
         metadata = {
             "sparkw2v_version": sparkw2v.__version__,
@@ -48,10 +58,17 @@ def main(argv: list[str] | None = None) -> int:
             "input": args.input,
             "config": config.to_dict(),
             "corpus": result.stats,
+            "resumed": args.resume,
             "rounds": result.rounds,
         }
         write_model(args.output, result.vocab.words, result.vocab.counts, result.W, result.Wp,
-                    metadata, overwrite=args.overwrite)
+                    metadata, prepared=True, mllib_params={
+                        "vectorSize": config.vector_size, "windowSize": config.window,
+                        "minCount": config.min_count, "maxIter": config.epochs, "stepSize": config.alpha,
+                        "seed": config.seed, "numPartitions": result.stats["num_partitions"]})
+        fs, path = storage.url_to_fs(checkpoints)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
         total = time.perf_counter() - start
         log.info("wrote %s (%.1f s); total %.1f s", args.output, time.perf_counter() - write_start, total)
         print(json.dumps({"output": args.output, "total_seconds": round(total, 2),

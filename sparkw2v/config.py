@@ -48,6 +48,8 @@ class TrainConfig:
         combine_gamma: rows changed by n partitions in a round move by sum(deltas) / n**gamma:
             1 averages per row (the baseline rule), 0 sums.
         seed: seed of every random draw; equal seeds and settings give equal vectors.
+        checkpoint_every: write a checkpoint of W, W' and the round counter every this many
+            rounds (0: never); ``jobs/train.py --resume`` continues from the last one.
         text_column: name of the string column of the input Parquet.
         lowercase: lowercase text before splitting.
         token_pattern: Java regular expression that separates tokens (Spark RegexTokenizer).
@@ -69,6 +71,7 @@ class TrainConfig:
     concurrency: int = 0
     combine_gamma: float = 0.5
     seed: int = 1
+    checkpoint_every: int = 0
     text_column: str = "text"
     lowercase: bool = True
     token_pattern: str = r"\s+"
@@ -105,6 +108,7 @@ class TrainConfig:
         _check(0.0 <= self.combine_gamma <= 1.0, "combine_gamma", self.combine_gamma,
                "in [0, 1] (1 averages, 0 sums)")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "in [0, 2**63)")
+        _check(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, ">= 0 (0: never)")
         _check(bool(self.text_column), "text_column", self.text_column, "a non-empty column name")
         _check(bool(self.token_pattern), "token_pattern", self.token_pattern, "a non-empty regex")
         _check(self.min_token_length >= 1, "min_token_length", self.min_token_length, ">= 1")
@@ -122,7 +126,8 @@ class TrainConfig:
 _FIELD_TYPES: dict[str, type] = {
     "vector_size": int, "window": int, "negative": int, "ns_exponent": float, "sample": float,
     "min_count": int, "max_vocab_size": int, "alpha": float, "min_alpha": float, "epochs": int,
-    "num_partitions": int, "rounds_per_epoch": int, "concurrency": int, "combine_gamma": float, "seed": int,
+    "num_partitions": int, "rounds_per_epoch": int, "concurrency": int, "combine_gamma": float,
+    "seed": int, "checkpoint_every": int,
     "text_column": str, "lowercase": bool, "token_pattern": str, "min_token_length": int,
 }
 CONFIG_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TrainConfig))

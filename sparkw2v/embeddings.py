@@ -73,15 +73,18 @@ def write_mllib_model(url: str, words, W: np.ndarray, params: dict[str, Any] | N
 
 def write_model(url: str, words, counts: np.ndarray, W: np.ndarray, Wp: np.ndarray,
                 metadata: dict[str, Any], overwrite: bool = False,
-                mllib_params: dict[str, Any] | None = None) -> None:
+                mllib_params: dict[str, Any] | None = None, prepared: bool = False) -> None:
     """Write a model directory; ``_SUCCESS`` goes last, so a failed write never looks complete.
 
     Beside our tables, ``mllib/`` holds W in Spark MLlib's layout (``write_mllib_model``).
+    ``prepared``: the caller already made ``url`` with ``storage.prepare_output`` (it may hold
+    checkpoints); otherwise it is prepared here.
 
     Raises:
-        OutputExistsError: ``url`` exists and ``overwrite`` is False.
+        OutputExistsError: ``url`` exists, ``overwrite`` is False and ``prepared`` is False.
     """
-    storage.prepare_output(url, overwrite)
+    if not prepared:
+        storage.prepare_output(url, overwrite)
     storage.write_table(vectors_table(words, counts, W), url, EMBEDDINGS)
     storage.write_table(vectors_table(words, counts, Wp), url, CONTEXT_EMBEDDINGS)
     write_mllib_model(storage.child(url, MLLIB), words, W, mllib_params)

@@ -76,7 +76,8 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
 
     Returns:
         (cached RDD with one PartitionCorpus per partition,
-         (num_partitions, num_chunks) int64 words per partition and chunk).
+         (num_partitions, num_chunks) int64 words per partition and chunk,
+         {"rows": rows with tokens, "trainable_rows": rows with >= 2 in-vocabulary words}).
 
     Raises:
         InputError: fewer rows with >= 2 in-vocabulary words than partitions.
@@ -89,12 +90,22 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
     index_bc = sc.broadcast({w: i for i, w in enumerate(words)})
     joined = tokens_df.select(F.concat_ws(_SEP, TOKENS).alias("t")).rdd.map(lambda r: r[0])
 
+    rows_seen = sc.accumulator(0)
+
     def encode(in_part, texts):
-        for seq, ids in enumerate(encode_rows(texts, index_bc.value)):
+        nonempty = 0
+        for text in texts:
+            if text:
+                nonempty += 1
+                yield text
+        rows_seen.add(nonempty)
+
+    def keyed(in_part, texts):
+        for seq, ids in enumerate(encode_rows(encode(in_part, texts), index_bc.value)):
             yield (in_part, seq), ids
 
     corpus = (
-        joined.mapPartitionsWithIndex(encode)
+        joined.mapPartitionsWithIndex(keyed)
         .partitionBy(num_partitions, lambda key: _spread(key, num_partitions))
         .mapPartitions(lambda rows: [build_partition(rows, num_chunks)], preservesPartitioning=True)
         .persist(StorageLevel.MEMORY_AND_DISK)
@@ -111,4 +122,5 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
             f"rows have >= 2 in-vocabulary words and {empty} partition(s) would be empty; lower "
             "num_partitions or give a larger corpus"
         )
-    return corpus, np.array([w for w, _ in stats], dtype=np.int64).reshape(num_partitions, num_chunks)
+    words = np.array([w for w, _ in stats], dtype=np.int64).reshape(num_partitions, num_chunks)
+    return corpus, words, {"rows": int(rows_seen.value), "trainable_rows": int(sum(rows))}

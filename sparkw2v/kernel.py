@@ -29,6 +29,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+LOSS_EVERY = 16  # the reported loss is measured on every 16th position (a log per score costs)
 
 
 @njit(inline="always")
@@ -110,7 +111,7 @@ def _softplus(x):
 
 @njit(fastmath=True, cache=True, error_model="numpy")
 def sgns_update(W, Wp, centers, m, context, negatives, alpha, neu, grad_out,
-                w_updates, wp_updates):
+                w_updates, wp_updates, with_loss):
     """One position's SGNS step: pairs (centers[j], context) for j < m, shared negatives.
 
     For each pair, J = -log s(u_o.v_c) - sum_k log s(-u_k.v_c) (Mikolov et al. 2013, eq. 4);
@@ -129,9 +130,11 @@ def sgns_update(W, Wp, centers, m, context, negatives, alpha, neu, grad_out,
         alpha: learning rate.
         neu: (>= m, N) float32 scratch; grad_out: (K + 1, N) float32 scratch.
         w_updates, wp_updates: (V,) int32; incremented once per row update applied.
+        with_loss: also compute the loss (costs a log per score; the trainer samples it).
 
     Returns:
-        float64: the summed SGNS loss of the m pairs (nats), before the update.
+        float64: the summed SGNS loss of the m pairs (nats), before the update (0 unless
+        ``with_loss``).
     """
     n_dim = W.shape[1]
     n_out = negatives.shape[0] + 1
@@ -156,10 +159,12 @@ def sgns_update(W, Wp, centers, m, context, negatives, alpha, neu, grad_out,
             sig = 1.0 / (1.0 + math.exp(-f))
             if s == 0:
                 g = np.float32((1.0 - sig) * alpha)
-                loss += _softplus(-f)
+                if with_loss:
+                    loss += _softplus(-f)
             else:
                 g = np.float32(-sig * alpha)
-                loss += _softplus(f)
+                if with_loss:
+                    loss += _softplus(f)
             for d in range(n_dim):
                 neu[j, d] += g * Wp[o, d]
                 grad_out[s, d] += g * W[c, d]
@@ -199,13 +204,14 @@ def train_rows(ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative,
         w_updates, wp_updates: (V,) int32 update counters, incremented in place.
 
     Returns:
-        (loss_sum float64 in nats, pairs int64, words_kept int64).
+        (loss_sum float64 in nats over the sampled pairs, loss_pairs int64 pairs sampled for
+        the loss (those of every LOSS_EVERY-th position), pairs int64, words_kept int64).
     """
     n_dim = W.shape[1]
     state = _seeded_state(seed)
     n_rows = offsets.shape[0] - 1
     if n_rows <= 0:
-        return 0.0, 0, 0
+        return 0.0, 0, 0, 0
     first = offsets[0]
     total = offsets[n_rows] - first
     max_len = 0
@@ -217,8 +223,10 @@ def train_rows(ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative,
     neu = np.empty((2 * window, n_dim), np.float32)
     grad_out = np.empty((negative + 1, n_dim), np.float32)
     loss = 0.0
+    loss_pairs = 0
     pairs = 0
     kept = 0
+    position = 0
     slope = (alpha_end - alpha_start) / max(total, 1)
     for r in range(n_rows):
         alpha = alpha_start + slope * (offsets[r] - first)
@@ -231,10 +239,14 @@ def train_rows(ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative,
                 continue
             for k in range(negative):
                 negatives[k] = _draw_noise(state, noise_cdf)
+            sampled = position % LOSS_EVERY == 0
+            position += 1
             loss += sgns_update(W, Wp, centers, m, row[i], negatives, alpha, neu, grad_out,
-                                w_updates, wp_updates)
+                                w_updates, wp_updates, sampled)
+            if sampled:
+                loss_pairs += m
             pairs += m
-    return loss, pairs, kept
+    return loss, loss_pairs, pairs, kept
 
 
 # Small compiled probes of the kernel's own random draws, for statistical tests.

@@ -20,8 +20,8 @@ class PartitionUpdate:
         rows_w: (Rw,) int32 ids of the rows of W changed; delta_w: (Rw, N) float32 their
             change; updates_w: (Rw,) int32 how many updates each got.
         rows_wp, delta_wp, updates_wp: the same for W'.
-        loss: summed SGNS loss of the round's pairs (nats); pairs: (center, context) pairs
-            trained; words: corpus words covered (before subsampling); kept: words kept by
+        loss: summed SGNS loss (nats) of the loss_pairs pairs sampled for it; pairs:
+            (center, context) pairs trained; words: corpus words covered (before subsampling); kept: words kept by
             subsampling; seconds: kernel wall time.
     """
 
@@ -33,6 +33,7 @@ class PartitionUpdate:
     delta_wp: np.ndarray
     updates_wp: np.ndarray
     loss: float
+    loss_pairs: int
     pairs: int
     words: int
     kept: int
@@ -59,8 +60,9 @@ def train_chunk(partition: int, ids: np.ndarray, offsets: np.ndarray, W0: np.nda
     w_updates = np.zeros(vocab_size, np.int32)
     wp_updates = np.zeros(vocab_size, np.int32)
     start = time.perf_counter()
-    loss, pairs, kept = kernel.train_rows(ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative,
-                                          alpha_start, alpha_end, np.uint64(seed), w_updates, wp_updates)
+    loss, loss_pairs, pairs, kept = kernel.train_rows(
+        ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative, alpha_start, alpha_end,
+        np.uint64(seed), w_updates, wp_updates)
     seconds = time.perf_counter() - start
     rows_w = np.flatnonzero(w_updates).astype(np.int32)
     rows_wp = np.flatnonzero(wp_updates).astype(np.int32)
@@ -68,6 +70,7 @@ def train_chunk(partition: int, ids: np.ndarray, offsets: np.ndarray, W0: np.nda
         partition=partition,
         rows_w=rows_w, delta_w=W[rows_w] - W0[rows_w], updates_w=w_updates[rows_w],
         rows_wp=rows_wp, delta_wp=Wp[rows_wp] - Wp0[rows_wp], updates_wp=wp_updates[rows_wp],
-        loss=float(loss), pairs=int(pairs), words=int(offsets[-1] - offsets[0]) if len(offsets) else 0,
+        loss=float(loss), loss_pairs=int(loss_pairs), pairs=int(pairs),
+        words=int(offsets[-1] - offsets[0]) if len(offsets) else 0,
         kept=int(kept), seconds=seconds,
     )

@@ -93,7 +93,10 @@ def write_table(table: pa.Table, url: str, name: str, part: str = "part-00000.pa
     tmp = join(fs, path, f"_tmp-{name}-{uuid.uuid4().hex}")
     fs.makedirs(tmp, exist_ok=True)
     pq.write_table(table, join(fs, tmp, part), filesystem=fs)
-    fs.mv(tmp, join(fs, path, name), recursive=True)
+    final = join(fs, path, name)
+    if fs.exists(final):  # left by an earlier attempt that did not complete
+        fs.rm(final, recursive=True)
+    fs.mv(tmp, final, recursive=True)
 
 
 def write_json(obj: Any, url: str, name: str) -> None:

@@ -16,7 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import averaging, schedule, vocab as vocab_mod
+from . import averaging, checkpoint, schedule, vocab as vocab_mod
+from .errors import InputError
 from .config import TrainConfig
 from .encode import encode_corpus
 from .partition import train_chunk
@@ -68,7 +69,8 @@ def _round_task(params_bc, tables_bc, rnd: schedule.Round, config: TrainConfig, 
 
 
 def train(spark, input_path: str, config: TrainConfig,
-          on_round: Callable[[dict], None] | None = None) -> TrainResult:
+          on_round: Callable[[dict], None] | None = None,
+          checkpoint_url: str | None = None, resume: bool = False) -> TrainResult:
     """Train SGNS embeddings on the Parquet text at ``input_path``.
 
     Args:
@@ -76,17 +78,21 @@ def train(spark, input_path: str, config: TrainConfig,
         input_path: Parquet file or directory with the string column ``config.text_column``.
         config: training settings.
         on_round: called after every round with that round's dict (see TrainResult.rounds).
+        checkpoint_url: directory for checkpoints every ``config.checkpoint_every`` rounds.
+        resume: continue from the last checkpoint in ``checkpoint_url``.
 
     Raises:
-        InputError: missing input or column, empty corpus, empty vocabulary, too many partitions.
+        InputError: missing input or column, empty corpus, empty vocabulary, too many
+            partitions, or nothing (compatible) to resume from.
         TrainingDivergedError: NaN/Inf in the parameters after a round.
     """
     tokens = tokenize(read_text(spark, input_path, config.text_column), config.text_column, config)
-    return train_tokens(tokens, config, on_round)
+    return train_tokens(tokens, config, on_round, checkpoint_url, resume)
 
 
 def train_tokens(tokens, config: TrainConfig,
-                 on_round: Callable[[dict], None] | None = None) -> TrainResult:
+                 on_round: Callable[[dict], None] | None = None,
+                 checkpoint_url: str | None = None, resume: bool = False) -> TrainResult:
     """Train SGNS embeddings on a DataFrame with an array<string> column ``tokens``.
 
     Raises:
@@ -99,20 +105,21 @@ def train_tokens(tokens, config: TrainConfig,
     sc.setJobDescription("sparkw2v: read, tokenize and count words")
     vocab = vocab_mod.count_vocabulary(tokens, TOKENS, config.min_count, config.max_vocab_size)
     timings["vocabulary_seconds"] = time.perf_counter() - t0
-    log.info("vocabulary: %d words (of %d distinct) cover %d of %d tokens in %d rows",
-             len(vocab), vocab.corpus_types, vocab.train_words, vocab.corpus_tokens, vocab.corpus_rows)
+    log.info("vocabulary: %d words (of %d distinct) cover %d of %d tokens",
+             len(vocab), vocab.corpus_types, vocab.train_words, vocab.corpus_tokens)
 
     t1 = time.perf_counter()
     num_partitions = config.num_partitions or sc.defaultParallelism
     concurrency = min(config.concurrency or sc.defaultParallelism, num_partitions)
     chunks = schedule.chunks_per_partition(config.rounds_per_epoch, num_partitions, concurrency)
-    corpus, chunk_words = encode_corpus(tokens, vocab.words, num_partitions, chunks)
+    corpus, chunk_words, row_stats = encode_corpus(tokens, vocab.words, num_partitions, chunks)
     timings["encode_seconds"] = time.perf_counter() - t1
     log.info("corpus encoded in %d partitions x %d chunks (%.1f s); %d partitions train per round",
              num_partitions, chunks, timings["encode_seconds"], concurrency)
 
     try:
-        W, Wp, rounds = _train_rounds(sc, corpus, chunk_words, vocab, config, concurrency, on_round)
+        W, Wp, rounds = _train_rounds(sc, corpus, chunk_words, vocab, config, concurrency, on_round,
+                                      checkpoint_url, resume)
     finally:
         corpus.unpersist()
     timings["train_seconds"] = sum(r["seconds"] for r in rounds)
@@ -120,7 +127,8 @@ def train_tokens(tokens, config: TrainConfig,
     stats = {
         "corpus_tokens": vocab.corpus_tokens,
         "corpus_types": vocab.corpus_types,
-        "corpus_rows": vocab.corpus_rows,
+        "corpus_rows": row_stats["rows"],
+        "trainable_rows": row_stats["trainable_rows"],
         "vocab_size": len(vocab),
         "train_words_per_epoch": epoch_words,
         "num_partitions": num_partitions,
@@ -134,17 +142,28 @@ def train_tokens(tokens, config: TrainConfig,
 
 
 def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfig, concurrency: int,
-                  on_round):
+                  on_round, checkpoint_url: str | None, resume: bool):
     plan = schedule.plan_rounds(chunk_words, config.epochs, config.alpha, config.min_alpha, concurrency)
     W, Wp = init_vectors(len(vocab), config.vector_size, config.seed)
+    # the settings that decide the vectors, with the partitioning resolved
+    settings = {**config.to_dict(), "num_partitions": int(chunk_words.shape[0]), "concurrency": concurrency}
+    first = 0
+    if resume:
+        ckpt = checkpoint.latest(checkpoint_url) if checkpoint_url else None
+        if ckpt is None:
+            raise InputError(f"nothing to resume: no checkpoint in {checkpoint_url!r}; train without "
+                             "--resume (with --checkpoint-every N to make checkpoints)")
+        checkpoint.check_compatible(ckpt, settings, len(vocab))
+        W, Wp, first = ckpt.W, ckpt.Wp, ckpt.next_round
+        log.info("resuming after round %d of %d from %s", first, len(plan), checkpoint_url)
     tables_bc = sc.broadcast((vocab_mod.keep_probabilities(vocab.counts, config.sample),
                               vocab_mod.noise_cdf(vocab.counts, config.ns_exponent)))
     total_words = sum(r.words for r in plan)
     history: list[dict] = []
-    words_done = 0
+    words_done = sum(r.words for r in plan[:first])
     train_seconds = 0.0
     try:
-        for rnd in plan:
+        for rnd in plan[first:]:
             start = time.perf_counter()
             params_bc = sc.broadcast((W, Wp))
             broadcast_done = time.perf_counter()
@@ -166,7 +185,7 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
             pairs = sum(u.pairs for u in updates)
             info = {
                 "epoch": rnd.epoch, "round": rnd.index, "progress": rnd.progress_end,
-                "loss": sum(u.loss for u in updates) / max(pairs, 1), "pairs": pairs,
+                "loss": sum(u.loss for u in updates) / max(sum(u.loss_pairs for u in updates), 1), "pairs": pairs,
                 "words": rnd.words, "seconds": seconds, "words_per_sec": rnd.words / max(seconds, 1e-9),
                 "kernel_seconds": max((u.seconds for u in updates), default=0.0),
                 "broadcast_seconds": broadcast_done - start,
@@ -175,10 +194,13 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
                 "alpha": rnd.alpha_end,
             }
             history.append(info)
-            eta = (total_words - words_done) / max(words_done / train_seconds, 1e-9)
+            eta = (total_words - words_done) / max(sum(h["words"] for h in history) / train_seconds, 1e-9)
             log.info("epoch %d/%d round %d/%d %5.1f%% %8.0f words/s loss %.4f alpha %.5f ETA %.0f s",
                      rnd.epoch + 1, config.epochs, rnd.index % rnd.per_epoch + 1, rnd.per_epoch,
                      100 * rnd.progress_end, info["words_per_sec"], info["loss"], rnd.alpha_end, eta)
+            if checkpoint_url and config.checkpoint_every and (rnd.index + 1) % config.checkpoint_every == 0 \
+                    and rnd.index + 1 < len(plan):
+                checkpoint.save(checkpoint_url, rnd.index + 1, W, Wp, settings)
             if on_round is not None:
                 on_round(info)
     finally:

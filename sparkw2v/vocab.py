@@ -22,14 +22,12 @@ class Vocabulary:
         counts: (V,) int64, occurrences of each word in the corpus.
         corpus_tokens: int, all tokens of the corpus, in-vocabulary or not.
         corpus_types: int, distinct tokens of the corpus before min_count.
-        corpus_rows: int, non-empty rows of the corpus.
     """
 
     words: tuple[str, ...]
     counts: np.ndarray
     corpus_tokens: int
     corpus_types: int
-    corpus_rows: int
 
     def __len__(self) -> int:
         return len(self.words)
@@ -134,5 +132,4 @@ def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size:
             f"words ({corpus_tokens} tokens); training needs at least 2: lower min_count or "
             "give a larger corpus"
         )
-    corpus_rows = tokens_df.where(F.size(tokens_col) > 0).count()
-    return Vocabulary(words, counts, corpus_tokens, corpus_types, corpus_rows)
+    return Vocabulary(words, counts, corpus_tokens, corpus_types)

@@ -39,7 +39,7 @@ def test_vocabulary_and_encoding_match_plain_python(spark, tmp_path):
     assert vocab.corpus_tokens == sum(counts.values())
     assert vocab.corpus_types == len(counts)
 
-    corpus, chunk_words = encode_corpus(tokens, vocab.words, num_partitions=3, num_chunks=4)
+    corpus, chunk_words, row_stats = encode_corpus(tokens, vocab.words, num_partitions=3, num_chunks=4)
     try:
         parts = corpus.collect()
     finally:
@@ -55,6 +55,7 @@ def test_vocabulary_and_encoding_match_plain_python(spark, tmp_path):
                 for k in range(len(off) - 1)]
     assert sorted(got_rows) == sorted(expected_rows)
     assert chunk_words.sum() == sum(len(r) for r in expected_rows)
+    assert row_stats == {"rows": sum(1 for r in rows if r and r.strip()), "trainable_rows": len(expected_rows)}
 
 
 def planted_corpus(rng, n_rows=1500):
@@ -89,3 +90,32 @@ def test_planted_structure_is_learned_and_runs_are_deterministic(spark, tmp_path
     again = train(spark, path, config)
     np.testing.assert_array_equal(result.W, again.W)
     np.testing.assert_array_equal(result.Wp, again.Wp)
+
+
+def test_resume_after_a_crash_gives_the_uninterrupted_vectors(spark, tmp_path):
+    from sparkw2v import checkpoint
+    from sparkw2v.errors import InputError
+
+    rng = np.random.default_rng(6)
+    path = write_text(tmp_path / "planted", planted_corpus(rng, 400))
+    config = TrainConfig(vector_size=8, window=2, negative=3, sample=0.0, min_count=1, epochs=2,
+                         num_partitions=2, rounds_per_epoch=3, seed=9, checkpoint_every=2)
+    ckpt = str(tmp_path / "ckpt")
+
+    def crash_after_round_4(info):
+        if info["round"] == 4:
+            raise KeyboardInterrupt("driver killed")
+
+    with pytest.raises(KeyboardInterrupt):
+        train(spark, path, config, on_round=crash_after_round_4, checkpoint_url=ckpt)
+    saved = checkpoint.latest(ckpt)
+    assert saved.next_round == 4  # round index 4 finished, but the last checkpoint is after 4 rounds
+    resumed = train(spark, path, config, checkpoint_url=ckpt, resume=True)
+    assert [r["round"] for r in resumed.rounds] == [4, 5]
+    straight = train(spark, path, config)
+    np.testing.assert_array_equal(resumed.W, straight.W)
+    np.testing.assert_array_equal(resumed.Wp, straight.Wp)
+    with pytest.raises(InputError, match=r"other settings \(window\)"):
+        train(spark, path, config.replace(window=3), checkpoint_url=ckpt, resume=True)
+    with pytest.raises(InputError, match="nothing to resume"):
+        train(spark, path, config, checkpoint_url=str(tmp_path / "none"), resume=True)

@@ -21,7 +21,8 @@ def run_update(W, Wp, centers, context, negatives, alpha):
     neu = np.zeros((len(centers), N), np.float32)
     gout = np.zeros((len(negatives) + 1, N), np.float32)
     wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
-    loss = kernel.sgns_update(W, Wp, centers, len(centers), context, negatives, alpha, neu, gout, wu, wpu)
+    loss = kernel.sgns_update(W, Wp, centers, len(centers), context, negatives, alpha, neu, gout, wu, wpu,
+                              True)
     return W, Wp, loss, wu, wpu
 
 
@@ -115,8 +116,9 @@ def test_train_rows_is_deterministic_and_learns():
         results.append((W, Wp, out))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
-    loss, pairs, kept = results[0][2]
+    loss, loss_pairs, pairs, kept = results[0][2]
     assert kept == 5000
     assert 2 * 5000 <= pairs <= 6 * 5000
+    assert pairs / kernel.LOSS_EVERY * 0.8 < loss_pairs < pairs / kernel.LOSS_EVERY * 1.2
     # first loss on all-zero W' is exactly (K+1) log 2 per pair; training lowers it
-    assert loss / pairs < 5 * np.log(2)
+    assert loss / loss_pairs < 5 * np.log(2)
