@@ -17,7 +17,7 @@ import sparkw2v
 from sparkw2v import storage
 from sparkw2v.config import add_config_arguments, load_config, overrides_from_args
 from sparkw2v.embeddings import write_model
-from sparkw2v.errors import OutputExistsError, SparkW2VError
+from sparkw2v.errors import OutputExistsError, OutputWriteError, SparkW2VError
 from sparkw2v.session import build_session
 from sparkw2v.trainer import train
 
@@ -61,11 +61,18 @@ def main(argv: list[str] | None = None) -> int:
             "resumed": args.resume,
             "rounds": result.rounds,
         }
-        write_model(args.output, result.vocab.words, result.vocab.counts, result.W, result.Wp,
-                    metadata, prepared=True, mllib_params={
-                        "vectorSize": config.vector_size, "windowSize": config.window,
-                        "minCount": config.min_count, "maxIter": config.epochs, "stepSize": config.alpha,
-                        "seed": config.seed, "numPartitions": result.stats["num_partitions"]})
+        try:
+            write_model(args.output, result.vocab.words, result.vocab.counts, result.W, result.Wp,
+                        metadata, prepared=True, mllib_params={
+                            "vectorSize": config.vector_size, "windowSize": config.window,
+                            "minCount": config.min_count, "maxIter": config.epochs, "stepSize": config.alpha,
+                            "seed": config.seed, "numPartitions": result.stats["num_partitions"]})
+        except OSError as exc:
+            again = ("train again with --resume (the final checkpoint is kept)" if config.checkpoint_every
+                     else "train again with --overwrite")
+            raise OutputWriteError(f"writing the model to {args.output!r} failed ({exc}); it has no "
+                                   f"{storage.SUCCESS} marker, so it does not look complete: fix the "
+                                   f"filesystem and {again}") from None
         fs, path = storage.url_to_fs(checkpoints)
         if fs.exists(path):
             fs.rm(path, recursive=True)
@@ -75,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                           **{k: result.stats[k] for k in ("vocab_size", "train_words_per_epoch",
                                                           "train_seconds", "words_per_sec")}}))
     except SparkW2VError as exc:
-        print(f"train: error: {exc}", file=sys.stderr)
+        print(f"train: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     return 0
 

@@ -46,15 +46,30 @@ def _load_array(fs, path: str) -> np.ndarray:
 
 
 def save(url: str, next_round: int, W: np.ndarray, Wp: np.ndarray, config: dict) -> None:
-    """Write a checkpoint after ``next_round`` rounds into the directory ``url``."""
+    """Write a checkpoint after ``next_round`` rounds into the directory ``url``.
+
+    Args:
+        W, Wp: (V, N) float32 center and context vectors.
+        config: the settings that decide the vectors (checked on resume).
+
+    Raises:
+        OSError: the filesystem failed; the previous checkpoint is untouched.
+    """
     fs, path = storage.url_to_fs(url)
     fs.makedirs(path, exist_ok=True)
+    for stale in fs.ls(path, detail=False):  # left by a run killed while checkpointing
+        if stale.rstrip("/").rsplit("/", 1)[-1].startswith("_tmp-"):
+            fs.rm(stale, recursive=True)
     tmp = storage.join(fs, path, f"_tmp-{uuid.uuid4().hex}")
     fs.makedirs(tmp, exist_ok=True)
-    _save_array(fs, storage.join(fs, tmp, "W.npy"), W)
-    _save_array(fs, storage.join(fs, tmp, "Wp.npy"), Wp)
-    with fs.open(storage.join(fs, tmp, "state.json"), "w") as fh:
-        json.dump({"next_round": next_round, "vocab_size": int(W.shape[0]), "config": config}, fh)
+    try:
+        _save_array(fs, storage.join(fs, tmp, "W.npy"), W)
+        _save_array(fs, storage.join(fs, tmp, "Wp.npy"), Wp)
+        with fs.open(storage.join(fs, tmp, "state.json"), "w") as fh:
+            json.dump({"next_round": next_round, "vocab_size": int(W.shape[0]), "config": config}, fh)
+    except BaseException:
+        storage.remove_quietly(fs, tmp)
+        raise
     final = storage.join(fs, path, f"{_PREFIX}{next_round:06d}")
     fs.mv(tmp, final, recursive=True)
     for old in _complete(fs, path):
@@ -66,6 +81,13 @@ def _complete(fs, path: str) -> list[str]:
     if not fs.exists(path):
         return []
     return sorted(p for p in fs.ls(path, detail=False) if p.rstrip("/").rsplit("/", 1)[-1].startswith(_PREFIX))
+
+
+def latest_round(url: str) -> int | None:
+    """The round count of the newest complete checkpoint in ``url`` (None if there is none)."""
+    fs, path = storage.url_to_fs(url)
+    done = _complete(fs, path)
+    return int(done[-1].rstrip("/").rsplit("/", 1)[-1][len(_PREFIX):]) if done else None
 
 
 def latest(url: str) -> Checkpoint | None:
@@ -83,7 +105,7 @@ def latest(url: str) -> Checkpoint | None:
 
 def check_compatible(ckpt: Checkpoint, config: dict, vocab_size: int) -> None:
     """Raise InputError if the checkpoint was made with other settings or another vocabulary."""
-    ignore = {"checkpoint_every"}
+    ignore = {"checkpoint_every", "max_model_mb"}  # they do not change the vectors
     diff = sorted(k for k in set(config) | set(ckpt.config)
                   if k not in ignore and config.get(k) != ckpt.config.get(k))
     if diff:

@@ -33,6 +33,9 @@ class TrainConfig:
         sample: subsampling threshold t in [0, 1); 0 disables subsampling.
         min_count: words seen fewer times are dropped from the vocabulary (>= 1).
         max_vocab_size: keep at most this many most frequent words (0: no limit).
+        max_model_mb: refuse a vocabulary whose W and W' (2 x V x vector_size float32) would
+            need more than this many MiB, before collecting it on the driver (0: no limit).
+            The driver holds about three times this while training.
         alpha: initial learning rate (> 0).
         min_alpha: final learning rate (0 <= min_alpha <= alpha), reached linearly over all
             words of all epochs.
@@ -63,6 +66,7 @@ class TrainConfig:
     sample: float = 1e-4
     min_count: int = 5
     max_vocab_size: int = 0
+    max_model_mb: int = 4096
     alpha: float = 0.025
     min_alpha: float = 0.0001
     epochs: int = 5
@@ -96,6 +100,7 @@ class TrainConfig:
         _check(0.0 <= self.sample < 1.0, "sample", self.sample, "in [0, 1) (0 disables it)")
         _check(self.min_count >= 1, "min_count", self.min_count, "an integer >= 1")
         _check(self.max_vocab_size >= 0, "max_vocab_size", self.max_vocab_size, ">= 0 (0: no limit)")
+        _check(self.max_model_mb >= 0, "max_model_mb", self.max_model_mb, ">= 0 (0: no limit)")
         _check(self.alpha > 0.0, "alpha", self.alpha, "> 0")
         _check(0.0 <= self.min_alpha <= self.alpha, "min_alpha", self.min_alpha,
                f"in [0, alpha={self.alpha}]")
@@ -125,7 +130,7 @@ class TrainConfig:
 
 _FIELD_TYPES: dict[str, type] = {
     "vector_size": int, "window": int, "negative": int, "ns_exponent": float, "sample": float,
-    "min_count": int, "max_vocab_size": int, "alpha": float, "min_alpha": float, "epochs": int,
+    "min_count": int, "max_vocab_size": int, "max_model_mb": int, "alpha": float, "min_alpha": float, "epochs": int,
     "num_partitions": int, "rounds_per_epoch": int, "concurrency": int, "combine_gamma": float,
     "seed": int, "checkpoint_every": int,
     "text_column": str, "lowercase": bool, "token_pattern": str, "min_token_length": int,

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .tokenizer import TOKENS
+from .tokenizer import NULL_FLAG, TOKENS
+
+# Rows longer than this many in-vocabulary words are cut into rows of this length (gensim's
+# MAX_WORDS_IN_BATCH), so that one huge row neither unbalances the chunks nor needs one huge
+# array; nothing is dropped.
+MAX_ROW_WORDS = 10_000
+# A joined row longer than this many characters is split into tokens piecewise, so a 50 MB row
+# never becomes one list of millions of Python strings.
+_SLICE_CHARS = 1 << 20
 
 # Joins a row's tokens for the trip from the JVM to Python: one string per row instead of one
 # Python object per token (several times faster). Tokens never contain it: the tokenizer splits
@@ -36,14 +44,38 @@ class PartitionCorpus:
         return [int(off[-1] - off[0]) for _, off in self.chunks]
 
 
-def encode_rows(texts, index: dict[str, int]):
-    """Map each joined token string to an int32 id array (unknown words dropped)."""
+def _token_slices(text: str, slice_chars: int = _SLICE_CHARS):
+    """The tokens of one joined row, as lists of at most about ``slice_chars`` characters each."""
+    start, end = 0, len(text)
+    while start < end:
+        stop = text.find(_SEP, start + slice_chars) if end - start > slice_chars else -1
+        if stop < 0:
+            yield text[start:].split(_SEP)
+            return
+        yield text[start:stop].split(_SEP)
+        start = stop + 1
+
+
+def encode_rows(texts, index: dict[str, int], max_row_words: int = MAX_ROW_WORDS,
+                slice_chars: int = _SLICE_CHARS):
+    """Map each joined token string to int32 id arrays (unknown words dropped).
+
+    A row with more than ``max_row_words`` in-vocabulary words becomes several rows of at most
+    that many words (nothing dropped); rows with fewer than 2 words are skipped (no pairs).
+
+    Yields:
+        (L,) int32 arrays, 2 <= L <= max_row_words.
+    """
     for text in texts:
-        tokens = text.split(_SEP)
-        ids = np.fromiter((index.get(t, -1) for t in tokens), dtype=np.int32, count=len(tokens))
-        ids = ids[ids >= 0]
-        if ids.size >= 2:
-            yield ids
+        pending = np.zeros(0, np.int32)
+        for tokens in _token_slices(text, slice_chars):
+            ids = np.fromiter((index.get(t, -1) for t in tokens), dtype=np.int32, count=len(tokens))
+            pending = np.concatenate([pending, ids[ids >= 0]])
+            while pending.size > max_row_words:
+                yield pending[:max_row_words]
+                pending = pending[max_row_words:]
+        if pending.size >= 2:
+            yield pending
 
 
 def build_partition(rows, num_chunks: int) -> PartitionCorpus:
@@ -69,7 +101,8 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
     """Encode and cache the corpus in the executors.
 
     Args:
-        tokens_df: DataFrame with array<string> column ``tokens``.
+        tokens_df: DataFrame with array<string> column ``tokens`` (and optionally the boolean
+            ``text_is_null`` of :func:`sparkw2v.tokenizer.tokenize`).
         words: the vocabulary's words, id = position.
         num_partitions: partitions to train in (>= 1).
         num_chunks: chunks per partition (see schedule.chunks_per_partition).
@@ -77,7 +110,9 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
     Returns:
         (cached RDD with one PartitionCorpus per partition,
          (num_partitions, num_chunks) int64 words per partition and chunk,
-         {"rows": rows with tokens, "trainable_rows": rows with >= 2 in-vocabulary words}).
+         {"rows": input rows, "null_rows": rows whose text is null, "empty_rows": rows with
+         no token, "trainable_rows": rows (after cutting at MAX_ROW_WORDS) with >= 2
+         in-vocabulary words}).
 
     Raises:
         InputError: fewer rows with >= 2 in-vocabulary words than partitions.
@@ -88,17 +123,27 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
     spark = tokens_df.sparkSession
     sc = spark.sparkContext
     index_bc = sc.broadcast({w: i for i, w in enumerate(words)})
-    joined = tokens_df.select(F.concat_ws(_SEP, TOKENS).alias("t")).rdd.map(lambda r: r[0])
+    null_flag = F.col(NULL_FLAG) if NULL_FLAG in tokens_df.columns else F.lit(False)
+    joined = tokens_df.select(F.concat_ws(_SEP, TOKENS).alias("t"), null_flag).rdd
 
+    # exact unless a task of this pass is retried (accumulators in transformations)
     rows_seen = sc.accumulator(0)
+    null_rows = sc.accumulator(0)
+    empty_rows = sc.accumulator(0)
 
-    def encode(in_part, texts):
-        nonempty = 0
-        for text in texts:
-            if text:
-                nonempty += 1
+    def encode(in_part, rows):
+        counts = [0, 0, 0]
+        for text, is_null in rows:
+            counts[0] += 1
+            if is_null:
+                counts[1] += 1
+            elif not text:
+                counts[2] += 1
+            else:
                 yield text
-        rows_seen.add(nonempty)
+        rows_seen.add(counts[0])
+        null_rows.add(counts[1])
+        empty_rows.add(counts[2])
 
     def keyed(in_part, texts):
         for seq, ids in enumerate(encode_rows(encode(in_part, texts), index_bc.value)):
@@ -123,4 +168,5 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
             "num_partitions or give a larger corpus"
         )
     words = np.array([w for w, _ in stats], dtype=np.int64).reshape(num_partitions, num_chunks)
-    return corpus, words, {"rows": int(rows_seen.value), "trainable_rows": int(sum(rows))}
+    return corpus, words, {"rows": int(rows_seen.value), "null_rows": int(null_rows.value),
+                           "empty_rows": int(empty_rows.value), "trainable_rows": int(sum(rows))}

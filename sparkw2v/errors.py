@@ -26,3 +26,7 @@ class IncompleteModelError(SparkW2VError, FileNotFoundError):
 
 class TrainingDivergedError(SparkW2VError, FloatingPointError):
     """NaN or Inf appeared in the parameters after a round."""
+
+
+class OutputWriteError(SparkW2VError, OSError):
+    """Writing a result or a checkpoint failed; nothing was marked complete."""

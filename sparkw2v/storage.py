@@ -92,7 +92,11 @@ def write_table(table: pa.Table, url: str, name: str, part: str = "part-00000.pa
     fs, path = url_to_fs(url)
     tmp = join(fs, path, f"_tmp-{name}-{uuid.uuid4().hex}")
     fs.makedirs(tmp, exist_ok=True)
-    pq.write_table(table, join(fs, tmp, part), filesystem=fs)
+    try:
+        pq.write_table(table, join(fs, tmp, part), filesystem=fs)
+    except BaseException:
+        remove_quietly(fs, tmp)
+        raise
     final = join(fs, path, name)
     if fs.exists(final):  # left by an earlier attempt that did not complete
         fs.rm(final, recursive=True)
@@ -103,10 +107,23 @@ def write_json(obj: Any, url: str, name: str) -> None:
     """Write ``obj`` as indented JSON to ``url/name`` (temporary name, then renamed)."""
     fs, path = url_to_fs(url)
     tmp = join(fs, path, f"_tmp-{name}-{uuid.uuid4().hex}")
-    with fs.open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=False)
-        fh.write("\n")
+    try:
+        with fs.open(tmp, "w") as fh:
+            json.dump(obj, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+    except BaseException:
+        remove_quietly(fs, tmp)
+        raise
     fs.mv(tmp, join(fs, path, name))
+
+
+def remove_quietly(fs, path: str) -> None:
+    """Best-effort removal of a temporary file or directory after a failed write."""
+    try:
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+    except Exception:  # the filesystem is failing already; the name marks it as temporary
+        pass
 
 
 def read_json(url: str, name: str) -> Any:

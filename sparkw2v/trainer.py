@@ -17,11 +17,11 @@ from typing import Callable
 import numpy as np
 
 from . import averaging, checkpoint, schedule, vocab as vocab_mod
-from .errors import InputError
+from .errors import InputError, OutputWriteError, TrainingDivergedError
 from .config import TrainConfig
 from .encode import encode_corpus
 from .partition import train_chunk
-from .tokenizer import read_text, tokenize, TOKENS
+from .tokenizer import input_errors, read_text, tokenize, TOKENS
 from .vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -87,13 +87,16 @@ def train(spark, input_path: str, config: TrainConfig,
         TrainingDivergedError: NaN/Inf in the parameters after a round.
     """
     tokens = tokenize(read_text(spark, input_path, config.text_column), config.text_column, config)
-    return train_tokens(tokens, config, on_round, checkpoint_url, resume)
+    return train_tokens(tokens, config, on_round, checkpoint_url, resume, input_path)
 
 
 def train_tokens(tokens, config: TrainConfig,
                  on_round: Callable[[dict], None] | None = None,
-                 checkpoint_url: str | None = None, resume: bool = False) -> TrainResult:
+                 checkpoint_url: str | None = None, resume: bool = False,
+                 input_path: str = "(DataFrame)") -> TrainResult:
     """Train SGNS embeddings on a DataFrame with an array<string> column ``tokens``.
+
+    ``input_path`` only names the input in error messages.
 
     Raises:
         InputError, TrainingDivergedError: as :func:`train`.
@@ -103,7 +106,9 @@ def train_tokens(tokens, config: TrainConfig,
     t0 = time.perf_counter()
 
     sc.setJobDescription("sparkw2v: read, tokenize and count words")
-    vocab = vocab_mod.count_vocabulary(tokens, TOKENS, config.min_count, config.max_vocab_size)
+    with input_errors(input_path):
+        vocab = vocab_mod.count_vocabulary(tokens, TOKENS, config.min_count, config.max_vocab_size,
+                                           config.vector_size, config.max_model_mb)
     timings["vocabulary_seconds"] = time.perf_counter() - t0
     log.info("vocabulary: %d words (of %d distinct) cover %d of %d tokens",
              len(vocab), vocab.corpus_types, vocab.train_words, vocab.corpus_tokens)
@@ -112,10 +117,14 @@ def train_tokens(tokens, config: TrainConfig,
     num_partitions = config.num_partitions or sc.defaultParallelism
     concurrency = min(config.concurrency or sc.defaultParallelism, num_partitions)
     chunks = schedule.chunks_per_partition(config.rounds_per_epoch, num_partitions, concurrency)
-    corpus, chunk_words, row_stats = encode_corpus(tokens, vocab.words, num_partitions, chunks)
+    with input_errors(input_path):
+        corpus, chunk_words, row_stats = encode_corpus(tokens, vocab.words, num_partitions, chunks)
     timings["encode_seconds"] = time.perf_counter() - t1
     log.info("corpus encoded in %d partitions x %d chunks (%.1f s); %d partitions train per round",
              num_partitions, chunks, timings["encode_seconds"], concurrency)
+    if row_stats["null_rows"] or row_stats["empty_rows"]:
+        log.warning("skipped %d row(s) with null text and %d with no token, of %d rows",
+                    row_stats["null_rows"], row_stats["empty_rows"], row_stats["rows"])
 
     try:
         W, Wp, rounds = _train_rounds(sc, corpus, chunk_words, vocab, config, concurrency, on_round,
@@ -128,6 +137,8 @@ def train_tokens(tokens, config: TrainConfig,
         "corpus_tokens": vocab.corpus_tokens,
         "corpus_types": vocab.corpus_types,
         "corpus_rows": row_stats["rows"],
+        "null_rows": row_stats["null_rows"],
+        "empty_rows": row_stats["empty_rows"],
         "trainable_rows": row_stats["trainable_rows"],
         "vocab_size": len(vocab),
         "train_words_per_epoch": epoch_words,
@@ -135,7 +146,9 @@ def train_tokens(tokens, config: TrainConfig,
         "concurrency": concurrency,
         "chunks_per_partition": chunks,
         "rounds": len(rounds),
-        "words_per_sec": epoch_words * config.epochs / max(timings["train_seconds"], 1e-9),
+        # rounds trained by this run (a resumed run trains only the rest)
+        "words_per_sec": (sum(r["words"] for r in rounds) / timings["train_seconds"]
+                          if timings["train_seconds"] > 0 else 0.0),
         **{k: round(v, 3) for k, v in timings.items()},
     }
     return TrainResult(vocab, W, Wp, config, rounds, stats)
@@ -177,7 +190,13 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
             rows_w = averaging.combine_rows(W, ((u.rows_w, u.delta_w) for u in updates), config.combine_gamma)
             rows_wp = averaging.combine_rows(Wp, ((u.rows_wp, u.delta_wp) for u in updates),
                                              config.combine_gamma)
-            averaging.check_finite(rnd.index, [("W", W, rows_w), ("W'", Wp, rows_wp)], vocab.words)
+            try:
+                averaging.check_finite(rnd.index, [("W", W, rows_w), ("W'", Wp, rows_wp)], vocab.words)
+            except TrainingDivergedError as exc:
+                last = checkpoint.latest_round(checkpoint_url) if checkpoint_url else None
+                kept = (f"; the last good checkpoint (after {last} rounds) is kept in {checkpoint_url}"
+                        if last is not None else "; no checkpoint was written (checkpoint_every=0 or too early)")
+                raise TrainingDivergedError(f"{exc}{kept}") from None
             params_bc.destroy()
             seconds = time.perf_counter() - start
             train_seconds += seconds
@@ -198,9 +217,15 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
             log.info("epoch %d/%d round %d/%d %5.1f%% %8.0f words/s loss %.4f alpha %.5f ETA %.0f s",
                      rnd.epoch + 1, config.epochs, rnd.index % rnd.per_epoch + 1, rnd.per_epoch,
                      100 * rnd.progress_end, info["words_per_sec"], info["loss"], rnd.alpha_end, eta)
-            if checkpoint_url and config.checkpoint_every and (rnd.index + 1) % config.checkpoint_every == 0 \
-                    and rnd.index + 1 < len(plan):
-                checkpoint.save(checkpoint_url, rnd.index + 1, W, Wp, settings)
+            # the last round is checkpointed too, so that a failed model write loses no training
+            if checkpoint_url and config.checkpoint_every and (
+                    (rnd.index + 1) % config.checkpoint_every == 0 or rnd.index + 1 == len(plan)):
+                try:
+                    checkpoint.save(checkpoint_url, rnd.index + 1, W, Wp, settings)
+                except OSError as exc:
+                    raise OutputWriteError(f"writing the checkpoint after round {rnd.index + 1} to "
+                                           f"{checkpoint_url} failed ({exc}); the previous checkpoint "
+                                           "is kept: fix the filesystem and train again with --resume") from None
             if on_round is not None:
                 on_round(info)
     finally:

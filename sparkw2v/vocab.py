@@ -96,25 +96,34 @@ def noise_cdf(counts: np.ndarray, ns_exponent: float = 0.75) -> np.ndarray:
     return cdf
 
 
-def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size: int = 0) -> Vocabulary:
+def model_megabytes(vocab_size: int, vector_size: int) -> float:
+    """MiB of W and W' together: 2 x vocab_size x vector_size float32."""
+    return 2 * vocab_size * vector_size * 4 / 2**20
+
+
+def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size: int = 0,
+                     vector_size: int = 0, max_model_mb: int = 0) -> Vocabulary:
     """Count the tokens of a Spark DataFrame and build the vocabulary.
 
     Counting runs in the executors; only words with count >= min_count (and corpus totals)
-    reach the driver.
+    reach the driver, and only after their number was checked against ``max_model_mb``.
 
     Args:
         tokens_df: Spark DataFrame with an array<string> column ``tokens_col``.
-        min_count, max_vocab_size: as in :class:`~sparkw2v.config.TrainConfig`.
+        min_count, max_vocab_size, max_model_mb: as in :class:`~sparkw2v.config.TrainConfig`.
+        vector_size: N, for the memory check (0: no check).
 
     Raises:
-        InputError: the corpus has no tokens, or min_count leaves no word (or one word).
+        InputError: the corpus has no tokens, min_count leaves no word (or one word), or W and
+            W' of the vocabulary would exceed ``max_model_mb`` MiB.
     """
     from pyspark.sql import functions as F
 
     exploded = tokens_df.select(F.explode(tokens_col).alias("word"))
     counted = exploded.groupBy("word").agg(F.count(F.lit(1)).alias("count")).cache()
     try:
-        totals = counted.agg(F.sum("count").alias("tokens"), F.count(F.lit(1)).alias("types")).first()
+        totals = counted.agg(F.sum("count").alias("tokens"), F.count(F.lit(1)).alias("types"),
+                             F.count(F.when(F.col("count") >= min_count, 1)).alias("kept")).first()
         corpus_tokens = int(totals["tokens"] or 0)
         corpus_types = int(totals["types"] or 0)
         if corpus_tokens == 0:
@@ -122,6 +131,10 @@ def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size:
                 "the corpus is empty: no tokens after tokenization; check the input path, the "
                 "text column and token_pattern"
             )
+        kept = int(totals["kept"] or 0)
+        if max_vocab_size:
+            kept = min(kept, max_vocab_size)
+        _check_memory(kept, vector_size, max_model_mb, min_count)
         rows = counted.where(F.col("count") >= min_count).collect()
     finally:
         counted.unpersist()
@@ -133,3 +146,17 @@ def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size:
             "give a larger corpus"
         )
     return Vocabulary(words, counts, corpus_tokens, corpus_types)
+
+
+def _check_memory(vocab_size: int, vector_size: int, max_model_mb: int, min_count: int) -> None:
+    if not (vector_size and max_model_mb):
+        return
+    need = model_megabytes(vocab_size, vector_size)
+    if need > max_model_mb:
+        fits = int(max_model_mb * 2**20 // (8 * vector_size))
+        raise InputError(
+            f"the vocabulary of {vocab_size} words (min_count={min_count}) at vector_size="
+            f"{vector_size} needs {need:.0f} MiB for W and W', more than max_model_mb="
+            f"{max_model_mb}: raise min_count, set max_vocab_size (at most {fits} words fit) or "
+            "raise max_model_mb"
+        )

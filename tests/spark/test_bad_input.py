@@ -1,27 +1,88 @@
-"""Bad input through jobs/train.py: each gives one clear error line and exit code 2, and
-nothing is written."""
+"""Bad input through the jobs: each case gives exactly one clear error line and exit code 2,
+and nothing is left that looks complete (no ``_SUCCESS``). The README lists every case with its
+message; keep the two in step."""
 
+import json
+
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+from fsspec.registry import register_implementation
 
+from sparkw2v.embeddings import Embeddings
 from tests.jobs_util import load_job
 
 pytestmark = pytest.mark.spark
 
 train_job = load_job("train")
+evaluate_job = load_job("evaluate")
+query_job = load_job("query")
+prepare_job = load_job("prepare")
+
+SMALL = ["--vector-size", "8", "--epochs", "1", "--min-count", "1"]
 
 
-def write(path, table):
+def write(path, table, name="part-0.parquet"):
     path.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, str(path / "part-0.parquet"))
+    pq.write_table(table, str(path / name))
     return str(path)
 
 
-def run(capsys, *argv):
-    code = train_job.main(list(argv) + ["--master", "local[2]"])
+def run(job, capsys, *argv, prefix="train"):
+    """Run a job's main(); return (exit code, the one error line or None)."""
+    code = job.main(list(argv))
     err = capsys.readouterr().err
-    return code, err
+    lines = [line for line in err.splitlines() if line.startswith(f"{prefix}: error:")]
+    assert len(lines) <= 1, err
+    return code, (lines[0] if lines else None)
+
+
+def train(capsys, *argv):
+    return run(train_job, capsys, *argv, "--master", "local[2]")
+
+
+def assert_refused(code, line, *fragments):
+    assert code == 2 and line is not None
+    for fragment in fragments:
+        assert fragment in line, line
+
+
+def assert_nothing_written(out):
+    assert not (out / "_SUCCESS").exists()
+
+
+class FlakyFS(MemoryFileSystem):
+    """An fsspec filesystem (``flaky://``, in memory) whose writes fail, as a full disk or a
+    lost connection would, once a path containing ``fail_on`` is written."""
+
+    protocol = "flaky"
+    store: dict = {}
+    pseudo_dirs = [""]
+    fail_on: str | None = None
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        if isinstance(path, str) and path.startswith("flaky://"):
+            path = path[len("flaky://"):]
+        return super()._strip_protocol(path)
+
+    def _open(self, path, mode="rb", **kwargs):
+        handle = super()._open(path, mode, **kwargs)
+        if FlakyFS.fail_on and FlakyFS.fail_on in path and ("w" in mode or "a" in mode):
+            written = handle.write
+
+            def write(data):
+                if handle.tell() + len(data) > 100:  # a little gets through, then it fails
+                    raise OSError(28, "No space left on device")
+                return written(data)
+
+            handle.write = write
+        return handle
+
+
+register_implementation("flaky", FlakyFS, clobber=True)
 
 
 @pytest.fixture(scope="module")
@@ -30,55 +91,220 @@ def good_input(tmp_path_factory):
     return write(tmp_path_factory.mktemp("good") / "in", pa.table({"text": rows}))
 
 
+# --- the input -------------------------------------------------------------------------------
+
 def test_missing_input_path(spark, capsys, tmp_path):
-    code, err = run(capsys, "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "m"))
-    assert code == 2 and "does not exist" in err and "nope" in err
+    code, line = train(capsys, "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "m"))
+    assert_refused(code, line, "does not exist", "nope", "jobs/prepare.py")
     assert not (tmp_path / "m").exists()
 
 
+def test_directory_without_parquet_files(spark, capsys, tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "corpus.txt").write_text("the cat sat on the mat\n")
+    code, line = train(capsys, "--input", str(tmp_path / "raw"), "--output", str(tmp_path / "m"))
+    assert_refused(code, line, "corpus.txt is not a Parquet file", "jobs/prepare.py")
+    assert not (tmp_path / "m").exists()
+
+
+def test_empty_directory(spark, capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, line = train(capsys, "--input", str(tmp_path / "empty"), "--output", str(tmp_path / "m"))
+    assert_refused(code, line, "holds no Parquet files")
+
+
+def test_corrupt_parquet_file(spark, capsys, tmp_path, good_input):
+    path = tmp_path / "mixed"
+    write(path, pa.table({"text": ["the cat sat on the mat"] * 10}))
+    (path / "part-1.parquet").write_bytes(b"PAR1" + bytes(range(256)) * 4)  # garbage, no footer
+    code, line = train(capsys, "--input", str(path), "--output", str(tmp_path / "m"), *SMALL)
+    assert_refused(code, line, "part-1.parquet", "spark.sql.files.ignoreCorruptFiles")
+    assert not (tmp_path / "m").exists()
+
+
+def test_truncated_parquet_file(spark, capsys, tmp_path):
+    path = tmp_path / "cut"
+    write(path, pa.table({"text": ["the cat sat on the mat"] * 50}), "part-0.parquet")
+    data = (path / "part-0.parquet").read_bytes()
+    write(path, pa.table({"text": ["the dog sat on the log"] * 50}), "part-1.parquet")
+    (path / "part-0.parquet").write_bytes(data[: len(data) // 2])  # a copy cut short
+    code, line = train(capsys, "--input", str(path), "--output", str(tmp_path / "m"), *SMALL)
+    assert_refused(code, line, "part-0.parquet")
+
+
 def test_missing_text_column(spark, capsys, tmp_path, good_input):
-    code, err = run(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--text-column", "body")
-    assert code == 2 and "has no column 'body'" in err and "['text']" in err
+    code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--text-column", "body")
+    assert_refused(code, line, "has no column 'body'", "['text']", "--text-column")
 
 
 def test_non_string_text_column(spark, capsys, tmp_path):
     path = write(tmp_path / "ints", pa.table({"text": [1, 2, 3]}))
-    code, err = run(capsys, "--input", path, "--output", str(tmp_path / "m"))
-    assert code == 2 and "has type bigint, not string" in err
+    code, line = train(capsys, "--input", path, "--output", str(tmp_path / "m"))
+    assert_refused(code, line, "has type bigint, not string")
 
 
-def test_empty_corpus(spark, capsys, tmp_path):
+def test_only_null_and_empty_rows(spark, capsys, tmp_path):
     path = write(tmp_path / "empty", pa.table({"text": pa.array([None, "", "   "], pa.string())}))
-    code, err = run(capsys, "--input", path, "--output", str(tmp_path / "m"))
-    assert code == 2 and "the corpus is empty" in err
+    code, line = train(capsys, "--input", path, "--output", str(tmp_path / "m"))
+    assert_refused(code, line, "the corpus is empty")
+    assert not (tmp_path / "m").exists()
 
+
+def test_null_and_empty_rows_are_skipped_and_counted(spark, capsys, tmp_path):
+    rows = ["the cat sat on the mat", None, "", "the dog sat on the log", None, "  \t "] * 10
+    path = write(tmp_path / "holes", pa.table({"text": pa.array(rows, pa.string())}))
+    out = tmp_path / "m"
+    code, line = train(capsys, "--input", path, "--output", str(out), *SMALL)
+    assert code == 0 and line is None
+    corpus = json.loads((out / "metadata.json").read_text())["corpus"]
+    assert (corpus["corpus_rows"], corpus["null_rows"], corpus["empty_rows"], corpus["trainable_rows"]) == (60, 20, 20, 20)
+
+
+def test_a_50_megabyte_row_trains(spark, capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{i:04d} " for i in range(3000)], dtype="S6")
+    text = words[rng.integers(0, len(words), 9_000_000)].tobytes().decode("ascii").rstrip()
+    assert len(text) >= 50_000_000
+    path = write(tmp_path / "big", pa.table({"text": [text, "a short row here"]}))
+    del text
+    out = tmp_path / "m"
+    code, line = train(capsys, "--input", path, "--output", str(out), "--vector-size", "8", "--epochs", "1",
+                       "--window", "2", "--negative", "2", "--sample", "1e-5")
+    assert code == 0 and line is None
+    emb = Embeddings.load(str(out))
+    assert len(emb.words) == 3000
+    corpus = json.loads((out / "metadata.json").read_text())["corpus"]
+    # the row is cut into rows of 10,000 words (gensim's limit), spread over the partitions
+    assert corpus["trainable_rows"] == 900 and corpus["train_words_per_epoch"] == 9_000_000
+
+
+# --- the settings ----------------------------------------------------------------------------
 
 def test_vocabulary_emptied_by_min_count(spark, capsys, tmp_path, good_input):
-    code, err = run(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--min-count", "1000")
-    assert code == 2 and "min_count=1000 leaves 0 word(s)" in err and "lower min_count" in err
+    code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--min-count", "1000")
+    assert_refused(code, line, "min_count=1000 leaves 0 word(s)", "lower min_count")
 
 
-def test_invalid_config_value_and_unknown_key(spark, capsys, tmp_path, good_input):
-    code, err = run(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--vector-size", "0")
-    assert code == 2 and "'vector_size' has invalid value 0" in err
+def test_vocabulary_larger_than_the_memory_setting(spark, capsys, tmp_path):
+    rows = [" ".join(f"w{i}" for i in range(j, j + 20)) for j in range(0, 200, 2)]
+    path = write(tmp_path / "wide", pa.table({"text": rows * 2}))
+    code, line = train(capsys, "--input", path, "--output", str(tmp_path / "m"), "--min-count", "1",
+                       "--vector-size", "2000", "--max-model-mb", "2")
+    assert_refused(code, line, "the vocabulary of 218 words", "max_model_mb=2", "raise min_count",
+                   "max_vocab_size (at most 131 words fit)")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--vector-size", "0", "'vector_size' has invalid value 0: it must be an integer >= 1"),
+    ("--vector-size", "-5", "'vector_size' has invalid value -5"),
+    ("--window", "0", "'window' has invalid value 0: it must be an integer >= 1"),
+    ("--sample", "1.5", "'sample' has invalid value 1.5: it must be in [0, 1)"),
+    ("--sample", "-0.001", "'sample' has invalid value -0.001"),
+    ("--min-alpha", "0.5", "'min_alpha' has invalid value 0.5: it must be in [0, alpha=0.025]"),
+    ("--epochs", "0", "'epochs' has invalid value 0"),
+])
+def test_setting_out_of_range(spark, capsys, tmp_path, good_input, flag, value, message):
+    code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), flag, value)
+    assert_refused(code, line, message)
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("windw = 3\n", "unknown config key 'windw'"),
+    ("window = \"five\"\n", "config key 'window' must be of type int, got 'five' (str)"),
+    ("window = \n", "is not valid TOML"),
+])
+def test_bad_config_file(spark, capsys, tmp_path, good_input, toml, message):
     conf = tmp_path / "c.toml"
-    conf.write_text("windw = 3\n")
-    code, err = run(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--config", str(conf))
-    assert code == 2 and "unknown config key 'windw'" in err and "'window'" in err
+    conf.write_text(toml)
+    code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--config", str(conf))
+    assert_refused(code, line, message)
 
 
 def test_too_many_partitions(spark, capsys, tmp_path, good_input):
-    code, err = run(capsys, "--input", good_input, "--output", str(tmp_path / "m"),
-                    "--min-count", "1", "--num-partitions", "64")
-    assert code == 2 and "num_partitions=64" in err and "lower num_partitions" in err
+    code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"),
+                       "--min-count", "1", "--num-partitions", "64")
+    assert_refused(code, line, "num_partitions=64", "lower num_partitions")
+    assert not (tmp_path / "m").exists()
 
+
+# --- the output ------------------------------------------------------------------------------
 
 def test_existing_output_needs_overwrite(spark, capsys, tmp_path, good_input):
     out = tmp_path / "m"
-    args = ["--input", good_input, "--output", str(out), "--min-count", "1", "--epochs", "1",
-            "--vector-size", "8"]
-    assert run(capsys, *args)[0] == 0
+    args = ["--input", good_input, "--output", str(out), *SMALL]
+    assert train(capsys, *args)[0] == 0
     assert (out / "_SUCCESS").exists()
-    code, err = run(capsys, *args)
-    assert code == 2 and "already exists" in err and "--overwrite" in err
-    assert run(capsys, *args, "--overwrite")[0] == 0
+    code, line = train(capsys, *args)
+    assert_refused(code, line, "already exists", "--overwrite")
+    assert train(capsys, *args, "--overwrite")[0] == 0
+
+
+@pytest.fixture()
+def flaky():
+    FlakyFS.store.clear()
+    FlakyFS.pseudo_dirs[:] = [""]
+    FlakyFS.fail_on = "context_embeddings"
+    yield FlakyFS()
+    FlakyFS.fail_on = None
+
+
+def test_output_filesystem_failing_mid_write(spark, capsys, good_input, flaky):
+    code, line = train(capsys, "--input", good_input, "--output", "flaky://out/m", *SMALL)
+    assert_refused(code, line, "writing the model to 'flaky://out/m' failed", "No space left on device",
+                   "no _SUCCESS marker", "--overwrite")
+    left = flaky.find("/out/m")
+    assert left and not any(p.endswith("_SUCCESS") or "/_tmp-" in p for p in left), left
+    assert any("/embeddings/" in p for p in left)  # the first table made it, the second did not
+
+
+def test_failed_write_resumes_from_the_final_checkpoint(spark, capsys, good_input, flaky):
+    args = ["--input", good_input, "--output", "flaky://out/r", *SMALL, "--checkpoint-every", "3"]
+    code, line = train(capsys, *args)
+    assert_refused(code, line, "failed", "--resume (the final checkpoint is kept)")
+    # a second attempt without --resume must not clobber what is there
+    code, line = train(capsys, *args)
+    assert_refused(code, line, "already exists and holds the leftovers of an unfinished run")
+    code, line = train(capsys, *args, "--resume", "--window", "3")
+    assert_refused(code, line, "cannot resume: the checkpoint was made with other settings (window)")
+    FlakyFS.fail_on = None  # the disk is fixed
+    assert train(capsys, *args, "--resume") == (0, None)
+    assert flaky.exists("/out/r/_SUCCESS") and not flaky.exists("/out/r/_checkpoint")
+    code, line = train(capsys, *args, "--resume")
+    assert_refused(code, line, "is already complete: nothing to resume")
+
+
+def test_resume_without_checkpoint(spark, capsys, tmp_path, good_input):
+    code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), *SMALL, "--resume")
+    assert_refused(code, line, "nothing to resume: no checkpoint", "--checkpoint-every")
+
+
+# --- reading a model -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def unfinished_model(spark, good_input, tmp_path_factory):
+    out = tmp_path_factory.mktemp("unfinished") / "m"
+    assert train_job.main(["--input", good_input, "--output", str(out), *SMALL, "--master", "local[2]"]) == 0
+    (out / "_SUCCESS").unlink()  # as a run killed before its last step leaves it
+    return str(out)
+
+
+def test_evaluate_refuses_a_model_without_success(capsys, unfinished_model):
+    code, line = run(evaluate_job, capsys, "--model", unfinished_model, "--neighbors", "cat", prefix="evaluate")
+    assert_refused(code, line, "has no _SUCCESS marker", "train again")
+
+
+def test_query_refuses_a_model_without_success(spark, capsys, unfinished_model):
+    code, line = run(query_job, capsys, "--model", unfinished_model, "--sql", "SELECT 1", prefix="query")
+    assert_refused(code, line, "has no _SUCCESS marker")
+
+
+# --- raw text through jobs/prepare.py ---------------------------------------------------------
+
+def test_prepare_rejects_non_utf8_bytes(capsys, tmp_path):
+    (tmp_path / "latin1.txt").write_bytes("the caf\xe9 is open\n".encode("latin-1"))
+    code, line = run(prepare_job, capsys, "--input", str(tmp_path / "latin1.txt"),
+                     "--output", str(tmp_path / "p"), prefix="prepare")
+    assert_refused(code, line, "not valid UTF-8 near byte 7")
+    assert not (tmp_path / "p" / "_SUCCESS").exists()

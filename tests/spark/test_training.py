@@ -55,7 +55,7 @@ def test_vocabulary_and_encoding_match_plain_python(spark, tmp_path):
                 for k in range(len(off) - 1)]
     assert sorted(got_rows) == sorted(expected_rows)
     assert chunk_words.sum() == sum(len(r) for r in expected_rows)
-    assert row_stats == {"rows": sum(1 for r in rows if r and r.strip()), "trainable_rows": len(expected_rows)}
+    assert row_stats == {"rows": len(rows), "null_rows": 1, "empty_rows": 2, "trainable_rows": len(expected_rows)}
 
 
 def planted_corpus(rng, n_rows=1500):
@@ -119,3 +119,45 @@ def test_resume_after_a_crash_gives_the_uninterrupted_vectors(spark, tmp_path):
         train(spark, path, config.replace(window=3), checkpoint_url=ckpt, resume=True)
     with pytest.raises(InputError, match="nothing to resume"):
         train(spark, path, config, checkpoint_url=str(tmp_path / "none"), resume=True)
+
+
+def test_divergence_names_the_round_and_rows(spark, tmp_path):
+    from sparkw2v.errors import TrainingDivergedError
+
+    path = write_text(tmp_path / "planted", planted_corpus(np.random.default_rng(6), 400))
+    config = TrainConfig(vector_size=8, window=2, negative=3, sample=0.0, min_count=1, epochs=2,
+                         num_partitions=2, rounds_per_epoch=3, seed=9, alpha=1.0)
+    with pytest.raises(TrainingDivergedError, match=r"training diverged in round 0: \d+ row\(s\) of W hold "
+                       r"NaN or Inf \(e\.g\. '\w+'.*lower alpha.*no checkpoint was written"):
+        train(spark, path, config)
+
+
+def test_nan_after_a_round_keeps_the_last_good_checkpoint(spark, tmp_path, monkeypatch):
+    """Fault injection on the driver: the combined W' of round 3 gets a NaN row."""
+    from sparkw2v import averaging, checkpoint, trainer
+    from sparkw2v.errors import TrainingDivergedError
+
+    path = write_text(tmp_path / "planted", planted_corpus(np.random.default_rng(6), 400))
+    config = TrainConfig(vector_size=8, window=2, negative=3, sample=0.0, min_count=1, epochs=2,
+                         num_partitions=2, rounds_per_epoch=3, seed=9, checkpoint_every=1)
+    ckpt = str(tmp_path / "ckpt")
+    combine = averaging.combine_rows
+    calls = []
+
+    def poisoned(target, updates, gamma):
+        rows = combine(target, updates, gamma)
+        calls.append(1)
+        if len(calls) == 8:  # W, W' per round: the 8th call is W' of round index 3
+            target[rows[0]] = np.nan
+        return rows
+
+    monkeypatch.setattr(trainer.averaging, "combine_rows", poisoned)
+    with pytest.raises(TrainingDivergedError, match=r"round 3: 1 row\(s\) of W' hold NaN or Inf.*"
+                       r"last good checkpoint \(after 3 rounds\) is kept in"):
+        train(spark, path, config, checkpoint_url=ckpt)
+    good = checkpoint.latest(ckpt)
+    assert good.next_round == 3 and np.isfinite(good.W).all() and np.isfinite(good.Wp).all()
+    monkeypatch.setattr(trainer.averaging, "combine_rows", combine)
+    resumed = train(spark, path, config, checkpoint_url=ckpt, resume=True)
+    straight = train(spark, path, config)
+    np.testing.assert_array_equal(resumed.W, straight.W)
