@@ -49,7 +49,12 @@ def build_session(app_name: str = "sparkw2v", master: str | None = None,
 
 
 def _submitted_conf() -> dict[str, str]:
-    """Spark properties given to spark-submit (visible to the Python driver as env)."""
-    from pyspark import SparkConf
+    """Spark properties given to spark-submit (--master, --conf ...).
 
+    spark-submit hands them to the JVM it starts before the Python driver, as system
+    properties; SparkConf reads them once the Python side is attached to that JVM.
+    """
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
     return dict(SparkConf().getAll())

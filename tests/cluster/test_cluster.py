@@ -1,0 +1,252 @@
+"""A real Spark standalone cluster on 127.0.0.1 (a master and two 1-core workers, started with
+deploy/cluster.sh) running jobs/train.py through deploy/submit.sh on a slice of the real corpus.
+
+The executors run a bare Python that has none of sparkw2v's dependencies: everything they
+import comes from the archive made by deploy/pack_env.sh. The tests check the output of an
+undisturbed run, that killing a Python worker and an executor JVM in the middle of training
+changes nothing in the vectors, that a driver killed mid-training resumes to the same vectors,
+and that stopping the cluster leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sparkw2v.embeddings import Embeddings
+from sparkw2v.prepare import prepare_text
+
+pytestmark = [pytest.mark.cluster, pytest.mark.corpus]
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+JOB_ARGS = ["--epochs", "3", "--sample", "1e-3", "--num-partitions", "2", "--vector-size", "64"]
+ROUNDS = 30  # 3 epochs x 10 rounds
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def processes_under(directory: Path) -> list[tuple[int, str]]:
+    """(pid, command line) of every process whose working directory is below ``directory``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cwd.startswith(str(directory)):
+            found.append((int(proc.name), cmdline))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+class Cluster:
+    def __init__(self, base: Path):
+        self.base = base
+        self.dir = base / "cluster"
+        self.env = dict(os.environ, PYTHON=sys.executable, SPARKW2V_CLUSTER_DIR=str(self.dir),
+                        SPARK_MASTER_HOST="127.0.0.1", SPARK_MASTER_PORT=str(free_port()),
+                        SPARK_MASTER_WEBUI_PORT=str(free_port()), SPARKW2V_WORKERS="2",
+                        SPARK_WORKER_CORES="1", SPARK_WORKER_MEMORY="1536m")
+        self.env.pop("PYSPARK_PYTHON", None)
+        self.env.pop("SPARK_HOME", None)
+        self.url = ""
+
+    def script(self, name: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(DEPLOY / name), *args], env=self.env, cwd=self.base,
+                              capture_output=True, text=True, **kwargs)
+
+    def daemon_pids(self) -> list[int]:
+        return [int(p.read_text().strip()) for p in (self.dir / "pids").glob("*.pid")]
+
+    def submit(self, *args: str, archive: Path, executor_python: Path, popen: bool = False):
+        env = dict(self.env, SPARKW2V_ENV_ARCHIVE=str(archive), EXECUTOR_PYTHON=str(executor_python),
+                   DRIVER_PYTHON=sys.executable,
+                   SPARK_SUBMIT_ARGS="--executor-memory 1g --conf spark.ui.enabled=false")
+        cmd = ["bash", str(DEPLOY / "submit.sh"), self.url, str(REPO / "jobs" / "train.py"), *args]
+        if popen:
+            return subprocess.Popen(cmd, env=env, cwd=self.base, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        return subprocess.run(cmd, env=env, cwd=self.base, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cluster-run")
+
+
+@pytest.fixture(scope="module")
+def bare_python(base) -> Path:
+    """A Python 3.11 with nothing but the standard library, as on an executor without our deps."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base / "bare")], check=True)
+    python = base / "bare" / "bin" / "python"
+    probe = subprocess.run([str(python), "-c", "import numpy"], capture_output=True, text=True)
+    assert probe.returncode != 0, "the bare executor Python must not have numpy"
+    return python
+
+
+@pytest.fixture(scope="module")
+def archive(base) -> Path:
+    out = base / "sparkw2v-env.tar"
+    done = subprocess.run(["bash", str(DEPLOY / "pack_env.sh"), str(out)], cwd=base, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHON=sys.executable), timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus_slice(corpus_head, base) -> str:
+    out = base / "slice.parquet"
+    prepare_text(str(corpus_head), str(out))
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def cluster(base, archive, bare_python):
+    c = Cluster(base)
+    started = c.script("cluster.sh", "start", timeout=180)
+    daemons = c.daemon_pids()
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        c.url = started.stdout.strip().splitlines()[-1]
+        assert c.url == f"spark://127.0.0.1:{c.env['SPARK_MASTER_PORT']}"
+        status = json.loads(c.script("cluster.sh", "status").stdout)
+        assert [w["cores"] for w in status["workers"] if w["state"] == "ALIVE"] == [1, 1]
+        yield c
+    finally:
+        daemons = daemons or c.daemon_pids()
+        stopped = c.script("cluster.sh", "stop", timeout=120)
+        deadline = time.time() + 30
+        while time.time() < deadline and (processes_under(c.dir) or any(alive(p) for p in daemons)):
+            time.sleep(0.5)
+        left = processes_under(c.dir) + [(p, "daemon") for p in daemons if alive(p)]
+        for pid, _ in left:  # never leave a process behind, even when the test fails
+            os.kill(pid, signal.SIGKILL)
+        assert stopped.returncode == 0, stopped.stderr
+        assert not left, f"processes left after deploy/cluster.sh stop: {left}"
+
+
+@pytest.fixture(scope="module")
+def reference(cluster, corpus_slice, archive, bare_python, base):
+    """The undisturbed run: output directory, wall seconds and the job's summary line."""
+    out = base / "reference"
+    start = time.perf_counter()
+    done = cluster.submit("--input", corpus_slice, "--output", str(out), *JOB_ARGS,
+                          archive=archive, executor_python=bare_python)
+    wall = time.perf_counter() - start
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
+    summary = json.loads([line for line in done.stdout.splitlines() if line.startswith('{"output"')][-1])
+    return out, wall, summary
+
+
+def vectors(model: Path) -> tuple[np.ndarray, np.ndarray]:
+    return (Embeddings.load(str(model)).vectors,
+            Embeddings.load(str(model), table="context_embeddings").vectors)
+
+
+def test_train_on_the_cluster(reference, cluster, capsys):
+    out, wall, summary = reference
+    meta = json.loads((out / "metadata.json").read_text())
+    assert (out / "_SUCCESS").exists() and meta["master"] == cluster.url
+    assert meta["corpus"]["num_partitions"] == 2 and len(meta["rounds"]) == ROUNDS
+    emb = Embeddings.load(str(out))
+    assert len(emb.words) == summary["vocab_size"] > 5000
+    assert np.isfinite(emb.vectors).all() and emb.vectors.shape[1] == 64
+    # trained, not initial, vectors: related words are closer than unrelated ones
+    assert emb.similarity("king", "queen") > emb.similarity("king", "water")
+    with capsys.disabled():
+        print(f"\ncluster run: {wall:.1f} s wall, {summary['train_seconds']:.1f} s training, "
+              f"{summary['words_per_sec']:.0f} words/s, {summary['train_words_per_epoch']} words/epoch")
+
+
+def _kill_one(cluster: Cluster, pattern: str) -> int:
+    """SIGKILL the newest process below the executors' work directories matching ``pattern``
+    (for Python: a worker forked by the daemon rather than the daemon itself)."""
+    found = [pid for pid, cmdline in processes_under(cluster.dir / "work") if re.search(pattern, cmdline)]
+    assert found, f"no process matching {pattern!r} under {cluster.dir / 'work'}"
+    os.kill(max(found), signal.SIGKILL)
+    return max(found)
+
+
+def test_killing_a_python_worker_and_an_executor_mid_training_changes_nothing(
+        reference, cluster, corpus_slice, archive, bare_python, base, capsys):
+    out = base / "killed"
+    job = cluster.submit("--input", corpus_slice, "--output", str(out), *JOB_ARGS,
+                         archive=archive, executor_python=bare_python, popen=True)
+    killed = {}
+    log = []
+    for line in job.stdout:
+        log.append(line)
+        if "epoch 1/3 round 4/10" in line and "python" not in killed:
+            time.sleep(0.2)  # into the next round
+            killed["python"] = _kill_one(cluster, r"python.*pyspark\.(daemon|worker)|pyspark\.zip")
+        if "epoch 2/3 round 3/10" in line and "executor" not in killed:
+            time.sleep(0.2)
+            killed["executor"] = _kill_one(cluster, r"CoarseGrainedExecutorBackend")
+    assert job.wait(timeout=900) == 0, "".join(log[-200:])
+    text = "".join(log)
+    assert set(killed) == {"python", "executor"}, text[-5000:]
+    assert re.search(r"Lost executor|ExecutorLostFailure|Removed executor|Executor .* (removed|lost)", text), \
+        "the driver did not notice the executor loss"
+    W, Wp = vectors(out)
+    W0, Wp0 = vectors(reference[0])
+    diff = max(float(np.abs(W - W0).max()), float(np.abs(Wp - Wp0).max()))
+    with capsys.disabled():
+        print(f"\nkilled python worker {killed['python']} and executor JVM {killed['executor']}: "
+              f"max |vector difference| vs the undisturbed run = {diff}")
+    assert diff == 0.0
+
+
+def test_driver_killed_mid_training_resumes_to_the_same_vectors(
+        reference, cluster, corpus_slice, archive, bare_python, base, capsys):
+    out = base / "resumed"
+    args = ["--input", corpus_slice, "--output", str(out), *JOB_ARGS, "--checkpoint-every", "4"]
+    job = cluster.submit(*args, archive=archive, executor_python=bare_python, popen=True)
+    ckpt = out / "_checkpoint"
+    deadline = time.time() + 600
+    while time.time() < deadline and job.poll() is None:
+        if any(p.name >= "round-000012" for p in ckpt.glob("round-*")):
+            break
+        time.sleep(0.1)
+    assert job.poll() is None, "the job ended before it could be killed"
+    os.killpg(job.pid, signal.SIGKILL)  # the driver: spark-submit's JVM and the Python driver
+    job.wait(timeout=60)
+    job.stdout.close()
+    assert not (out / "_SUCCESS").exists()
+    killed_at = max(p.name for p in ckpt.glob("round-*"))
+    done = cluster.submit(*args, "--resume", archive=archive, executor_python=bare_python)
+    assert done.returncode == 0, done.stdout[-5000:]
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["resumed"] and 0 < len(meta["rounds"]) < ROUNDS
+    W, Wp = vectors(out)
+    W0, Wp0 = vectors(reference[0])
+    diff = max(float(np.abs(W - W0).max()), float(np.abs(Wp - Wp0).max()))
+    with capsys.disabled():
+        print(f"\ndriver killed after checkpoint {killed_at}; resumed {len(meta['rounds'])} rounds: "
+              f"max |vector difference| vs the undisturbed run = {diff}")
+    assert diff == 0.0
+    assert not ckpt.exists()
