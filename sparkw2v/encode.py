@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .tokenizer import NULL_FLAG, TOKENS
+from .tokenizer import NULL_FLAG, PIECE, TOKENS
 
 # Rows longer than this many in-vocabulary words are cut into rows of this length (gensim's
 # MAX_WORDS_IN_BATCH), so that one huge row neither unbalances the chunks nor needs one huge
@@ -102,7 +102,7 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
 
     Args:
         tokens_df: DataFrame with array<string> column ``tokens`` (and optionally the boolean
-            ``text_is_null`` of :func:`sparkw2v.tokenizer.tokenize`).
+            ``text_is_null`` and int ``piece`` of :func:`sparkw2v.tokenizer.tokenize`).
         words: the vocabulary's words, id = position.
         num_partitions: partitions to train in (>= 1).
         num_chunks: chunks per partition (see schedule.chunks_per_partition).
@@ -124,7 +124,8 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
     sc = spark.sparkContext
     index_bc = sc.broadcast({w: i for i, w in enumerate(words)})
     null_flag = F.col(NULL_FLAG) if NULL_FLAG in tokens_df.columns else F.lit(False)
-    joined = tokens_df.select(F.concat_ws(_SEP, TOKENS).alias("t"), null_flag).rdd
+    piece = F.col(PIECE) if PIECE in tokens_df.columns else F.lit(0)
+    joined = tokens_df.select(F.concat_ws(_SEP, TOKENS).alias("t"), null_flag, piece).rdd
 
     # exact unless a task of this pass is retried (accumulators in transformations)
     rows_seen = sc.accumulator(0)
@@ -133,13 +134,14 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
 
     def encode(in_part, rows):
         counts = [0, 0, 0]
-        for text, is_null in rows:
-            counts[0] += 1
-            if is_null:
-                counts[1] += 1
-            elif not text:
-                counts[2] += 1
-            else:
+        for text, is_null, piece in rows:
+            if piece == 0:  # count input rows, not the pieces of long ones
+                counts[0] += 1
+                if is_null:
+                    counts[1] += 1
+                elif not text:
+                    counts[2] += 1
+            if text:
                 yield text
         rows_seen.add(counts[0])
         null_rows.add(counts[1])

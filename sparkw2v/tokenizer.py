@@ -11,6 +11,12 @@ from .errors import InputError
 TOKENS = "tokens"
 # Boolean column beside TOKENS: the row's text was null (such rows are skipped and counted).
 NULL_FLAG = "text_is_null"
+# Integer column beside TOKENS: which piece of its input row this is (0: the first; see below).
+PIECE = "piece"
+# A text longer than this many characters is cut into pieces of this length before it is
+# tokenized, so that one huge row (say 50 MB) never needs its millions of tokens in one JVM
+# array at once. A cut may split one word into two tokens: one word per ~150,000.
+MAX_ROW_CHARS = 1_000_000
 
 
 _FAILED_FILE = re.compile(r"\[FAILED_READ_FILE\.(\w+)\][^\n]*?reading file (\S+?)\.?(?:\s|$)")
@@ -81,8 +87,9 @@ def read_text(spark, path: str, text_column: str):
     return df.select(text_column)
 
 
-def tokenize(df, text_column: str, config: TrainConfig):
-    """DataFrame with the array<string> column ``tokens`` and the boolean ``text_is_null``.
+def tokenize(df, text_column: str, config: TrainConfig, max_row_chars: int = MAX_ROW_CHARS):
+    """DataFrame with the array<string> column ``tokens``, the boolean ``text_is_null`` and the
+    int ``piece`` (rows longer than ``max_row_chars`` characters become several pieces).
 
     Uses ``pyspark.ml.feature.RegexTokenizer`` with ``config.token_pattern`` as separator,
     ``config.lowercase`` and ``config.min_token_length``; a null text becomes no tokens.
@@ -90,9 +97,14 @@ def tokenize(df, text_column: str, config: TrainConfig):
     from pyspark.ml.feature import RegexTokenizer
     from pyspark.sql import functions as F
 
-    flagged = df.select(F.coalesce(F.col(text_column), F.lit("")).alias(text_column),
+    text = F.coalesce(F.col(text_column), F.lit(""))
+    count = F.ceil(F.length(text) / F.lit(max_row_chars))
+    pieces = F.when(F.length(text) <= max_row_chars, F.array(text)).otherwise(
+        F.transform(F.sequence(F.lit(0), count - 1),
+                    lambda i: F.substring(text, i * max_row_chars + 1, F.lit(max_row_chars))))
+    flagged = df.select(F.posexplode(pieces).alias(PIECE, text_column),
                         F.col(text_column).isNull().alias(NULL_FLAG))
     tokenizer = RegexTokenizer(inputCol=text_column, outputCol=TOKENS, pattern=config.token_pattern,
                                gaps=True, toLowercase=config.lowercase,
                                minTokenLength=config.min_token_length)
-    return tokenizer.transform(flagged).select(TOKENS, NULL_FLAG)
+    return tokenizer.transform(flagged).select(TOKENS, NULL_FLAG, PIECE)
