@@ -25,7 +25,10 @@ print("\n".join(d for d in deps if re.split(r"[<>=!~;\[ ]", d)[0].lower() != "py
 PY
 )
 mapfile -t deps <<<"$deps"
-"$PYTHON" -m pip install --quiet --no-deps --target "$work/env" "$repo"
+# build from a clean copy of the sources, so no stale build/ of the checkout gets in
+mkdir -p "$work/src"
+cp -r "$repo/pyproject.toml" "$repo/README.md" "$repo/sparkw2v" "$work/src/"
+"$PYTHON" -m pip install --quiet --no-deps --target "$work/env" "$work/src"
 "$PYTHON" -m pip install --quiet --target "$work/env" "${deps[@]}"
 rm -rf "$work/env/bin"
 mkdir -p "$(dirname "$out")"

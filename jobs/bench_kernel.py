@@ -47,19 +47,19 @@ def main() -> None:
     offsets = np.arange(0, len(ids) + 1, 1000, dtype=np.int64)
     if offsets[-1] != len(ids):
         offsets = np.append(offsets, len(ids))
-    keep, cdf = vocab.keep_probabilities(counts, 1e-4), vocab.noise_cdf(counts, 0.75)
+    keep, (prob, alias) = vocab.keep_probabilities(counts, 1e-4), vocab.noise_table(counts, 0.75)
     V = len(counts)
     results = []
     for N in args.vector_size:
         rng = np.random.default_rng(1)
         W0 = ((rng.random((V, N), dtype=np.float32) - 0.5) / N).astype(np.float32)
-        kernel.train_rows(ids[:5000], offsets[:6], W0.copy(), np.zeros_like(W0), keep, cdf, 5, 5,
+        kernel.train_rows(ids[:5000], offsets[:6], W0.copy(), np.zeros_like(W0), keep, prob, alias, 5, 5,
                           0.025, 0.025, np.uint64(1), np.zeros(V, np.int32), np.zeros(V, np.int32))
         rates = []
         for r in range(args.repeats):
             W, Wp = W0.copy(), np.zeros_like(W0)
             start = time.perf_counter()
-            _, _, pairs, kept = kernel.train_rows(ids, offsets, W, Wp, keep, cdf, 5, 5, 0.025, 0.0001,
+            _, _, pairs, kept = kernel.train_rows(ids, offsets, W, Wp, keep, prob, alias, 5, 5, 0.025, 0.0001,
                                                np.uint64(r + 1), np.zeros(V, np.int32), np.zeros(V, np.int32))
             seconds = time.perf_counter() - start
             rates.append((pairs / seconds, len(ids) / seconds))

@@ -63,10 +63,58 @@ def _draw_window(state, window):
 
 
 @njit(inline="always")
-def _draw_noise(state, noise_cdf):
-    """One word id drawn from the noise distribution given by its cumulative table."""
-    idx = np.searchsorted(noise_cdf, _uniform(state), side="right")
-    return min(idx, noise_cdf.shape[0] - 1)
+def _draw_noise(state, noise_prob, noise_alias):
+    """One word id drawn from the noise distribution by its alias table (Walker 1977): one
+    uniform number and two table reads, whatever the vocabulary size."""
+    size = noise_prob.shape[0]
+    u = _uniform(state) * size
+    i = min(np.int64(u), size - 1)
+    if u - i < noise_prob[i]:
+        return i
+    return np.int64(noise_alias[i])
+
+
+@njit(cache=True)
+def build_alias(weights):
+    """Alias table of the distribution P(w) ~ weights[w] (Vose 1991, "A linear algorithm for
+    generating random numbers with a given distribution"; Walker 1977).
+
+    Args:
+        weights: (V,) float64, non-negative, positive sum.
+
+    Returns:
+        (prob (V,) float64 in [0, 1], alias (V,) int32): draw i uniform on 0..V-1, then keep
+        i with probability prob[i], else take alias[i]. P(w) = (prob[w] + sum over i with
+        alias[i] = w of (1 - prob[i])) / V.
+    """
+    size = weights.shape[0]
+    scaled = weights / weights.sum() * size
+    prob = np.ones(size, np.float64)
+    alias = np.arange(size).astype(np.int32)
+    small = np.empty(size, np.int64)
+    large = np.empty(size, np.int64)
+    n_small = 0
+    n_large = 0
+    for i in range(size):
+        if scaled[i] < 1.0:
+            small[n_small] = i
+            n_small += 1
+        else:
+            large[n_large] = i
+            n_large += 1
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        s = small[n_small]
+        g = large[n_large - 1]
+        prob[s] = scaled[s]
+        alias[s] = g
+        scaled[g] = (scaled[g] + scaled[s]) - 1.0
+        if scaled[g] < 1.0:
+            n_large -= 1
+            small[n_small] = g
+            n_small += 1
+    # what is left has (up to rounding) probability 1: prob stays 1
+    return prob, alias
 
 
 @njit(inline="always")
@@ -187,7 +235,7 @@ def sgns_update(W, Wp, centers, m, context, negatives, alpha, neu, grad_out,
 
 
 @njit(fastmath=True, cache=True, error_model="numpy")
-def train_rows(ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative,
+def train_rows(ids, offsets, W, Wp, keep_prob, noise_prob, noise_alias, window, negative,
                alpha_start, alpha_end, seed, w_updates, wp_updates):
     """Train SGNS on rows of word ids, in place on W and Wp.
 
@@ -196,7 +244,8 @@ def train_rows(ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative,
         offsets: (R + 1,) int64; row r is ids[offsets[r]:offsets[r + 1]].
         W, Wp: (V, N) float32 center and context vectors; updated in place.
         keep_prob: (V,) float64 subsampling keep probability per word (vocab.keep_probabilities).
-        noise_cdf: (V,) float64 cumulative noise distribution, last entry 1.0.
+        noise_prob, noise_alias: (V,) float64 and (V,) int32 alias table of the noise
+            distribution (vocab.noise_table).
         window: maximum window (words); negative: K noise words per position.
         alpha_start, alpha_end: learning rate at the first and after the last word; linear in
             the raw position in between (updated per row).
@@ -238,7 +287,7 @@ def train_rows(ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative,
             if m == 0:
                 continue
             for k in range(negative):
-                negatives[k] = _draw_noise(state, noise_cdf)
+                negatives[k] = _draw_noise(state, noise_prob, noise_alias)
             sampled = position % LOSS_EVERY == 0
             position += 1
             loss += sgns_update(W, Wp, centers, m, row[i], negatives, alpha, neu, grad_out,
@@ -268,12 +317,12 @@ def pair_distance_counts(n, window, seed, repeats):
 
 
 @njit(cache=True)
-def noise_counts(noise_cdf, draws, seed):
+def noise_counts(noise_prob, noise_alias, draws, seed):
     """How often each word id is drawn as a noise word in ``draws`` draws."""
     state = _seeded_state(seed)
-    counts = np.zeros(noise_cdf.shape[0], np.int64)
+    counts = np.zeros(noise_prob.shape[0], np.int64)
     for _ in range(draws):
-        counts[_draw_noise(state, noise_cdf)] += 1
+        counts[_draw_noise(state, noise_prob, noise_alias)] += 1
     return counts
 
 

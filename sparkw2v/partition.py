@@ -41,14 +41,16 @@ class PartitionUpdate:
 
 
 def train_chunk(partition: int, ids: np.ndarray, offsets: np.ndarray, W0: np.ndarray,
-                Wp0: np.ndarray, keep_prob: np.ndarray, noise_cdf: np.ndarray, window: int,
+                Wp0: np.ndarray, keep_prob: np.ndarray, noise: tuple[np.ndarray, np.ndarray], window: int,
                 negative: int, alpha_start: float, alpha_end: float, seed: int) -> PartitionUpdate:
     """Train on one chunk of rows starting from (W0, Wp0), which are not modified.
 
     Args:
         ids: (T,) int32 word ids of the chunk's rows; offsets: (R + 1,) int64 row bounds.
         W0, Wp0: (V, N) float32 broadcast center and context vectors (read-only).
-        keep_prob, noise_cdf: (V,) float64 from :mod:`sparkw2v.vocab`.
+        keep_prob: (V,) float64 from :func:`sparkw2v.vocab.keep_probabilities`.
+        noise: the alias table (prob (V,) float64, alias (V,) int32) of
+            :func:`sparkw2v.vocab.noise_table`.
         window, negative, alpha_start, alpha_end, seed: see :func:`kernel.train_rows`.
 
     Returns:
@@ -61,7 +63,7 @@ def train_chunk(partition: int, ids: np.ndarray, offsets: np.ndarray, W0: np.nda
     wp_updates = np.zeros(vocab_size, np.int32)
     start = time.perf_counter()
     loss, loss_pairs, pairs, kept = kernel.train_rows(
-        ids, offsets, W, Wp, keep_prob, noise_cdf, window, negative, alpha_start, alpha_end,
+        ids, offsets, W, Wp, keep_prob, noise[0], noise[1], window, negative, alpha_start, alpha_end,
         np.uint64(seed), w_updates, wp_updates)
     seconds = time.perf_counter() - start
     rows_w = np.flatnonzero(w_updates).astype(np.int32)

@@ -62,8 +62,8 @@ def _round_task(params_bc, tables_bc, rnd: schedule.Round, config: TrainConfig, 
         if offsets.shape[0] < 2:
             return
         W0, Wp0 = params_bc.value
-        keep_prob, noise_cdf = tables_bc.value
-        yield train_chunk(index, ids, offsets, W0, Wp0, keep_prob, noise_cdf, config.window,
+        keep_prob, noise = tables_bc.value
+        yield train_chunk(index, ids, offsets, W0, Wp0, keep_prob, noise, config.window,
                           config.negative, rnd.alpha_start, rnd.alpha_end,
                           schedule.task_seed(config.seed, rnd.epoch, rnd.chunk, index))
 
@@ -170,7 +170,7 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
         W, Wp, first = ckpt.W, ckpt.Wp, ckpt.next_round
         log.info("resuming after round %d of %d from %s", first, len(plan), checkpoint_url)
     tables_bc = sc.broadcast((vocab_mod.keep_probabilities(vocab.counts, config.sample),
-                              vocab_mod.noise_cdf(vocab.counts, config.ns_exponent)))
+                              vocab_mod.noise_table(vocab.counts, config.ns_exponent)))
     total_words = sum(r.words for r in plan)
     history: list[dict] = []
     words_done = sum(r.words for r in plan[:first])

@@ -78,22 +78,29 @@ def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
     return np.minimum(1.0, (np.sqrt(f / sample) + 1.0) * sample / f)
 
 
-def noise_cdf(counts: np.ndarray, ns_exponent: float = 0.75) -> np.ndarray:
-    """Cumulative noise distribution P_n(w) ~ count(w)^ns_exponent (Mikolov et al. 2013).
+def noise_table(counts: np.ndarray, ns_exponent: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+    """The noise distribution P_n(w) ~ count(w)^ns_exponent (Mikolov et al. 2013) as an alias
+    table, so that the kernel draws a noise word in O(1) (``kernel.build_alias``).
 
     Args:
         counts: (V,) int64 word counts, V >= 1.
         ns_exponent: exponent; 0.75 in the paper.
 
     Returns:
-        (V,) float64 non-decreasing, last entry exactly 1.0; word w is drawn for a uniform u
-        in [cdf[w-1], cdf[w]).
+        (prob (V,) float64, alias (V,) int32); see ``kernel.build_alias``.
     """
+    from .kernel import build_alias
+
     weights = np.power(np.asarray(counts, dtype=np.float64), ns_exponent)
-    cdf = np.cumsum(weights)
-    cdf /= cdf[-1]
-    cdf[-1] = 1.0
-    return cdf
+    return build_alias(weights)
+
+
+def alias_probabilities(prob: np.ndarray, alias: np.ndarray) -> np.ndarray:
+    """(V,) float64: the probability of each word under the alias table (prob, alias)."""
+    size = prob.shape[0]
+    p = prob.astype(np.float64).copy()
+    np.add.at(p, alias, 1.0 - prob)
+    return p / size
 
 
 def model_megabytes(vocab_size: int, vector_size: int) -> float:

@@ -75,9 +75,9 @@ def test_window_distances_follow_dynamic_window():
 
 def test_noise_words_follow_unigram_to_the_three_quarters():
     counts = np.array([1000, 400, 100, 30, 5, 1], np.int64)
-    cdf = vocab.noise_cdf(counts, 0.75)
+    prob, alias = vocab.noise_table(counts, 0.75)
     draws = 400_000
-    observed = kernel.noise_counts(cdf, draws, 99)
+    observed = kernel.noise_counts(prob, alias, draws, 99)
     p = counts ** 0.75 / (counts ** 0.75).sum()
     expected = p * draws
     chi2 = ((observed - expected) ** 2 / expected).sum()
@@ -106,13 +106,13 @@ def test_train_rows_is_deterministic_and_learns():
     ids = rng.integers(0, V, size=5000).astype(np.int32)
     offsets = np.arange(0, 5001, 100, dtype=np.int64)
     counts = np.bincount(ids, minlength=V).astype(np.int64) + 1
-    keep, cdf = vocab.keep_probabilities(counts, 0.0), vocab.noise_cdf(counts)
+    keep, (prob, alias) = vocab.keep_probabilities(counts, 0.0), vocab.noise_table(counts)
     results = []
     for _ in range(2):
         W = ((rng.random((V, N), dtype=np.float32) - 0.5) / N).astype(np.float32) * 0 + 0.01
         Wp = np.zeros((V, N), np.float32)
         wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
-        out = kernel.train_rows(ids, offsets, W, Wp, keep, cdf, 3, 4, 0.025, 0.001, np.uint64(11), wu, wpu)
+        out = kernel.train_rows(ids, offsets, W, Wp, keep, prob, alias, 3, 4, 0.025, 0.001, np.uint64(11), wu, wpu)
         results.append((W, Wp, out))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])

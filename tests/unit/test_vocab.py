@@ -31,10 +31,18 @@ def test_keep_probability_formula():
     assert np.all(vocab.keep_probabilities(counts, 0.0) == 1.0)
 
 
-def test_noise_cdf_is_unigram_power():
+def test_noise_table_is_unigram_power():
     counts = np.array([81, 16, 1], np.int64)
-    cdf = vocab.noise_cdf(counts, 0.75)
     w = np.array([27.0, 8.0, 1.0])
-    np.testing.assert_allclose(np.diff(np.concatenate([[0], cdf])), w / w.sum())
-    assert cdf[-1] == 1.0
-    assert vocab.noise_cdf(counts, 0.0)[0] == pytest.approx(1 / 3)
+    prob, alias = vocab.noise_table(counts, 0.75)
+    assert prob.dtype == np.float64 and alias.dtype == np.int32
+    np.testing.assert_allclose(vocab.alias_probabilities(prob, alias), w / w.sum(), rtol=1e-12)
+    np.testing.assert_allclose(vocab.alias_probabilities(*vocab.noise_table(counts, 0.0)), 1 / 3, rtol=1e-12)
+
+
+def test_noise_table_of_a_zipf_vocabulary_is_exact():
+    counts = (1e7 / np.arange(1, 50_001)).astype(np.int64) + 5
+    prob, alias = vocab.noise_table(counts, 0.75)
+    expected = counts ** 0.75 / (counts ** 0.75).sum()
+    np.testing.assert_allclose(vocab.alias_probabilities(prob, alias), expected, rtol=1e-9)
+    assert np.all((prob >= 0) & (prob <= 1)) and alias.min() >= 0 and alias.max() < len(counts)
