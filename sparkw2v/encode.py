@@ -29,19 +29,9 @@ _SLICE_CHARS = 1 << 20
 _SEP = "\x00"
 
 
-@dataclass
-class PartitionCorpus:
-    """One partition's rows, as chunks trained one per round.
-
-    Attributes:
-        chunks: list of (ids (T,) int32, offsets (R + 1,) int64) per chunk; chunk k of K holds
-            the partition's rows k, k + K, ... in a fixed order.
-    """
-
-    chunks: list
-
-    def chunk_words(self) -> list[int]:
-        return [int(off[-1] - off[0]) for _, off in self.chunks]
+def chunk_slot(partition: int, chunk: int, num_partitions: int) -> int:
+    """The cached RDD's partition holding chunk ``chunk`` of training partition ``partition``."""
+    return chunk * num_partitions + partition
 
 
 def _token_slices(text: str, slice_chars: int = _SLICE_CHARS):
@@ -78,23 +68,24 @@ def encode_rows(texts, index: dict[str, int], max_row_words: int = MAX_ROW_WORDS
             yield pending
 
 
-def build_partition(rows, num_chunks: int) -> PartitionCorpus:
-    """Sort a partition's (key, ids) rows by key and cut them into interleaved chunks."""
-    rows = sorted(rows, key=lambda kv: kv[0])
-    chunks = []
-    for k in range(num_chunks):
-        part = [ids for _, ids in rows[k::num_chunks]]
-        lengths = np.fromiter((len(a) for a in part), dtype=np.int64, count=len(part))
-        offsets = np.zeros(len(part) + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        ids = np.concatenate(part).astype(np.int32, copy=False) if part else np.zeros(0, np.int32)
-        chunks.append((ids, offsets))
-    return PartitionCorpus(chunks)
+def build_chunk(rows) -> tuple[np.ndarray, np.ndarray]:
+    """Sort one chunk's (key, ids) rows by key and concatenate them.
+
+    Returns:
+        (ids (T,) int32, offsets (R + 1,) int64): row r is ids[offsets[r]:offsets[r + 1]].
+    """
+    part = [ids for _, ids in sorted(rows, key=lambda kv: kv[0])]
+    lengths = np.fromiter((len(a) for a in part), dtype=np.int64, count=len(part))
+    offsets = np.zeros(len(part) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    ids = np.concatenate(part).astype(np.int32, copy=False) if part else np.zeros(0, np.int32)
+    return ids, offsets
 
 
-def _spread(key, num_partitions):
+def _spread(key, slots):
+    """Deal the rows of each input partition round-robin over the slots."""
     in_part, seq = key
-    return (in_part * 1_000_003 + seq) % num_partitions
+    return (in_part * 1_000_003 + seq) % slots
 
 
 def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
@@ -107,8 +98,13 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
         num_partitions: partitions to train in (>= 1).
         num_chunks: chunks per partition (see schedule.chunks_per_partition).
 
+    Every (training partition p, chunk k) pair is its own partition of the cached RDD, slot
+    ``chunk_slot(p, k, num_partitions)``, holding one record (ids, offsets) (``build_chunk``):
+    a round reads only the chunks it trains. Rows are dealt round-robin over the slots, so
+    every chunk samples the whole corpus.
+
     Returns:
-        (cached RDD with one PartitionCorpus per partition,
+        (cached RDD of num_partitions x num_chunks partitions, one (ids, offsets) record each,
          (num_partitions, num_chunks) int64 words per partition and chunk,
          {"rows": input rows, "null_rows": rows whose text is null, "empty_rows": rows with
          no token, "trainable_rows": rows (after cutting at MAX_ROW_WORDS) with >= 2
@@ -151,24 +147,29 @@ def encode_corpus(tokens_df, words, num_partitions: int, num_chunks: int):
         for seq, ids in enumerate(encode_rows(encode(in_part, texts), index_bc.value)):
             yield (in_part, seq), ids
 
+    slots = num_partitions * num_chunks
     corpus = (
         joined.mapPartitionsWithIndex(keyed)
-        .partitionBy(num_partitions, lambda key: _spread(key, num_partitions))
-        .mapPartitions(lambda rows: [build_partition(rows, num_chunks)], preservesPartitioning=True)
+        .partitionBy(slots, lambda key: _spread(key, slots))
+        .mapPartitions(lambda rows: [build_chunk(rows)], preservesPartitioning=True)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     sc.setJobDescription("sparkw2v: encode corpus to word ids")
-    stats = corpus.map(lambda p: (p.chunk_words(), sum(len(off) - 1 for _, off in p.chunks))).collect()
+    stats = corpus.mapPartitionsWithIndex(
+        lambda q, chunks: [(q, int(off[-1] - off[0]), len(off) - 1) for _, off in chunks]).collect()
     index_bc.unpersist()
-    rows = [n for _, n in stats]
-    empty = sum(1 for n in rows if n == 0)
+    words = np.zeros((num_partitions, num_chunks), np.int64)
+    rows = np.zeros((num_partitions, num_chunks), np.int64)
+    for q, n_words, n_rows in stats:
+        words[q % num_partitions, q // num_partitions] = n_words
+        rows[q % num_partitions, q // num_partitions] = n_rows
+    empty = int((rows.sum(axis=1) == 0).sum())
     if empty:
         corpus.unpersist()
         raise InputError(
-            f"num_partitions={num_partitions} is more than the corpus can fill: only {sum(rows)} "
+            f"num_partitions={num_partitions} is more than the corpus can fill: only {int(rows.sum())} "
             f"rows have >= 2 in-vocabulary words and {empty} partition(s) would be empty; lower "
             "num_partitions or give a larger corpus"
         )
-    words = np.array([w for w, _ in stats], dtype=np.int64).reshape(num_partitions, num_chunks)
     return corpus, words, {"rows": int(rows_seen.value), "null_rows": int(null_rows.value),
-                           "empty_rows": int(empty_rows.value), "trainable_rows": int(sum(rows))}
+                           "empty_rows": int(empty_rows.value), "trainable_rows": int(rows.sum())}

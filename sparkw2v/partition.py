@@ -18,26 +18,27 @@ class PartitionUpdate:
     Attributes:
         partition: the partition index.
         rows_w: (Rw,) int32 ids of the rows of W changed; delta_w: (Rw, N) float32 their
-            change; updates_w: (Rw,) int32 how many updates each got.
-        rows_wp, delta_wp, updates_wp: the same for W'.
+            change.
+        rows_wp, delta_wp: the same for W'.
         loss: summed SGNS loss (nats) of the loss_pairs pairs sampled for it; pairs:
             (center, context) pairs trained; words: corpus words covered (before subsampling); kept: words kept by
-            subsampling; seconds: kernel wall time.
+            subsampling; seconds: kernel wall time; load_seconds: time to get the broadcast
+            parameters; task_seconds: the task's wall time up to returning this update.
     """
 
     partition: int
     rows_w: np.ndarray
     delta_w: np.ndarray
-    updates_w: np.ndarray
     rows_wp: np.ndarray
     delta_wp: np.ndarray
-    updates_wp: np.ndarray
     loss: float
     loss_pairs: int
     pairs: int
     words: int
     kept: int
     seconds: float
+    load_seconds: float = 0.0
+    task_seconds: float = 0.0
 
 
 def train_chunk(partition: int, ids: np.ndarray, offsets: np.ndarray, W0: np.ndarray,
@@ -70,8 +71,8 @@ def train_chunk(partition: int, ids: np.ndarray, offsets: np.ndarray, W0: np.nda
     rows_wp = np.flatnonzero(wp_updates).astype(np.int32)
     return PartitionUpdate(
         partition=partition,
-        rows_w=rows_w, delta_w=W[rows_w] - W0[rows_w], updates_w=w_updates[rows_w],
-        rows_wp=rows_wp, delta_wp=Wp[rows_wp] - Wp0[rows_wp], updates_wp=wp_updates[rows_wp],
+        rows_w=rows_w, delta_w=W[rows_w] - W0[rows_w],
+        rows_wp=rows_wp, delta_wp=Wp[rows_wp] - Wp0[rows_wp],
         loss=float(loss), loss_pairs=int(loss_pairs), pairs=int(pairs),
         words=int(offsets[-1] - offsets[0]) if len(offsets) else 0,
         kept=int(kept), seconds=seconds,

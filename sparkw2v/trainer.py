@@ -8,6 +8,7 @@ and starts the next round.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -19,7 +20,7 @@ import numpy as np
 from . import averaging, checkpoint, schedule, vocab as vocab_mod
 from .errors import InputError, OutputWriteError, TrainingDivergedError
 from .config import TrainConfig
-from .encode import encode_corpus
+from .encode import chunk_slot, encode_corpus
 from .partition import train_chunk
 from .tokenizer import input_errors, read_text, tokenize, TOKENS
 from .vocab import Vocabulary
@@ -55,17 +56,22 @@ def init_vectors(vocab_size: int, vector_size: int, seed: int) -> tuple[np.ndarr
     return W.astype(np.float32, copy=False), np.zeros((vocab_size, vector_size), np.float32)
 
 
-def _round_task(params_bc, tables_bc, rnd: schedule.Round, config: TrainConfig, index: int, records):
-    """Spark side of one round, run in an executor: train this partition's chunk."""
-    for corpus in records:
-        ids, offsets = corpus.chunks[rnd.chunk]
+def _round_task(params_bc, tables_bc, rnd: schedule.Round, config: TrainConfig, num_partitions: int,
+                slot: int, records):
+    """Spark side of one round, run in an executor: train one partition's chunk (one record)."""
+    start = time.perf_counter()  # before the cached chunk is read and deserialised
+    index = slot % num_partitions
+    for ids, offsets in records:
         if offsets.shape[0] < 2:
             return
         W0, Wp0 = params_bc.value
         keep_prob, noise = tables_bc.value
-        yield train_chunk(index, ids, offsets, W0, Wp0, keep_prob, noise, config.window,
-                          config.negative, rnd.alpha_start, rnd.alpha_end,
-                          schedule.task_seed(config.seed, rnd.epoch, rnd.chunk, index))
+        loaded = time.perf_counter()
+        update = train_chunk(index, ids, offsets, W0, Wp0, keep_prob, noise, config.window,
+                             config.negative, rnd.alpha_start, rnd.alpha_end,
+                             schedule.task_seed(config.seed, rnd.epoch, rnd.chunk, index))
+        yield dataclasses.replace(update, load_seconds=loaded - start,
+                                  task_seconds=time.perf_counter() - start)
 
 
 def train(spark, input_path: str, config: TrainConfig,
@@ -157,6 +163,7 @@ def train_tokens(tokens, config: TrainConfig,
 def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfig, concurrency: int,
                   on_round, checkpoint_url: str | None, resume: bool):
     plan = schedule.plan_rounds(chunk_words, config.epochs, config.alpha, config.min_alpha, concurrency)
+    num_partitions = int(chunk_words.shape[0])
     W, Wp = init_vectors(len(vocab), config.vector_size, config.seed)
     # the settings that decide the vectors, with the partitioning resolved
     settings = {**config.to_dict(), "num_partitions": int(chunk_words.shape[0]), "concurrency": concurrency}
@@ -183,8 +190,9 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
             sc.setJobDescription(
                 f"sparkw2v: train epoch {rnd.epoch + 1}/{config.epochs} "
                 f"round {rnd.index % rnd.per_epoch + 1}/{rnd.per_epoch}")
-            task = functools.partial(_round_task, params_bc, tables_bc, rnd, config)
-            updates = sorted(sc.runJob(corpus.mapPartitionsWithIndex(task), list, list(rnd.partitions)),
+            task = functools.partial(_round_task, params_bc, tables_bc, rnd, config, num_partitions)
+            slots = [chunk_slot(p, rnd.chunk, num_partitions) for p in rnd.partitions]
+            updates = sorted(sc.runJob(corpus.mapPartitionsWithIndex(task), list, slots),
                              key=lambda u: u.partition)
             collect_done = time.perf_counter()
             rows_w = averaging.combine_rows(W, ((u.rows_w, u.delta_w) for u in updates), config.combine_gamma)
@@ -207,6 +215,8 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
                 "loss": sum(u.loss for u in updates) / max(sum(u.loss_pairs for u in updates), 1), "pairs": pairs,
                 "words": rnd.words, "seconds": seconds, "words_per_sec": rnd.words / max(seconds, 1e-9),
                 "kernel_seconds": max((u.seconds for u in updates), default=0.0),
+                "task_seconds": max((u.task_seconds for u in updates), default=0.0),
+                "load_seconds": max((u.load_seconds for u in updates), default=0.0),
                 "broadcast_seconds": broadcast_done - start,
                 "partitions_seconds": collect_done - broadcast_done,
                 "combine_seconds": start + seconds - collect_done,

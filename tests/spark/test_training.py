@@ -41,18 +41,21 @@ def test_vocabulary_and_encoding_match_plain_python(spark, tmp_path):
 
     corpus, chunk_words, row_stats = encode_corpus(tokens, vocab.words, num_partitions=3, num_chunks=4)
     try:
-        parts = corpus.collect()
+        assert corpus.getNumPartitions() == 12
+        slots = corpus.glom().collect()
     finally:
         corpus.unpersist()
-    assert chunk_words.shape == (3, 4)
+    assert all(len(records) == 1 for records in slots)  # one (ids, offsets) record per chunk
+    for q, [(ids, off)] in enumerate(slots):
+        assert chunk_words[q % 3, q // 3] == off[-1] - off[0] == len(ids)
+    assert chunk_words.shape == (3, 4) and chunk_words.min() > 0
     index = {w: i for i, w in enumerate(vocab.words)}
     expected_rows = []
     for r in rows:
         ids = [index[t] for t in (r or "").lower().split() if t in index]
         if len(ids) >= 2:
             expected_rows.append(ids)
-    got_rows = [ids[off[k]:off[k + 1]].tolist() for p in parts for ids, off in p.chunks
-                for k in range(len(off) - 1)]
+    got_rows = [ids[off[k]:off[k + 1]].tolist() for [(ids, off)] in slots for k in range(len(off) - 1)]
     assert sorted(got_rows) == sorted(expected_rows)
     assert chunk_words.sum() == sum(len(r) for r in expected_rows)
     assert row_stats == {"rows": len(rows), "null_rows": 1, "empty_rows": 2, "trainable_rows": len(expected_rows)}
