@@ -223,6 +223,7 @@ def main() -> int:
     parser.add_argument("--systems", default="sparkw2v,mllib,gensim")
     parser.add_argument("--partitions", default="", help="comma list: sparkw2v partition sweep")
     parser.add_argument("--sweep-overrides", default="", help="JSON of TrainConfig overrides for the sweep")
+    parser.add_argument("--sweep-seeds", default="1", help="comma list: seeds of each sweep point (means reported)")
     parser.add_argument("--eval-dir", default=str(DEFAULT_EVAL))
     parser.add_argument("--json", default="benchmark.json", help="where to write the results")
     parser.add_argument("--work-dir", default="", help="scratch directory (default: a temp dir)")
@@ -273,34 +274,46 @@ def main() -> int:
             per.append(ours["raw_words_per_sec"] / theirs["raw_words_per_sec"])
         ratios[peer] = {"per_repeat": per, "median": statistics.median(per)}
     sweep = []
-    for p in [int(x) for x in args.partitions.split(",") if x]:
-        extra = ["--num-partitions", str(p)]
-        if args.sweep_overrides:
-            extra += ["--overrides", args.sweep_overrides]
-        res = run_child("sparkw2v", args, work / f"sweep-{p}", extra)
-        res.update(partitions=p, **evaluate_model(work / f"sweep-{p}", eval_dir))
-        res["raw_words_per_sec"] = res["corpus_tokens"] * res["epochs"] / res["fit_seconds"]
-        sweep.append(res)
-        print(f"sweep {p} partitions: fit {res['fit_seconds']:.1f} s, analogy {_fmt(res['analogy'], True)}, "
-              f"ws {_fmt(res['wordsim353'])}, simlex {_fmt(res['simlex999'])}", flush=True)
+    seeds = [int(x) for x in args.sweep_seeds.split(",") if x]
+    for seed in seeds:
+        for p in [int(x) for x in args.partitions.split(",") if x]:
+            overrides = {**json.loads(args.sweep_overrides or "{}"), "seed": seed}
+            extra = ["--num-partitions", str(p), "--overrides", json.dumps(overrides)]
+            out = work / f"sweep-{p}-seed{seed}"
+            res = run_child("sparkw2v", args, out, extra)
+            res.update(partitions=p, seed=seed, **evaluate_model(out, eval_dir))
+            res["raw_words_per_sec"] = res["corpus_tokens"] * res["epochs"] / res["fit_seconds"]
+            sweep.append(res)
+            print(f"sweep {p} partitions seed {seed}: fit {res['fit_seconds']:.1f} s, "
+                  f"analogy {_fmt(res['analogy'], True)}, ws {_fmt(res['wordsim353'])}, "
+                  f"simlex {_fmt(res['simlex999'])}", flush=True)
+    sweep_means = {}
+    for p in sorted({r["partitions"] for r in sweep}):
+        mine = [r for r in sweep if r["partitions"] == p]
+        sweep_means[p] = {k: statistics.mean(r[k] for r in mine) for k in ("analogy", "wordsim353", "simlex999")}
 
     print()
     print("| system | repeat | fit s | raw words/s | analogy | semantic | syntactic | WS-353 | SimLex | "
           "peak RSS python driver / JVM / python worker (MiB) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in runs + sweep:
-        name = r["system"] + (f" ({r['partitions']} partitions)" if "partitions" in r else "")
+        name = r["system"] + (f" ({r['partitions']} partitions, seed {r['seed']})" if "partitions" in r else "")
         mem = " / ".join(f"{r['peak_rss'].get(k, 0) / 2**20:.0f}" for k in ("python-driver", "jvm", "python-worker"))
         print(f"| {name} | {r.get('repeat', '-')} | {r['fit_seconds']:.1f} | {r['raw_words_per_sec']:.0f} | "
               f"{_fmt(r['analogy'], True)} | {_fmt(r['semantic'], True)} | {_fmt(r['syntactic'], True)} | "
               f"{_fmt(r['wordsim353'])} | {_fmt(r['simlex999'])} | {mem} |")
+    for p, means in sweep_means.items():
+        gap = (f", {100 * (means['analogy'] - sweep_means[1]['analogy']):+.1f} points vs 1 partition"
+               if 1 in sweep_means else "")
+        print(f"sweep mean over seeds {seeds}, {p} partitions: analogy {_fmt(means['analogy'], True)}{gap}, "
+              f"ws {_fmt(means['wordsim353'])}, simlex {_fmt(means['simlex999'])}")
     for peer, ratio in ratios.items():
         print(f"sparkw2v / {peer} raw words/s: median {ratio['median']:.2f}x "
               f"(per repeat {', '.join(f'{x:.2f}' for x in ratio['per_repeat'])})")
     with open(args.json, "w") as fh:
         json.dump({"settings": SETTINGS, "input": args.input, "mllib_iters": args.mllib_iters,
                    "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "runs": runs, "ratios": ratios,
-                   "partition_sweep": sweep}, fh, indent=2)
+                   "partition_sweep": sweep, "partition_sweep_means": sweep_means}, fh, indent=2)
     print(f"wrote {args.json}")
     return 0
 
