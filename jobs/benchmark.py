@@ -253,16 +253,18 @@ def main() -> int:
             print("gensim is not installed (pip install -e '.[bench]'): skipping it", file=sys.stderr)
             systems.remove("gensim")
     eval_dir = Path(args.eval_dir)
-    runs = []
-    for repeat in range(args.repeats):
-        for system in systems:
-            res = run_child(system, args, work / f"{system}-{repeat}", [])
-            res.update(repeat=repeat, **evaluate_model(work / f"{system}-{repeat}", eval_dir))
-            res["raw_words_per_sec"] = res["corpus_tokens"] * res["epochs"] / res["fit_seconds"]
-            runs.append(res)
-            print(f"repeat {repeat} {system}: fit {res['fit_seconds']:.1f} s, "
-                  f"{res['raw_words_per_sec']:.0f} words/s, analogy {_fmt(res['analogy'], True)}, "
-                  f"ws {_fmt(res['wordsim353'])}, simlex {_fmt(res['simlex999'])}", flush=True)
+
+    def measure(system: str, out: Path, extra: list[str], label: str, **tags) -> dict:
+        res = run_child(system, args, out, extra)
+        res.update(**tags, **evaluate_model(out, eval_dir))
+        res["raw_words_per_sec"] = res["corpus_tokens"] * res["epochs"] / res["fit_seconds"]
+        print(f"{label}: fit {res['fit_seconds']:.1f} s, {res['raw_words_per_sec']:.0f} words/s, "
+              f"analogy {_fmt(res['analogy'], True)}, ws {_fmt(res['wordsim353'])}, "
+              f"simlex {_fmt(res['simlex999'])}", flush=True)
+        return res
+
+    runs = [measure(system, work / f"{system}-{repeat}", [], f"repeat {repeat} {system}", repeat=repeat)
+            for repeat in range(args.repeats) for system in systems]
     ratios = {}
     for peer in systems:
         if peer == "sparkw2v" or "sparkw2v" not in systems:
@@ -279,14 +281,8 @@ def main() -> int:
         for p in [int(x) for x in args.partitions.split(",") if x]:
             overrides = {**json.loads(args.sweep_overrides or "{}"), "seed": seed}
             extra = ["--num-partitions", str(p), "--overrides", json.dumps(overrides)]
-            out = work / f"sweep-{p}-seed{seed}"
-            res = run_child("sparkw2v", args, out, extra)
-            res.update(partitions=p, seed=seed, **evaluate_model(out, eval_dir))
-            res["raw_words_per_sec"] = res["corpus_tokens"] * res["epochs"] / res["fit_seconds"]
-            sweep.append(res)
-            print(f"sweep {p} partitions seed {seed}: fit {res['fit_seconds']:.1f} s, "
-                  f"analogy {_fmt(res['analogy'], True)}, ws {_fmt(res['wordsim353'])}, "
-                  f"simlex {_fmt(res['simlex999'])}", flush=True)
+            sweep.append(measure("sparkw2v", work / f"sweep-{p}-seed{seed}", extra,
+                                 f"sweep {p} partitions seed {seed}", partitions=p, seed=seed))
     sweep_means = {}
     for p in sorted({r["partitions"] for r in sweep}):
         mine = [r for r in sweep if r["partitions"] == p]

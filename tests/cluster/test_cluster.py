@@ -163,9 +163,11 @@ def reference(cluster, corpus_slice, archive, bare_python, base):
     return out, wall, summary
 
 
-def vectors(model: Path) -> tuple[np.ndarray, np.ndarray]:
-    return (Embeddings.load(str(model)).vectors,
-            Embeddings.load(str(model), table="context_embeddings").vectors)
+def max_difference(model: Path, reference_model: Path) -> float:
+    """max |a - b| over W and W' of two model directories."""
+    return max(float(np.abs(Embeddings.load(str(model), table).vectors
+                            - Embeddings.load(str(reference_model), table).vectors).max())
+               for table in ("embeddings", "context_embeddings"))
 
 
 def test_train_on_the_cluster(reference, cluster, capsys):
@@ -212,9 +214,7 @@ def test_killing_a_python_worker_and_an_executor_mid_training_changes_nothing(
     assert set(killed) == {"python", "executor"}, text[-5000:]
     assert re.search(r"Lost executor|ExecutorLostFailure|Removed executor|Executor .* (removed|lost)", text), \
         "the driver did not notice the executor loss"
-    W, Wp = vectors(out)
-    W0, Wp0 = vectors(reference[0])
-    diff = max(float(np.abs(W - W0).max()), float(np.abs(Wp - Wp0).max()))
+    diff = max_difference(out, reference[0])
     with capsys.disabled():
         print(f"\nkilled python worker {killed['python']} and executor JVM {killed['executor']}: "
               f"max |vector difference| vs the undisturbed run = {diff}")
@@ -242,9 +242,7 @@ def test_driver_killed_mid_training_resumes_to_the_same_vectors(
     assert done.returncode == 0, done.stdout[-5000:]
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["resumed"] and 0 < len(meta["rounds"]) < ROUNDS
-    W, Wp = vectors(out)
-    W0, Wp0 = vectors(reference[0])
-    diff = max(float(np.abs(W - W0).max()), float(np.abs(Wp - Wp0).max()))
+    diff = max_difference(out, reference[0])
     with capsys.disabled():
         print(f"\ndriver killed after checkpoint {killed_at}; resumed {len(meta['rounds'])} rounds: "
               f"max |vector difference| vs the undisturbed run = {diff}")
