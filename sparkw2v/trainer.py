@@ -91,6 +91,7 @@ def train(spark, input_path: str, config: TrainConfig,
         InputError: missing input or column, empty corpus, empty vocabulary, too many
             partitions, or nothing (compatible) to resume from.
         TrainingDivergedError: NaN/Inf in the parameters after a round.
+        OutputWriteError: a checkpoint could not be written.
     """
     tokens = tokenize(read_text(spark, input_path, config.text_column), config.text_column, config)
     return train_tokens(tokens, config, on_round, checkpoint_url, resume, input_path)
@@ -105,7 +106,7 @@ def train_tokens(tokens, config: TrainConfig,
     ``input_path`` only names the input in error messages.
 
     Raises:
-        InputError, TrainingDivergedError: as :func:`train`.
+        InputError, TrainingDivergedError, OutputWriteError: as :func:`train`.
     """
     sc = tokens.sparkSession.sparkContext
     timings: dict[str, float] = {}
