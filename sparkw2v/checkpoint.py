@@ -58,7 +58,7 @@ def save(url: str, next_round: int, W: np.ndarray, Wp: np.ndarray, config: dict)
     fs, path = storage.url_to_fs(url)
     fs.makedirs(path, exist_ok=True)
     for stale in fs.ls(path, detail=False):  # left by a run killed while checkpointing
-        if stale.rstrip("/").rsplit("/", 1)[-1].startswith("_tmp-"):
+        if _name(stale).startswith("_tmp-"):
             fs.rm(stale, recursive=True)
     tmp = storage.join(fs, path, f"_tmp-{uuid.uuid4().hex}")
     fs.makedirs(tmp, exist_ok=True)
@@ -80,14 +80,19 @@ def save(url: str, next_round: int, W: np.ndarray, Wp: np.ndarray, config: dict)
 def _complete(fs, path: str) -> list[str]:
     if not fs.exists(path):
         return []
-    return sorted(p for p in fs.ls(path, detail=False) if p.rstrip("/").rsplit("/", 1)[-1].startswith(_PREFIX))
+    return sorted(p for p in fs.ls(path, detail=False) if _name(p).startswith(_PREFIX))
+
+
+def _name(path: str) -> str:
+    """The last component of a path as fs.ls gives it."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def latest_round(url: str) -> int | None:
     """The round count of the newest complete checkpoint in ``url`` (None if there is none)."""
     fs, path = storage.url_to_fs(url)
     done = _complete(fs, path)
-    return int(done[-1].rstrip("/").rsplit("/", 1)[-1][len(_PREFIX):]) if done else None
+    return int(_name(done[-1])[len(_PREFIX):]) if done else None
 
 
 def latest(url: str) -> Checkpoint | None:

@@ -8,8 +8,6 @@ numpy arrays, so a round deserialises ready arrays instead of Python objects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .errors import InputError
@@ -19,10 +17,6 @@ from .tokenizer import NULL_FLAG, PIECE, TOKENS
 # MAX_WORDS_IN_BATCH), so that one huge row neither unbalances the chunks nor needs one huge
 # array; nothing is dropped.
 MAX_ROW_WORDS = 10_000
-# A joined row longer than this many characters is split into tokens piecewise, so a 50 MB row
-# never becomes one list of millions of Python strings.
-_SLICE_CHARS = 1 << 20
-
 # Joins a row's tokens for the trip from the JVM to Python: one string per row instead of one
 # Python object per token (several times faster). Tokens never contain it: the tokenizer splits
 # on whitespace by default, and NUL is not text.
@@ -34,38 +28,24 @@ def chunk_slot(partition: int, chunk: int, num_partitions: int) -> int:
     return chunk * num_partitions + partition
 
 
-def _token_slices(text: str, slice_chars: int = _SLICE_CHARS):
-    """The tokens of one joined row, as lists of at most about ``slice_chars`` characters each."""
-    start, end = 0, len(text)
-    while start < end:
-        stop = text.find(_SEP, start + slice_chars) if end - start > slice_chars else -1
-        if stop < 0:
-            yield text[start:].split(_SEP)
-            return
-        yield text[start:stop].split(_SEP)
-        start = stop + 1
-
-
-def encode_rows(texts, index: dict[str, int], max_row_words: int = MAX_ROW_WORDS,
-                slice_chars: int = _SLICE_CHARS):
+def encode_rows(texts, index: dict[str, int], max_row_words: int = MAX_ROW_WORDS):
     """Map each joined token string to int32 id arrays (unknown words dropped).
 
     A row with more than ``max_row_words`` in-vocabulary words becomes several rows of at most
     that many words (nothing dropped); rows with fewer than 2 words are skipped (no pairs).
+    Texts are at most ``tokenizer.MAX_ROW_CHARS`` characters: longer rows were cut in the JVM.
 
     Yields:
         (L,) int32 arrays, 2 <= L <= max_row_words.
     """
     for text in texts:
-        pending = np.zeros(0, np.int32)
-        for tokens in _token_slices(text, slice_chars):
-            ids = np.fromiter((index.get(t, -1) for t in tokens), dtype=np.int32, count=len(tokens))
-            pending = np.concatenate([pending, ids[ids >= 0]])
-            while pending.size > max_row_words:
-                yield pending[:max_row_words]
-                pending = pending[max_row_words:]
-        if pending.size >= 2:
-            yield pending
+        tokens = text.split(_SEP)
+        ids = np.fromiter((index.get(t, -1) for t in tokens), dtype=np.int32, count=len(tokens))
+        ids = ids[ids >= 0]
+        for start in range(0, ids.size, max_row_words):
+            row = ids[start:start + max_row_words]
+            if row.size >= 2:
+                yield row
 
 
 def build_chunk(rows) -> tuple[np.ndarray, np.ndarray]:

@@ -167,7 +167,7 @@ def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfi
     num_partitions = int(chunk_words.shape[0])
     W, Wp = init_vectors(len(vocab), config.vector_size, config.seed)
     # the settings that decide the vectors, with the partitioning resolved
-    settings = {**config.to_dict(), "num_partitions": int(chunk_words.shape[0]), "concurrency": concurrency}
+    settings = {**config.to_dict(), "num_partitions": num_partitions, "concurrency": concurrency}
     first = 0
     if resume:
         ckpt = checkpoint.latest(checkpoint_url) if checkpoint_url else None

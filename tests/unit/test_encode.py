@@ -10,8 +10,7 @@ def test_long_row_is_cut_into_rows_of_max_words_and_nothing_is_lost():
     words = [f"w{i}" for i in range(50)]
     index = {w: i for i, w in enumerate(words[:40])}  # w40..w49 are out of vocabulary
     tokens = rng.choice(words, size=25_013).tolist()
-    # slices of ~1000 characters force the piecewise split of the joined text
-    got = list(encode_rows([_SEP.join(tokens)], index, max_row_words=1000, slice_chars=1000))
+    got = list(encode_rows([_SEP.join(tokens)], index, max_row_words=1000))
     expected = [index[t] for t in tokens if t in index]
     assert all(1 <= len(a) <= 1000 for a in got)
     assert [len(a) for a in got[:-1]] == [1000] * (len(got) - 1)
