@@ -1,8 +1,10 @@
-"""python jobs/bench_kernel.py [--vector-size 100 300] [--words 2000000]
+"""python jobs/bench_kernel.py [--vector-size 100 300] [--blocks 1 8 64] [--words 2000000]
 
-Kernel-only benchmark: the SGNS kernel's (center, context) pairs/s on one core, on the real
-corpus's first words when ../shared/data is there (else a Zipf-distributed synthetic corpus),
-with the default settings (window 5, negative 5, sample 1e-4). No Spark.
+Kernel-only benchmark, one core, no Spark: the SGNS kernel's (center, context) pairs/s over the
+strata of one cycle, as a task trains them, on the real corpus's first words when
+../shared/data is there (else a Zipf-distributed synthetic corpus), with the default settings
+(window 5, negative 5, sample 1e-4). Also times pair generation (subsampling, windows and
+bucketing by stratum), and prints the stratum imbalance (max / mean pairs) per block count.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from sparkw2v import kernel, vocab
+from sparkw2v.layout import BlockLayout, context_block, pair_weights
+from sparkw2v.pairs import generate_pairs, split_by_center_block
+from sparkw2v.schedule import Schedule
+from sparkw2v.worker import BlockPairs, NoiseTables
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gutenberg_text8style.gz"
 
@@ -37,9 +43,39 @@ def load_ids(words: int, min_count: int) -> tuple[np.ndarray, np.ndarray, str]:
     return ids, np.bincount(ids, minlength=V).astype(np.int64) + 1, "synthetic Zipf"
 
 
+def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int) -> dict:
+    """Generate the pairs of the corpus for P blocks and train them as one cycle (R = 1)."""
+    layout = BlockLayout.build(pair_weights(counts, keep), P, seed, 0)
+    schedule = Schedule(1, 1, P, 0.025, 0.0001, seed)
+    start = time.perf_counter()
+    centers, contexts, strata, kept = generate_pairs(ids, offsets, keep, layout.labels, P, 5, np.uint64(seed))
+    gen_seconds = time.perf_counter() - start
+    tables = NoiseTables.build(counts, layout)
+    pairs = {k: BlockPairs.arrange([(c, o, n)], 1, layout, k, tables.shares, 5)
+             for k, c, o, n in split_by_center_block(centers, contexts, strata)}
+    W = {k: kernel.init_rows(layout.members(k), N, seed) for k in range(P)}
+    Wp = {k: np.zeros_like(W[k]) for k in range(P)}
+    w_upd = {k: np.zeros(layout.size(k), np.int32) for k in range(P)}
+    wp_upd = {k: np.zeros(layout.size(k), np.int32) for k in range(P)}
+    seeds = {(s, k): np.uint64(schedule.stratum_seed(0, 0, s, k)) for s in range(P) for k in range(P)}
+    start = time.perf_counter()
+    trained = 0
+    for s in range(P):
+        for k in range(P):
+            j = context_block(k, s, P)
+            a, b = pairs[k].bounds[0, j]
+            trained += kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, a, b, tables.prob[j],
+                                            tables.alias[j], pairs[k].rates[j], pairs[k].max_rates[j], 10, 0.025, 0.0001, seeds[s, k],
+                                            w_upd[k], wp_upd[j])[2]
+    seconds = time.perf_counter() - start
+    return {"pairs": int(trained), "seconds": seconds, "gen_seconds": gen_seconds, "kept": int(kept),
+            "stratum_max_over_mean": float(strata.max() / strata.mean())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--vector-size", type=int, nargs="+", default=[100, 300])
+    parser.add_argument("--blocks", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--words", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -47,27 +83,20 @@ def main() -> None:
     offsets = np.arange(0, len(ids) + 1, 1000, dtype=np.int64)
     if offsets[-1] != len(ids):
         offsets = np.append(offsets, len(ids))
-    keep, (prob, alias) = vocab.keep_probabilities(counts, 1e-4), vocab.noise_table(counts, 0.75)
-    V = len(counts)
+    keep = vocab.keep_probabilities(counts, 1e-4)
+    run_cycle(2, 8, ids[:20000], offsets[:21], counts, keep, 1)  # compile
     results = []
     for N in args.vector_size:
-        rng = np.random.default_rng(1)
-        W0 = ((rng.random((V, N), dtype=np.float32) - 0.5) / N).astype(np.float32)
-        kernel.train_rows(ids[:5000], offsets[:6], W0.copy(), np.zeros_like(W0), keep, prob, alias, 5, 5,
-                          0.025, 0.025, np.uint64(1), np.zeros(V, np.int32), np.zeros(V, np.int32))
-        rates = []
-        for r in range(args.repeats):
-            W, Wp = W0.copy(), np.zeros_like(W0)
-            start = time.perf_counter()
-            _, _, pairs, kept = kernel.train_rows(ids, offsets, W, Wp, keep, prob, alias, 5, 5, 0.025, 0.0001,
-                                               np.uint64(r + 1), np.zeros(V, np.int32), np.zeros(V, np.int32))
-            seconds = time.perf_counter() - start
-            rates.append((pairs / seconds, len(ids) / seconds))
-        pairs_s = float(np.median([p for p, _ in rates]))
-        words_s = float(np.median([w for _, w in rates]))
-        results.append({"vector_size": N, "pairs_per_sec": round(pairs_s), "raw_words_per_sec": round(words_s)})
-        print(f"d={N}: {pairs_s / 1e6:.2f}M pairs/s, {words_s / 1e6:.2f}M raw words/s "
-              f"(median of {args.repeats}; {len(ids)} words of {source}, V={V})")
+        for P in args.blocks:
+            runs = [run_cycle(P, N, ids, offsets, counts, keep, r + 1) for r in range(args.repeats)]
+            pairs_s = float(np.median([r["pairs"] / r["seconds"] for r in runs]))
+            gen_s = float(np.median([r["pairs"] / r["gen_seconds"] for r in runs]))
+            imbalance = float(np.median([r["stratum_max_over_mean"] for r in runs]))
+            results.append({"vector_size": N, "num_blocks": P, "pairs_per_sec": round(pairs_s),
+                            "generated_pairs_per_sec": round(gen_s), "stratum_max_over_mean": round(imbalance, 3)})
+            print(f"d={N} P={P}: kernel {pairs_s / 1e6:.2f}M pairs/s, pair generation {gen_s / 1e6:.1f}M pairs/s, "
+                  f"stratum max/mean {imbalance:.2f} (median of {args.repeats}; {len(ids)} words of {source}, "
+                  f"V={len(counts)})", flush=True)
     print(json.dumps(results))
 
 

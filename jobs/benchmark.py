@@ -1,13 +1,18 @@
-"""spark-submit jobs/benchmark.py --input PARQUET [--max-tokens N] [--repeats R] [--partitions 1,2,4,8]
+"""python jobs/benchmark.py --input PARQUET [--repeats R] [--sweep BLOCKS:SEEDS ...] [--masters M,...]
 
-Trains sparkw2v (local[2]), Spark MLlib's Word2Vec (2 partitions) and gensim (sg=1, 2 workers;
-when installed) on the same corpus with the same settings, alternating the systems
-(A B C A B C ...) so that machine drift hits all alike. Each training runs in its own child
-process, whose process tree is sampled for peak memory. Prints a table and writes JSON: fit
-wall time, raw words/s (corpus tokens x epochs / fit seconds), sparkw2v's speed ratio to each
-peer per repeat and the median, analogy accuracy (overall / semantic / syntactic),
+Trains sparkw2v (local[2], default settings), Spark MLlib's Word2Vec (2 partitions) and gensim
+(sg=1, 2 workers; when installed) on the same corpus with the same settings, alternating the
+systems (A B C A B C ...) so that machine drift hits all alike. Each training runs in its own
+child process, whose process tree is sampled for peak memory. Prints a table and writes JSON:
+fit wall time, raw words/s (corpus tokens x epochs / fit seconds), sparkw2v's speed ratio to
+each peer per repeat and the median, analogy accuracy (overall / semantic / syntactic),
 WordSim-353 and SimLex-999 rho (the same evaluation code for all three), and peak memory.
---partitions sweeps sparkw2v's partition count (still local[2]) and reports accuracy per count.
+
+--sweep "1,2,4,8,16,32,64:1" trains sparkw2v with each num_blocks P and each seed (on
+--sweep-master, local[2] by default: a P-block run gives the vectors of a P-executor cluster
+bit for bit) and reports the means per P and their gap to P = 1; repeat --sweep for other
+seeds of some P. --masters "local[8],local[32]" trains sparkw2v with no setting at all on each
+master (the defaults a machine or cluster of that many cores gets).
 """
 
 from __future__ import annotations
@@ -37,18 +42,20 @@ def _child_sparkw2v(args) -> dict:
     from sparkw2v.session import build_session
     from sparkw2v.trainer import train
 
-    spark = build_session("bench-sparkw2v", "local[2]")
+    spark = build_session("bench-sparkw2v", args.master)
     overrides = json.loads(args.overrides or "{}")
-    config = TrainConfig(**{**SETTINGS, "num_partitions": args.num_partitions, **overrides})
+    config = TrainConfig(**{**SETTINGS, "num_blocks": args.num_blocks, **overrides})
+    logging.getLogger("sparkw2v").info("benchmark: %s on %s", config, args.master)
     start = time.perf_counter()
     result = train(spark, args.input, config)
     fit = time.perf_counter() - start
     write_model(args.out, result.vocab.words, result.vocab.counts, result.W, result.Wp,
-                {"config": config.to_dict(), "corpus": result.stats, "rounds": result.rounds},
+                {"config": config.to_dict(), "corpus": result.stats, "cycles": result.cycles},
                 overwrite=True)
     return {"fit_seconds": fit, "train_seconds": result.stats["train_seconds"],
             "corpus_tokens": result.vocab.corpus_tokens, "epochs": config.epochs,
-            "bytes_w_wp": int(result.W.nbytes + result.Wp.nbytes)}
+            "num_blocks": result.num_blocks, "num_tasks": result.stats["num_tasks"],
+            "bytes_w_wp": int(result.W.nbytes + result.Wp.nbytes), "epoch_stats": result.stats["epochs"]}
 
 
 def _child_mllib(args) -> dict:
@@ -221,16 +228,19 @@ def main() -> int:
     parser.add_argument("--mllib-iters", type=int, default=SETTINGS["epochs"],
                         help="MLlib maxIter (default: epochs)")
     parser.add_argument("--systems", default="sparkw2v,mllib,gensim")
-    parser.add_argument("--partitions", default="", help="comma list: sparkw2v partition sweep")
+    parser.add_argument("--sweep", action="append", default=[],
+                        help="BLOCKS:SEEDS, e.g. 1,8,64:1,2,3: sparkw2v with each num_blocks and seed")
+    parser.add_argument("--sweep-master", default="local[2]")
     parser.add_argument("--sweep-overrides", default="", help="JSON of TrainConfig overrides for the sweep")
-    parser.add_argument("--sweep-seeds", default="1", help="comma list: seeds of each sweep point (means reported)")
+    parser.add_argument("--masters", default="", help="comma list: sparkw2v with default settings on each master")
     parser.add_argument("--eval-dir", default=str(DEFAULT_EVAL))
     parser.add_argument("--json", default="benchmark.json", help="where to write the results")
     parser.add_argument("--work-dir", default="", help="scratch directory (default: a temp dir)")
     # child mode
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
-    parser.add_argument("--num-partitions", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--master", default="local[2]", help=argparse.SUPPRESS)
+    parser.add_argument("--num-blocks", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--overrides", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -276,40 +286,47 @@ def main() -> int:
             per.append(ours["raw_words_per_sec"] / theirs["raw_words_per_sec"])
         ratios[peer] = {"per_repeat": per, "median": statistics.median(per)}
     sweep = []
-    seeds = [int(x) for x in args.sweep_seeds.split(",") if x]
-    for seed in seeds:
-        for p in [int(x) for x in args.partitions.split(",") if x]:
-            overrides = {**json.loads(args.sweep_overrides or "{}"), "seed": seed}
-            extra = ["--num-partitions", str(p), "--overrides", json.dumps(overrides)]
-            sweep.append(measure("sparkw2v", work / f"sweep-{p}-seed{seed}", extra,
-                                 f"sweep {p} partitions seed {seed}", partitions=p, seed=seed))
+    for spec in args.sweep:
+        blocks, _, seeds = spec.partition(":")
+        for seed in [int(x) for x in (seeds or "1").split(",") if x]:
+            for p in [int(x) for x in blocks.split(",") if x]:
+                overrides = {**json.loads(args.sweep_overrides or "{}"), "seed": seed}
+                extra = ["--num-blocks", str(p), "--master", args.sweep_master, "--overrides", json.dumps(overrides)]
+                sweep.append(measure("sparkw2v", work / f"sweep-{p}-seed{seed}", extra,
+                                     f"sweep P={p} seed {seed}", blocks=p, seed=seed))
     sweep_means = {}
-    for p in sorted({r["partitions"] for r in sweep}):
-        mine = [r for r in sweep if r["partitions"] == p]
-        sweep_means[p] = {k: statistics.mean(r[k] for r in mine) for k in ("analogy", "wordsim353", "simlex999")}
+    for p in sorted({r["blocks"] for r in sweep}):
+        mine = [r for r in sweep if r["blocks"] == p]
+        sweep_means[p] = {"seeds": [r["seed"] for r in mine],
+                          **{k: statistics.mean(r[k] for r in mine) for k in ("analogy", "wordsim353", "simlex999")}}
+    defaults = [measure("sparkw2v", work / f"default-{m.strip('local[]')}", ["--master", m], f"defaults on {m}",
+                        master=m) for m in args.masters.split(",") if m]
 
     print()
     print("| system | repeat | fit s | raw words/s | analogy | semantic | syntactic | WS-353 | SimLex | "
           "peak RSS python driver / JVM / python worker (MiB) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in runs + sweep:
-        name = r["system"] + (f" ({r['partitions']} partitions, seed {r['seed']})" if "partitions" in r else "")
+    for r in runs + sweep + defaults:
+        name = r["system"] + (f" (P={r['blocks']}, seed {r['seed']})" if "blocks" in r else "")
+        name += f" (defaults on {r['master']}, P={r['num_blocks']})" if "master" in r else ""
         mem = " / ".join(f"{r['peak_rss'].get(k, 0) / 2**20:.0f}" for k in ("python-driver", "jvm", "python-worker"))
         print(f"| {name} | {r.get('repeat', '-')} | {r['fit_seconds']:.1f} | {r['raw_words_per_sec']:.0f} | "
               f"{_fmt(r['analogy'], True)} | {_fmt(r['semantic'], True)} | {_fmt(r['syntactic'], True)} | "
               f"{_fmt(r['wordsim353'])} | {_fmt(r['simlex999'])} | {mem} |")
     for p, means in sweep_means.items():
-        gap = (f", {100 * (means['analogy'] - sweep_means[1]['analogy']):+.1f} points vs 1 partition"
-               if 1 in sweep_means else "")
-        print(f"sweep mean over seeds {seeds}, {p} partitions: analogy {_fmt(means['analogy'], True)}{gap}, "
-              f"ws {_fmt(means['wordsim353'])}, simlex {_fmt(means['simlex999'])}")
+        base = sweep_means.get(1)
+        gap = (f" ({100 * (means['analogy'] - base['analogy']):+.1f} points, "
+               f"{means['wordsim353'] - base['wordsim353']:+.3f}, {means['simlex999'] - base['simlex999']:+.3f} vs P=1)"
+               if base else "")
+        print(f"P={p}, mean over seeds {means['seeds']}: analogy {_fmt(means['analogy'], True)}, "
+              f"ws {_fmt(means['wordsim353'])}, simlex {_fmt(means['simlex999'])}{gap}")
     for peer, ratio in ratios.items():
         print(f"sparkw2v / {peer} raw words/s: median {ratio['median']:.2f}x "
               f"(per repeat {', '.join(f'{x:.2f}' for x in ratio['per_repeat'])})")
     with open(args.json, "w") as fh:
         json.dump({"settings": SETTINGS, "input": args.input, "mllib_iters": args.mllib_iters,
                    "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "runs": runs, "ratios": ratios,
-                   "partition_sweep": sweep, "partition_sweep_means": sweep_means}, fh, indent=2)
+                   "block_sweep": sweep, "block_sweep_means": sweep_means, "defaults": defaults}, fh, indent=2)
     print(f"wrote {args.json}")
     return 0
 

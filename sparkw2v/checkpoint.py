@@ -1,121 +1,68 @@
-"""Atomic training checkpoints through fsspec: W, W', the next round and the settings.
+"""Checkpoints: which block states to keep, and the proof that a state belongs to a run.
 
-A checkpoint is written under a temporary name and renamed to ``round-NNNNNN`` only when
-complete; older ones are removed after that, so the last good checkpoint survives a crash
-during checkpointing. Arrays are stored with ``numpy.save`` (no pickle). Every random number
-of a round derives from (seed, epoch, round, partition), so the round counter is the whole
-random state: a resumed run gives the same vectors as an uninterrupted one.
+The blocks of W and W' after every epoch are written to the block store anyway (that is how
+they pass from one epoch's stage to the next, see ``blockstore``); a checkpoint is such a state
+kept. Every random number derives from (seed, epoch, cycle, sub-epoch, block or shard), so the
+number of epochs done is the whole random state: a resumed run gives the vectors of an
+uninterrupted one. A state records the settings that decide the vectors and a fingerprint of
+the vocabulary (words and counts), so that it is never continued with other settings or on
+another corpus.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import uuid
-from dataclasses import dataclass
+import hashlib
 
 import numpy as np
 
-from . import storage
 from .errors import InputError
 
-_PREFIX = "round-"
+# settings that do not change the vectors
+IGNORED_SETTINGS = frozenset({"checkpoint_every", "max_model_mb"})
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """Parameters after ``next_round`` rounds: W, W' (V, N) float32 and the settings used."""
-
-    next_round: int
-    W: np.ndarray
-    Wp: np.ndarray
-    config: dict
-    vocab_size: int
-
-
-def _save_array(fs, path: str, array: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    with fs.open(path, "wb") as fh:
-        fh.write(buf.getvalue())
+def vocabulary_fingerprint(words, counts: np.ndarray) -> str:
+    """sha256 (hex) of the words, in id order, and their counts."""
+    digest = hashlib.sha256()
+    for word in words:
+        digest.update(word.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00\xff")
+    digest.update(np.asarray(counts, dtype="<i8").tobytes())
+    return digest.hexdigest()
 
 
-def _load_array(fs, path: str) -> np.ndarray:
-    with fs.open(path, "rb") as fh:
-        return np.load(io.BytesIO(fh.read()), allow_pickle=False)
-
-
-def save(url: str, next_round: int, W: np.ndarray, Wp: np.ndarray, config: dict) -> None:
-    """Write a checkpoint after ``next_round`` rounds into the directory ``url``.
+def check_compatible(state: dict, settings: dict, fingerprint: str) -> None:
+    """Raise InputError unless ``state`` was made with these settings on this vocabulary.
 
     Args:
-        W, Wp: (V, N) float32 center and context vectors.
-        config: the settings that decide the vectors (checked on resume).
-
-    Raises:
-        OSError: the filesystem failed; the previous checkpoint is untouched.
+        state: a state record (``blockstore.BlockStore.read_state``).
+        settings: this run's settings, ``num_blocks`` resolved.
+        fingerprint: this run's :func:`vocabulary_fingerprint`.
     """
-    fs, path = storage.url_to_fs(url)
-    fs.makedirs(path, exist_ok=True)
-    for stale in fs.ls(path, detail=False):  # left by a run killed while checkpointing
-        if _name(stale).startswith("_tmp-"):
-            fs.rm(stale, recursive=True)
-    tmp = storage.join(fs, path, f"_tmp-{uuid.uuid4().hex}")
-    fs.makedirs(tmp, exist_ok=True)
-    try:
-        _save_array(fs, storage.join(fs, tmp, "W.npy"), W)
-        _save_array(fs, storage.join(fs, tmp, "Wp.npy"), Wp)
-        with fs.open(storage.join(fs, tmp, "state.json"), "w") as fh:
-            json.dump({"next_round": next_round, "vocab_size": int(W.shape[0]), "config": config}, fh)
-    except BaseException:
-        storage.remove_quietly(fs, tmp)
-        raise
-    final = storage.join(fs, path, f"{_PREFIX}{next_round:06d}")
-    fs.mv(tmp, final, recursive=True)
-    for old in _complete(fs, path):
-        if old != final:
-            fs.rm(old, recursive=True)
-
-
-def _complete(fs, path: str) -> list[str]:
-    if not fs.exists(path):
-        return []
-    return sorted(p for p in fs.ls(path, detail=False) if _name(p).startswith(_PREFIX))
-
-
-def _name(path: str) -> str:
-    """The last component of a path as fs.ls gives it."""
-    return path.rstrip("/").rsplit("/", 1)[-1]
-
-
-def latest_round(url: str) -> int | None:
-    """The round count of the newest complete checkpoint in ``url`` (None if there is none)."""
-    fs, path = storage.url_to_fs(url)
-    done = _complete(fs, path)
-    return int(_name(done[-1])[len(_PREFIX):]) if done else None
-
-
-def latest(url: str) -> Checkpoint | None:
-    """The newest complete checkpoint in ``url``, or None if there is none."""
-    fs, path = storage.url_to_fs(url)
-    done = _complete(fs, path)
-    if not done:
-        return None
-    last = done[-1]
-    with fs.open(storage.join(fs, last, "state.json"), "r") as fh:
-        state = json.load(fh)
-    return Checkpoint(state["next_round"], _load_array(fs, storage.join(fs, last, "W.npy")),
-                      _load_array(fs, storage.join(fs, last, "Wp.npy")), state["config"], state["vocab_size"])
-
-
-def check_compatible(ckpt: Checkpoint, config: dict, vocab_size: int) -> None:
-    """Raise InputError if the checkpoint was made with other settings or another vocabulary."""
-    ignore = {"checkpoint_every", "max_model_mb"}  # they do not change the vectors
-    diff = sorted(k for k in set(config) | set(ckpt.config)
-                  if k not in ignore and config.get(k) != ckpt.config.get(k))
+    saved = state.get("settings", {})
+    diff = sorted(k for k in set(settings) | set(saved)
+                  if k not in IGNORED_SETTINGS and settings.get(k) != saved.get(k))
     if diff:
         raise InputError(f"cannot resume: the checkpoint was made with other settings ({', '.join(diff)}); "
                          "resume with the same settings or train afresh with --overwrite")
-    if vocab_size != ckpt.vocab_size:
-        raise InputError(f"cannot resume: the vocabulary has {vocab_size} words, the checkpoint "
-                         f"{ckpt.vocab_size}; the input changed: train afresh with --overwrite")
+    if state.get("vocabulary") != fingerprint:
+        raise InputError(
+            f"cannot resume: the checkpoint was made on another corpus (its vocabulary of "
+            f"{state.get('vocab_size')} words and their counts differ from this corpus's); resume "
+            "with the same input or train afresh with --overwrite")
+
+
+def states_to_remove(existing: list[int], newest: int, checkpoint_every: int, epochs: int) -> list[int]:
+    """Which states to delete once the state after ``newest`` epochs is complete.
+
+    The newest is kept (the next epoch starts from it). With ``checkpoint_every`` N > 0 the
+    newest state after a multiple of N epochs (or after the last epoch) is kept as well; with
+    N = 0 nothing else is.
+    """
+    keep = {newest}
+    if checkpoint_every:
+        marks = [s for s in existing + [newest]
+                 if s <= newest and (s % checkpoint_every == 0 or s == epochs)]
+        if marks:
+            keep.add(max(marks))
+    return sorted(s for s in existing if s not in keep)

@@ -40,19 +40,16 @@ class TrainConfig:
         min_alpha: final learning rate (0 <= min_alpha <= alpha), reached linearly over all
             words of all epochs.
         epochs: passes over the corpus (>= 1).
-        num_partitions: Spark partitions the corpus is trained in (0: the session's default
-            parallelism).
-        rounds_per_epoch: parameter-combination rounds per epoch (>= 1), about: each partition
-            is cut into ceil(rounds_per_epoch * concurrency / num_partitions) chunks.
-        concurrency: partitions trained from the same parameters in one round (0: the
-            session's default parallelism, i.e. the cores). More partitions than this wait for
-            the next round, so the number of replicas combined per round does not grow with
-            the number of partitions.
-        combine_gamma: rows changed by n partitions in a round move by sum(deltas) / n**gamma:
-            1 averages per row (the baseline rule), 0 sums.
+        num_blocks: P, the blocks W and W' are cut into (stratified block SGD: no row has two
+            live copies). 0: the task slots of the session (its cores), at most the vocabulary
+            size. Results depend on (seed, num_blocks, cycles_per_epoch), never on how many
+            executors run them; set it explicitly for the same vectors on any cluster.
+        cycles_per_epoch: R, how often each (W block, W' block) pair meets per epoch: each
+            epoch's pairs are cut into R cycles of P sub-epochs (>= 1).
         seed: seed of every random draw; equal seeds and settings give equal vectors.
-        checkpoint_every: write a checkpoint of W, W' and the round counter every this many
-            rounds (0: never); ``jobs/train.py --resume`` continues from the last one.
+        checkpoint_every: keep the blocks of W and W' after every this many epochs (and after
+            the last) as a checkpoint (0: never); ``jobs/train.py --resume`` continues from the
+            newest.
         text_column: name of the string column of the input Parquet.
         lowercase: lowercase text before splitting.
         token_pattern: Java regular expression that separates tokens (Spark RegexTokenizer).
@@ -70,10 +67,8 @@ class TrainConfig:
     alpha: float = 0.025
     min_alpha: float = 0.0001
     epochs: int = 5
-    num_partitions: int = 0
-    rounds_per_epoch: int = 10
-    concurrency: int = 0
-    combine_gamma: float = 0.5
+    num_blocks: int = 0
+    cycles_per_epoch: int = 16
     seed: int = 1
     checkpoint_every: int = 0
     text_column: str = "text"
@@ -105,13 +100,9 @@ class TrainConfig:
         _check(0.0 <= self.min_alpha <= self.alpha, "min_alpha", self.min_alpha,
                f"in [0, alpha={self.alpha}]")
         _check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
-        _check(self.num_partitions >= 0, "num_partitions", self.num_partitions,
-               ">= 0 (0: the session's default parallelism)")
-        _check(self.rounds_per_epoch >= 1, "rounds_per_epoch", self.rounds_per_epoch, ">= 1")
-        _check(self.concurrency >= 0, "concurrency", self.concurrency,
-               ">= 0 (0: the session's default parallelism)")
-        _check(0.0 <= self.combine_gamma <= 1.0, "combine_gamma", self.combine_gamma,
-               "in [0, 1] (1 averages, 0 sums)")
+        _check(self.num_blocks >= 0, "num_blocks", self.num_blocks,
+               ">= 0 (0: the session's task slots)")
+        _check(self.cycles_per_epoch >= 1, "cycles_per_epoch", self.cycles_per_epoch, "an integer >= 1")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "in [0, 2**63)")
         _check(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, ">= 0 (0: never)")
         _check(bool(self.text_column), "text_column", self.text_column, "a non-empty column name")
@@ -131,12 +122,21 @@ class TrainConfig:
 _FIELD_TYPES: dict[str, type] = {
     "vector_size": int, "window": int, "negative": int, "ns_exponent": float, "sample": float,
     "min_count": int, "max_vocab_size": int, "max_model_mb": int, "alpha": float, "min_alpha": float, "epochs": int,
-    "num_partitions": int, "rounds_per_epoch": int, "concurrency": int, "combine_gamma": float,
+    "num_blocks": int, "cycles_per_epoch": int,
     "seed": int, "checkpoint_every": int,
     "text_column": str, "lowercase": bool, "token_pattern": str, "min_token_length": int,
 }
 CONFIG_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TrainConfig))
 assert set(CONFIG_KEYS) == set(_FIELD_TYPES)
+
+
+# Keys of earlier versions, with what replaced them.
+REMOVED_KEYS: dict[str, str] = {
+    key: ("sparkw2v no longer averages replicas trained apart (quality fell with every executor "
+          "added); it trains W and W' in blocks that never have two live copies: set num_blocks "
+          "and cycles_per_epoch instead")
+    for key in ("num_partitions", "rounds_per_epoch", "concurrency", "combine_gamma")
+}
 
 
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -146,6 +146,8 @@ def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
 
 def _check_keys(values: Mapping[str, Any], where: str) -> None:
     for key in values:
+        if key in REMOVED_KEYS:
+            raise ConfigError(f"config key {key!r} in {where} was removed: {REMOVED_KEYS[key]}")
         if key not in _FIELD_TYPES:
             close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""

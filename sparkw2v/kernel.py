@@ -1,18 +1,17 @@
 """The SGNS SGD kernel: compiled with numba, no Spark, no I/O.
 
-One call trains one partition's share of a round: it subsamples each row afresh, draws a
-dynamic window per position, draws K noise words per position and applies skip-gram
-negative-sampling updates (Mikolov et al. 2013, "Distributed Representations of Words and
-Phrases and their Compositionality", eq. 4) to ``W`` (center/input vectors) and ``W'``
-(context/output vectors) in place.
+One call of :func:`train_stratum` trains one stratum of one cycle: the (center, context) pairs
+whose center lies in the W block a task owns and whose context lies in the W' block it holds
+(``pairs.generate_pairs`` forms and buckets them), applying skip-gram negative-sampling updates
+(Mikolov et al. 2013, "Distributed Representations of Words and Phrases and their
+Compositionality", eq. 4) to the two blocks in place. Noise words come from the held W' block
+(count^0.75 restricted to it, as many per pair as ``layout.center_negative_rates`` says).
 
-Pair generation follows the word2vec C tool: for each position i of a (subsampled) row a
-window b is drawn uniformly from 1..window, and every word w_j with 0 < |i - j| <= b forms a
-pair (center = w_j, context = w_i); pairs never cross a row. The K noise words are drawn once
-per position i and shared by its pairs (Ji et al. 2016, "Parallelizing Word2Vec in Shared and
-Distributed Memory"), so one position is a small dense m x (K+1) block of dot products. All
-gradients of a position are computed from the vectors as they were before that position and
-then applied, i.e. each pair gets the textbook SGD step of ``reference.sgns_gradients``.
+The pairs of one corpus position share their context word and their K noise words (Ji et al.
+2016, "Parallelizing Word2Vec in Shared and Distributed Memory"), so one position is a small
+dense m x (K+1) block of dot products. All gradients of a position are computed from the
+vectors as they were before that position and then applied, i.e. each pair gets the textbook
+SGD step of ``reference.sgns_gradients``.
 
 Random numbers come from a splitmix64 stream seeded by the caller, so a call is a pure
 function of its inputs (seed included).
@@ -33,13 +32,18 @@ LOSS_EVERY = 16  # the reported loss is measured on every 16th position (a log p
 
 
 @njit(inline="always")
-def _next_u64(state):
-    """splitmix64 (Steele, Lea & Flood 2014): advance ``state`` (uint64[1]) and return 64 bits."""
-    state[0] += _GOLDEN
-    z = state[0]
+def _mix64(z):
+    """splitmix64's finaliser (Steele, Lea & Flood 2014): a bijective hash of 64 bits."""
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
     return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always")
+def _next_u64(state):
+    """splitmix64: advance ``state`` (uint64[1]) and return 64 bits."""
+    state[0] += _GOLDEN
+    return _mix64(state[0])
 
 
 @njit(inline="always")
@@ -134,22 +138,6 @@ def _subsample_row(ids, start, stop, keep_prob, state, out):
 
 
 @njit(inline="always")
-def _gather_window(row, n, i, b, centers):
-    """The words within distance b of position i of row[:n] (i excluded) into ``centers``.
-
-    Returns how many were gathered (at most 2 b).
-    """
-    m = 0
-    lo = max(0, i - b)
-    hi = min(n, i + b + 1)
-    for j in range(lo, hi):
-        if j != i:
-            centers[m] = row[j]
-            m += 1
-    return m
-
-
-@njit(inline="always")
 def _softplus(x):
     """log(1 + exp(x)) without overflow."""
     if x > 0.0:
@@ -158,9 +146,10 @@ def _softplus(x):
 
 
 @njit(fastmath=True, cache=True, error_model="numpy")
-def sgns_update(W, Wp, centers, m, context, negatives, alpha, neu, grad_out,
+def sgns_update(W, Wp, centers, m, context, negatives, uses, alpha, neu, grad_out,
                 w_updates, wp_updates, with_loss):
-    """One position's SGNS step: pairs (centers[j], context) for j < m, shared negatives.
+    """One position's SGNS step: pairs (centers[j], context) for j < m, shared negatives (center
+    j uses the first ``uses[j]`` of them).
 
     For each pair, J = -log s(u_o.v_c) - sum_k log s(-u_k.v_c) (Mikolov et al. 2013, eq. 4);
     dJ/dv_c = (s(u_o.v_c) - 1) u_o + sum_k s(u_k.v_c) u_k, dJ/du_o = (s(u_o.v_c) - 1) v_c,
@@ -175,6 +164,7 @@ def sgns_update(W, Wp, centers, m, context, negatives, alpha, neu, grad_out,
         m: number of pairs.
         context: context word id o.
         negatives: (K,) int32 noise word ids.
+        uses: (>= m,) int: how many of the negatives each center uses (<= K).
         alpha: learning rate.
         neu: (>= m, N) float32 scratch; grad_out: (K + 1, N) float32 scratch.
         w_updates, wp_updates: (V,) int32; incremented once per row update applied.
@@ -194,7 +184,7 @@ def sgns_update(W, Wp, centers, m, context, negatives, alpha, neu, grad_out,
         c = centers[j]
         for d in range(n_dim):
             neu[j, d] = 0.0
-        for s in range(n_out):
+        for s in range(uses[j] + 1):
             if s == 0:
                 o = context
             else:
@@ -235,86 +225,94 @@ def sgns_update(W, Wp, centers, m, context, negatives, alpha, neu, grad_out,
 
 
 @njit(fastmath=True, cache=True, error_model="numpy")
-def train_rows(ids, offsets, W, Wp, keep_prob, noise_prob, noise_alias, window, negative,
-               alpha_start, alpha_end, seed, w_updates, wp_updates):
-    """Train SGNS on rows of word ids, in place on W and Wp.
+def train_stratum(Wk, Wpj, centers, contexts, start, stop, noise_prob, noise_alias, center_rates,
+                  max_rate, max_group, alpha_start, alpha_end, seed, w_updates, wp_updates):
+    """Train the pairs ``start:stop`` of one stratum, in place on one W block and one W' block.
+
+    The pairs of one corpus position (a context ``~row`` starts one; the first pair of the
+    range starts one in any case) form one SGD step with shared noise words
+    (:func:`sgns_update`). Center c uses ``center_rates[c]`` noise words, rounded
+    stochastically with one uniform number u per position (floor(rate + u)): its integer part,
+    plus one with probability its fractional part; the position draws as many as its most
+    demanding center uses.
 
     Args:
-        ids: (T,) int32 word ids, rows concatenated.
-        offsets: (R + 1,) int64; row r is ids[offsets[r]:offsets[r + 1]].
-        W, Wp: (V, N) float32 center and context vectors; updated in place.
-        keep_prob: (V,) float64 subsampling keep probability per word (vocab.keep_probabilities).
-        noise_prob, noise_alias: (V,) float64 and (V,) int32 alias table of the noise
-            distribution (vocab.noise_table).
-        window: maximum window (words); negative: K noise words per position.
-        alpha_start, alpha_end: learning rate at the first and after the last word; linear in
-            the raw position in between (updated per row).
+        Wk: (n_k, N) float32, the W block (center vectors); updated in place.
+        Wpj: (n_j, N) float32, the W' block (context vectors); updated in place.
+        centers, contexts: (n,) int32 local rows of the pairs' words in Wk and Wpj (a context
+            ``~row`` marks the first pair of a position).
+        start, stop: the pairs to train.
+        noise_prob, noise_alias: (n_j,) float64 and (n_j,) int32 alias table of the noise
+            distribution restricted to the W' block (local rows).
+        center_rates: (n_k,) float32 noise words per pair of each center with this W' block
+            (``layout.center_negative_rates``).
+        max_rate: an upper bound of ``center_rates`` (sizes the scratch arrays).
+        max_group: the largest number of pairs of a position (2 x window).
+        alpha_start, alpha_end: learning rate at the first pair and after the last; linear in
+            between.
         seed: uint64 seed of this call's random stream.
-        w_updates, wp_updates: (V,) int32 update counters, incremented in place.
+        w_updates, wp_updates: (n_k,) and (n_j,) int32 update counters, incremented in place.
 
     Returns:
         (loss_sum float64 in nats over the sampled pairs, loss_pairs int64 pairs sampled for
-        the loss (those of every LOSS_EVERY-th position), pairs int64, words_kept int64).
+        the loss (those of every LOSS_EVERY-th position), pairs int64 trained).
     """
-    n_dim = W.shape[1]
+    n_dim = Wk.shape[1]
     state = _seeded_state(seed)
-    n_rows = offsets.shape[0] - 1
-    if n_rows <= 0:
-        return 0.0, 0, 0, 0
-    first = offsets[0]
-    total = offsets[n_rows] - first
-    max_len = 0
-    for r in range(n_rows):
-        max_len = max(max_len, offsets[r + 1] - offsets[r])
-    row = np.empty(max(max_len, 1), np.int32)
-    centers = np.empty(2 * window, np.int32)
-    negatives = np.empty(negative, np.int32)
-    neu = np.empty((2 * window, n_dim), np.float32)
-    grad_out = np.empty((negative + 1, n_dim), np.float32)
+    cap = np.int64(max_rate) + 1
+    negatives = np.empty(cap, np.int32)
+    uses = np.empty(max(max_group, 1), np.int64)
+    neu = np.empty((max(max_group, 1), n_dim), np.float32)
+    grad_out = np.empty((cap + 1, n_dim), np.float32)
+    total = stop - start
+    slope = (alpha_end - alpha_start) / max(total, 1)
     loss = 0.0
     loss_pairs = 0
-    pairs = 0
-    kept = 0
     position = 0
-    slope = (alpha_end - alpha_start) / max(total, 1)
-    for r in range(n_rows):
-        alpha = alpha_start + slope * (offsets[r] - first)
-        n = _subsample_row(ids, offsets[r], offsets[r + 1], keep_prob, state, row)
-        kept += n
-        for i in range(n):
-            b = _draw_window(state, window)
-            m = _gather_window(row, n, i, b, centers)
-            if m == 0:
-                continue
-            for k in range(negative):
-                negatives[k] = _draw_noise(state, noise_prob, noise_alias)
-            sampled = position % LOSS_EVERY == 0
-            position += 1
-            loss += sgns_update(W, Wp, centers, m, row[i], negatives, alpha, neu, grad_out,
-                                w_updates, wp_updates, sampled)
-            if sampled:
-                loss_pairs += m
-            pairs += m
-    return loss, loss_pairs, pairs, kept
+    i = start
+    while i < stop:
+        o = contexts[i]
+        if o < 0:
+            o = ~o
+        m = 1
+        while i + m < stop and m < max_group and contexts[i + m] == o:
+            m += 1
+        u = _uniform(state)
+        k = 0
+        for q in range(m):
+            uses[q] = min(np.int64(center_rates[centers[i + q]] + u), cap)
+            k = max(k, uses[q])
+        for q in range(k):
+            negatives[q] = _draw_noise(state, noise_prob, noise_alias)
+        sampled = position % LOSS_EVERY == 0
+        position += 1
+        alpha = alpha_start + slope * (i - start)
+        loss += sgns_update(Wk, Wpj, centers[i:i + m], m, o, negatives[:k], uses, alpha, neu, grad_out,
+                            w_updates, wp_updates, sampled)
+        if sampled:
+            loss_pairs += m
+        i += m
+    return loss, loss_pairs, total
+
+
+@njit(cache=True)
+def init_rows(ids, vector_size, seed):
+    """Initial center vectors of the words ``ids``: (n, vector_size) float32, each component
+    uniform in [-0.5 / N, 0.5 / N) (word2vec C tool).
+
+    Row w depends only on (seed, w), so any block of W can be created where it lives, without
+    the rest of the matrix.
+    """
+    out = np.empty((ids.shape[0], vector_size), np.float32)
+    state = np.empty(1, np.uint64)
+    for r in range(ids.shape[0]):
+        state[0] = _mix64(np.uint64(seed) ^ _mix64(np.uint64(ids[r]) + _GOLDEN))
+        for d in range(vector_size):
+            out[r, d] = np.float32((_uniform(state) - 0.5) / vector_size)
+    return out
 
 
 # Small compiled probes of the kernel's own random draws, for statistical tests.
-
-@njit(cache=True)
-def pair_distance_counts(n, window, seed, repeats):
-    """Histogram (index = |i - j|, 0..window) of the pairs the kernel forms on a row of n words."""
-    state = _seeded_state(seed)
-    row = np.arange(n).astype(np.int32)
-    centers = np.empty(2 * window, np.int32)
-    counts = np.zeros(window + 1, np.int64)
-    for _ in range(repeats):
-        for i in range(n):
-            b = _draw_window(state, window)
-            m = _gather_window(row, n, i, b, centers)
-            for j in range(m):
-                counts[abs(centers[j] - i)] += 1
-    return counts
-
 
 @njit(cache=True)
 def noise_counts(noise_prob, noise_alias, draws, seed):

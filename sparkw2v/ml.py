@@ -1,8 +1,9 @@
 """A Spark ML Estimator that trains with sparkw2v: a drop-in for ``pyspark.ml.feature.Word2Vec``.
 
 ``Word2Vec`` takes MLlib's parameter names (inputCol, outputCol, vectorSize, windowSize,
-minCount, numPartitions, stepSize, maxIter, seed, maxSentenceLength, with MLlib's defaults)
-plus sparkw2v's (negative, sample, minAlpha, roundsPerEpoch), and ``fit`` returns a real
+minCount, numPartitions, stepSize, maxIter, seed, maxSentenceLength, with MLlib's defaults;
+numPartitions is the number of blocks W and W' are trained in)
+plus sparkw2v's (negative, sample, minAlpha, cyclesPerEpoch), and ``fit`` returns a real
 ``pyspark.ml.feature.Word2VecModel`` (transform, findSynonyms, getVectors, save), so it works
 in a ``Pipeline`` wherever MLlib's does. maxIter is the number of epochs.
 """
@@ -38,24 +39,27 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
     vectorSize = _param("vectorSize", "the dimension of the word vectors (> 0)", TypeConverters.toInt)
     windowSize = _param("windowSize", "the maximum window size, in words (> 0)", TypeConverters.toInt)
     minCount = _param("minCount", "minimum number of times a word must appear", TypeConverters.toInt)
-    numPartitions = _param("numPartitions", "number of partitions for sentences of words", TypeConverters.toInt)
+    numPartitions = _param("numPartitions", "number of blocks W and W' are cut into and trained in parallel "
+                           "(sparkw2v's num_blocks; 0: the cluster's task slots)", TypeConverters.toInt)
     maxSentenceLength = _param("maxSentenceLength", "maximum words per row; longer rows are cut",
                                TypeConverters.toInt)
     negative = _param("negative", "noise words per (center, context) pair", TypeConverters.toInt)
     sample = _param("sample", "subsampling threshold of frequent words, in [0, 1)", TypeConverters.toFloat)
     minAlpha = _param("minAlpha", "final learning rate", TypeConverters.toFloat)
-    roundsPerEpoch = _param("roundsPerEpoch", "parameter-combination rounds per epoch", TypeConverters.toInt)
-    tempDir = _param("tempDir", "where fit stages the model for MLlib to load (fsspec URL the executors "
-                     "can read; default: a local temp dir, enough in local mode)", TypeConverters.toString)
+    cyclesPerEpoch = _param("cyclesPerEpoch", "how often every pair of blocks meets per epoch (>= 1)",
+                            TypeConverters.toInt)
+    tempDir = _param("tempDir", "where fit keeps the blocks of W and W' and stages the model for MLlib "
+                     "(fsspec URL the driver and executors can reach; default: a local temp dir, "
+                     "enough in local mode)", TypeConverters.toString)
 
     @keyword_only
     def __init__(self, *, vectorSize=100, minCount=5, numPartitions=1, stepSize=0.025, maxIter=1,
                  seed=None, inputCol=None, outputCol=None, windowSize=5, maxSentenceLength=1000,
-                 negative=5, sample=1e-4, minAlpha=0.0001, roundsPerEpoch=10, tempDir=None):
+                 negative=5, sample=1e-4, minAlpha=0.0001, cyclesPerEpoch=16, tempDir=None):
         super().__init__()
         self._setDefault(vectorSize=100, minCount=5, numPartitions=1, stepSize=0.025, maxIter=1,
                          seed=1, windowSize=5, maxSentenceLength=1000, negative=5, sample=1e-4,
-                         minAlpha=0.0001, roundsPerEpoch=10)
+                         minAlpha=0.0001, cyclesPerEpoch=16)
         self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
     @keyword_only
@@ -94,11 +98,11 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
         """The sparkw2v settings these parameters mean (validated; ConfigError if out of range)."""
         g = self.getOrDefault
         return TrainConfig(vector_size=g(self.vectorSize), window=g(self.windowSize),
-                           min_count=g(self.minCount), num_partitions=g(self.numPartitions),
+                           min_count=g(self.minCount), num_blocks=g(self.numPartitions),
                            alpha=g(self.stepSize), min_alpha=min(g(self.minAlpha), g(self.stepSize)),
                            epochs=g(self.maxIter), seed=abs(int(g(self.seed))) % (2**63),
                            negative=g(self.negative), sample=g(self.sample),
-                           rounds_per_epoch=g(self.roundsPerEpoch))
+                           cycles_per_epoch=g(self.cyclesPerEpoch))
 
     def _fit(self, dataset):
         from pyspark.sql import functions as F
@@ -111,9 +115,17 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
         pieces = F.transform(F.sequence(F.lit(0), F.greatest(F.lit(0), F.ceil(F.size(col) / length) - 1)),
                              lambda i: F.slice(col, i * length + 1, length))
         tokens = dataset.where(col.isNotNull()).select(F.explode(pieces).alias(TOKENS))
-        result = train_tokens(tokens, config)
+        work_dir = (storage.child(self.getOrDefault(self.tempDir), f"sparkw2v-blocks-{uuid.uuid4().hex}")
+                    if self.isDefined(self.tempDir) else None)
+        try:
+            result = train_tokens(tokens, config, work_dir=work_dir)
+        finally:
+            if work_dir is not None:
+                fs, path = storage.url_to_fs(work_dir)
+                if fs.exists(path):
+                    fs.rm(path, recursive=True)
         params = {"vectorSize": config.vector_size, "windowSize": config.window, "minCount": config.min_count,
-                  "numPartitions": config.num_partitions, "stepSize": config.alpha, "maxIter": config.epochs,
+                  "numPartitions": result.num_blocks, "stepSize": config.alpha, "maxIter": config.epochs,
                   "seed": config.seed, "maxSentenceLength": length, "inputCol": self.getInputCol()}
         if self.isDefined(self.outputCol):
             params["outputCol"] = self.getOutputCol()

@@ -1,14 +1,22 @@
-"""Learning-rate decay and the plan of training rounds: pure functions."""
+"""The order of training and its learning rate and seeds: pure functions.
+
+An epoch is ``cycles`` (R) cycles; a cycle is ``num_blocks`` (P) sub-epochs; in sub-epoch s
+the W block k trains against the W' block (k + s) mod P (``layout.context_block``). Every
+learning rate and every random seed is a function of this position alone, never of which task
+or executor runs it, so a run depends on (seed, P, R) and not on the cluster.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+# separate random streams derived from the one user seed
+_PAIRS = 1
+_STRATUM = 2
 
 
 def linear_alpha(progress: float, alpha: float, min_alpha: float) -> float:
-    """Learning rate after ``progress`` (0..1) of all words of all epochs.
+    """Learning rate after ``progress`` (0..1) of all training.
 
     Decays linearly from ``alpha`` to ``min_alpha`` (word2vec C tool; gensim).
     """
@@ -16,86 +24,66 @@ def linear_alpha(progress: float, alpha: float, min_alpha: float) -> float:
     return alpha - (alpha - min_alpha) * progress
 
 
+_MASK = (1 << 64) - 1
+
+
+def _mix64(z: int) -> int:
+    """splitmix64's finaliser (Steele, Lea & Flood 2014) on a Python int: a bijection of 64 bits."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def _seed(*parts: int) -> int:
+    """A 64-bit seed from a sequence of integers (a hash chain; ~2 us, unlike SeedSequence's ~50)."""
+    z = 0x9E3779B97F4A7C15
+    for p in parts:
+        z = _mix64((z ^ (int(p) & _MASK)) + 0x9E3779B97F4A7C15 & _MASK)
+    return z
+
+
 @dataclass(frozen=True)
-class Round:
-    """One training round: the partitions ``partitions`` each train their chunk ``chunk`` of
-    epoch ``epoch`` from the same broadcast parameters, then the driver combines them.
+class Schedule:
+    """Epochs x cycles x sub-epochs, with the learning rate and seeds of each step.
 
     Attributes:
-        index: 0-based round number over the whole run; per_epoch: rounds in an epoch.
-        epoch, chunk: which pass and which of the partitions' chunks.
-        partitions: the partition indices trained in this round (at most ``concurrency``).
-        words: corpus words (in-vocabulary, before subsampling) the round covers.
-        progress_start, progress_end: share of all words of all epochs done before/after it.
-        alpha_start, alpha_end: learning rate at its first and after its last word.
+        epochs: E; cycles: R per epoch; num_blocks: P (sub-epochs per cycle).
+        alpha, min_alpha: learning-rate range, linear over all sub-epochs of all epochs.
+        seed: the run's seed.
     """
 
-    index: int
-    per_epoch: int
-    epoch: int
-    chunk: int
-    partitions: tuple[int, ...]
-    words: int
-    progress_start: float
-    progress_end: float
-    alpha_start: float
-    alpha_end: float
+    epochs: int
+    cycles: int
+    num_blocks: int
+    alpha: float
+    min_alpha: float
+    seed: int
 
+    @property
+    def sub_epochs(self) -> int:
+        """Sub-epochs of the whole run: E x R x P."""
+        return self.epochs * self.cycles * self.num_blocks
 
-def chunks_per_partition(rounds_per_epoch: int, num_partitions: int, concurrency: int) -> int:
-    """How many chunks to cut each partition into so that an epoch takes about
-    ``rounds_per_epoch`` rounds of at most ``concurrency`` partitions each."""
-    concurrency = max(1, min(concurrency, num_partitions))
-    return max(1, -(-rounds_per_epoch * concurrency // num_partitions))
+    def step(self, epoch: int, cycle: int, sub_epoch: int) -> int:
+        """0-based index of a sub-epoch over the whole run."""
+        return (epoch * self.cycles + cycle) * self.num_blocks + sub_epoch
 
+    def alpha_range(self, epoch: int, cycle: int, sub_epoch: int) -> tuple[float, float]:
+        """Learning rate at the start and at the end of a sub-epoch.
 
-def plan_rounds(chunk_words: np.ndarray, epochs: int, alpha: float, min_alpha: float,
-                concurrency: int | None = None) -> list[Round]:
-    """All rounds of a run, in order.
+        Every sub-epoch of the run gets an equal share of the decay: strata are balanced
+        (every block holds one word of every frequency band), so this is linear in words
+        trained up to the stratum imbalance.
+        """
+        g = self.step(epoch, cycle, sub_epoch)
+        n = self.sub_epochs
+        return (linear_alpha(g / n, self.alpha, self.min_alpha),
+                linear_alpha((g + 1) / n, self.alpha, self.min_alpha))
 
-    A round trains one chunk on at most ``concurrency`` partitions at once (default: all), so
-    the number of replicas combined per round is the parallelism actually available, whatever
-    the number of partitions the corpus is cut into: partitions beyond it wait for the next
-    round and start from the combined parameters.
+    def pair_seed(self, epoch: int, shard: int) -> int:
+        """Seed of the subsampling and windows of corpus shard ``shard`` in ``epoch``."""
+        return _seed(self.seed, _PAIRS, epoch, shard)
 
-    Args:
-        chunk_words: (P, K) int64, words of chunk k of partition p.
-        epochs: number of passes.
-        alpha, min_alpha: learning-rate range.
-        concurrency: partitions trained per round (>= 1).
-
-    Raises:
-        ValueError: the chunks hold no words.
-    """
-    chunk_words = np.asarray(chunk_words, dtype=np.int64)
-    if chunk_words.ndim == 1:
-        chunk_words = chunk_words[None, :]
-    num_partitions, num_chunks = chunk_words.shape
-    concurrency = max(1, min(concurrency or num_partitions, num_partitions))
-    per_epoch = int(chunk_words.sum())
-    if per_epoch <= 0:
-        raise ValueError("the corpus chunks hold no words")
-    waves = [tuple(range(s, min(s + concurrency, num_partitions)))
-             for s in range(0, num_partitions, concurrency)]
-    total = per_epoch * epochs
-    rounds: list[Round] = []
-    done = 0
-    for epoch in range(epochs):
-        for chunk in range(num_chunks):
-            for parts in waves:
-                words = int(chunk_words[list(parts), chunk].sum())
-                p0, p1 = done / total, (done + words) / total
-                rounds.append(Round(len(rounds), num_chunks * len(waves), epoch, chunk, parts, words,
-                                    p0, p1, linear_alpha(p0, alpha, min_alpha),
-                                    linear_alpha(p1, alpha, min_alpha)))
-                done += words
-    return rounds
-
-
-def task_seed(seed: int, epoch: int, chunk: int, partition: int) -> int:
-    """The seed of one partition's task in one round, from (seed, epoch, round, partition).
-
-    A retried or speculative task therefore draws exactly the same random numbers.
-    """
-    state = np.random.SeedSequence([seed, epoch, chunk, partition]).generate_state(1, np.uint64)
-    return int(state[0])
+    def stratum_seed(self, epoch: int, cycle: int, sub_epoch: int, block: int) -> int:
+        """Seed of the noise words of W block ``block`` in one sub-epoch."""
+        return _seed(self.seed, _STRATUM, epoch, cycle, sub_epoch, block)

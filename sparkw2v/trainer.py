@@ -1,9 +1,18 @@
-"""The driver loop: vocabulary, encoding, then rounds of broadcast -> local SGD -> combine.
+"""The driver: vocabulary, encoding, then one Spark job per epoch of stratified block SGD.
 
-Each round the driver broadcasts W and W'; every partition trains its chunk of the epoch from
-a private copy (``partition.train_chunk``) and returns only the rows it changed; the driver
-combines them per row (``averaging.combine_rows``), checks they are finite, logs one line,
-and starts the next round.
+Per epoch (Gemulla et al. 2011; ``../shared/docs/scaleout.md``):
+
+1. **pairs** -- every corpus shard subsamples its rows afresh, draws its windows and buckets its
+   (center, context) pairs by stratum (block of the center, block of the context); Spark routes
+   each center block's pairs to the task that owns that W block (a shuffle);
+2. **blocks** -- one gang-scheduled (barrier) stage of T tasks trains the P blocks through R
+   cycles of P sub-epochs; in sub-epoch s the W block k meets the W' block (k + s) mod P, and
+   the tasks pass W' blocks round a ring through the block store (``worker``, ``blockstore``);
+3. the tasks write their blocks into the block store; the driver marks that state complete
+   (it is the checkpoint) and logs one line per cycle as the tasks report them.
+
+No row of W or W' has two live copies, so nothing is averaged and the result depends on
+(seed, P, R) only, not on T or the cluster. The driver never holds W or W' while training.
 """
 
 from __future__ import annotations
@@ -11,19 +20,26 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from . import averaging, checkpoint, schedule, vocab as vocab_mod
-from .errors import InputError, OutputWriteError, TrainingDivergedError
+from . import checkpoint, kernel, vocab as vocab_mod
+from .blockstore import Aborted, BlockStore
 from .config import TrainConfig
-from .encode import chunk_slot, encode_corpus
-from .partition import train_chunk
-from .tokenizer import input_errors, read_text, tokenize, TOKENS
+from .encode import encode_corpus, num_shards
+from .errors import ConfigError, InputError, OutputWriteError, TrainingDivergedError
+from .layout import BlockLayout, block_owner, owned_blocks, pair_weights
+from .pairs import generate_pairs, split_by_center_block
+from .schedule import Schedule
+from .tokenizer import TOKENS, input_errors, read_text, tokenize
 from .vocab import Vocabulary
+from .worker import BlockPairs, EpochReport, NoiseTables, train_epoch
 
 log = logging.getLogger(__name__)
 
@@ -35,83 +51,304 @@ class TrainResult:
     Attributes:
         vocab: the vocabulary (word id = row).
         W: (V, N) float32 center vectors (the embeddings); Wp: (V, N) float32 context vectors.
-        config: the settings used.
-        rounds: one dict per round: epoch, round, loss, pairs, words, seconds, words_per_sec, alpha.
-        stats: corpus statistics and seconds per phase.
+        config: the settings used; num_blocks: P as resolved.
+        cycles: one dict per cycle trained by this run: epoch, cycle, progress, loss, pairs,
+            words, seconds, words_per_sec, alpha, kernel and wait seconds.
+        stats: corpus statistics, seconds per phase, the cost-model measurements.
     """
 
     vocab: Vocabulary
     W: np.ndarray
     Wp: np.ndarray
     config: TrainConfig
-    rounds: list = field(default_factory=list)
+    num_blocks: int
+    cycles: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
 
 
-def init_vectors(vocab_size: int, vector_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """W ~ Uniform(-0.5/N, 0.5/N) and W' = 0, both (V, N) float32 (word2vec C tool)."""
-    rng = np.random.default_rng(seed)
-    W = ((rng.random((vocab_size, vector_size), dtype=np.float32) - np.float32(0.5))
-         / np.float32(vector_size))
-    return W.astype(np.float32, copy=False), np.zeros((vocab_size, vector_size), np.float32)
+# ---------------------------------------------------------------------------- cluster facts
+
+def task_slots(sc) -> int:
+    """How many tasks the cluster runs at once now (Spark's own count; at least 1)."""
+    try:
+        jsc = sc._jsc.sc()
+        slots = int(jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile()))
+    except Exception:  # pragma: no cover - an internal API: fall back to the documented one
+        slots = 0
+    return max(1, slots or sc.defaultParallelism)
 
 
-def _round_task(params_bc, tables_bc, rnd: schedule.Round, config: TrainConfig, num_partitions: int,
-                slot: int, records):
-    """Spark side of one round, run in an executor: train one partition's chunk (one record)."""
-    start = time.perf_counter()  # before the cached chunk is read and deserialised
-    index = slot % num_partitions
+def check_supported(spark) -> None:
+    """Raise ConfigError where the block stage cannot run: Spark Connect (no RDDs, no barrier
+    stages) and dynamic allocation (Spark refuses barrier stages with it, SPARK-24942)."""
+    try:
+        sc = spark.sparkContext
+    except Exception:
+        raise ConfigError("sparkw2v trains in a gang-scheduled (barrier) RDD stage, which Spark Connect "
+                          "sessions do not offer: run it with classic Spark (spark-submit, local, "
+                          "standalone, YARN or Kubernetes)") from None
+    if sc.getConf().get("spark.dynamicAllocation.enabled", "false").lower() == "true":
+        raise ConfigError("sparkw2v trains in a gang-scheduled (barrier) stage, which Spark does not run "
+                          "with dynamic allocation: submit with --conf spark.dynamicAllocation.enabled=false "
+                          "(and a fixed number of executors)")
+
+
+def resolve_num_blocks(config: TrainConfig, slots: int, vocab_size: int) -> int:
+    """P: ``config.num_blocks``, or the task slots when it is 0, at most the vocabulary size.
+
+    Raises:
+        InputError: an explicit num_blocks above the vocabulary size.
+    """
+    if config.num_blocks:
+        if config.num_blocks > vocab_size:
+            raise InputError(f"num_blocks={config.num_blocks} is more than the vocabulary ({vocab_size} "
+                             "words): every block needs a word; lower num_blocks or min_count")
+        return config.num_blocks
+    return max(1, min(slots, vocab_size))
+
+
+# ---------------------------------------------------------------------------- executor side
+
+@dataclass(frozen=True)
+class _EpochJob:
+    """What the executors need to know about one epoch (small, pickled into the tasks)."""
+
+    epoch: int
+    schedule: Schedule
+    vocab_size: int
+    num_tasks: int
+    vector_size: int
+    window: int
+    negative: int
+    ns_exponent: float
+    store: BlockStore
+    run: str
+    wait_timeout: float
+    attempt: int = 0  # the driver's attempt at this epoch (Spark never retries a barrier result stage)
+
+    @property
+    def num_blocks(self) -> int:
+        return self.schedule.num_blocks
+
+    def layout(self, epoch: int, weights: np.ndarray) -> BlockLayout:
+        """The block layout of ``epoch`` (cached in the process; weights (V,) float64)."""
+        key = (self.run, epoch)
+        if key not in _LAYOUTS:
+            while len(_LAYOUTS) >= 3:
+                _LAYOUTS.pop(next(iter(_LAYOUTS)))
+            _LAYOUTS[key] = BlockLayout.build(weights, self.num_blocks, self.schedule.seed, epoch)
+        return _LAYOUTS[key]
+
+    def owner(self, block: int) -> int:
+        """The task that owns W block ``block``."""
+        return block_owner(block, self.num_tasks, self.num_blocks)
+
+
+_LAYOUTS: dict = {}  # (run, epoch) -> BlockLayout, the newest three, per Python process
+
+
+def _pairs_task(job: _EpochJob, tables_bc, shard: int, records):
+    """Stage 1, one corpus shard: its pairs of the epoch, keyed by the task owning their center's block."""
+    counts, keep = tables_bc.value
+    labels = job.layout(job.epoch, pair_weights(counts, keep)).labels
     for ids, offsets in records:
-        if offsets.shape[0] < 2:
-            return
-        W0, Wp0 = params_bc.value
-        keep_prob, noise = tables_bc.value
-        loaded = time.perf_counter()
-        update = train_chunk(index, ids, offsets, W0, Wp0, keep_prob, noise, config.window,
-                             config.negative, rnd.alpha_start, rnd.alpha_end,
-                             schedule.task_seed(config.seed, rnd.epoch, rnd.chunk, index))
-        yield dataclasses.replace(update, load_seconds=loaded - start,
-                                  task_seconds=time.perf_counter() - start)
+        centers, contexts, strata, _ = generate_pairs(
+            ids, offsets, keep, labels, job.num_blocks, job.window,
+            np.uint64(job.schedule.pair_seed(job.epoch, shard)))
+        for k, c_k, o_k, n_k in split_by_center_block(centers, contexts, strata):
+            if c_k.shape[0]:
+                yield job.owner(k), (k, shard, c_k, o_k, n_k)
 
 
-def train(spark, input_path: str, config: TrainConfig,
-          on_round: Callable[[dict], None] | None = None,
-          checkpoint_url: str | None = None, resume: bool = False) -> TrainResult:
+def _blocks_task(job: _EpochJob, tables_bc, records):
+    """Stage 2, one task of the barrier stage: train the owned W blocks for the whole epoch.
+
+    Yields one EpochReport. Divergence, another task's divergence and a failing block store
+    are reported (``diverged``, ``aborted``, ``error``), not raised: retrying would not help.
+    """
+    from pyspark import BarrierTaskContext
+
+    task = BarrierTaskContext.get().partitionId()
+    started = time.perf_counter()
+    counts, keep = tables_bc.value
+    weights = pair_weights(counts, keep)
+    layout = job.layout(job.epoch, weights)
+    owned = owned_blocks(task, job.num_tasks, job.num_blocks)
+    exchange = (job.store.exchange(job.run, job.epoch, job.attempt, task, job.num_tasks, job.wait_timeout)
+                if job.num_tasks > 1 else None)
+    timings = {}
+    t = time.perf_counter()
+    tables = NoiseTables.build(counts, layout, job.ns_exponent)
+    timings["tables_seconds"] = time.perf_counter() - t
+    pairs = _arrange_pairs(job, owned, layout, tables, records, timings)
+    t = time.perf_counter()
+    try:
+        W, Wp, bytes_read = _load_blocks(job, owned, layout, weights)
+    except OSError as exc:
+        yield _failed(job, task, exchange, f"reading the blocks after epoch {job.epoch} from "
+                                           f"{job.store.url} failed ({exc})")
+        return
+    timings["load_seconds"] = time.perf_counter() - t
+
+    def on_cycle(cycle: int, report: EpochReport) -> None:
+        try:
+            job.store.report_cycle(job.run, job.epoch, cycle, task, {
+                "pairs": int(report.pairs[cycle].sum()), "loss": float(report.loss[cycle].sum()),
+                "loss_pairs": int(report.loss_pairs[cycle].sum()), "time": time.time(), "pid": os.getpid()})
+        except OSError:  # progress lines are best effort
+            pass
+
+    try:
+        report = train_epoch(task, job.num_tasks, job.epoch, job.schedule, layout, W, Wp, pairs, tables,
+                             job.window, job.negative, exchange, on_cycle)
+    except Aborted:
+        report = EpochReport.empty(task, job.num_tasks, job.epoch, job.schedule.cycles, job.num_blocks)
+        report.aborted = True
+        yield report
+        return
+    if report.diverged:
+        if exchange is not None:
+            exchange.abort(report.diverged)
+        yield report
+        return
+    t = time.perf_counter()
+    following = job.layout(job.epoch + 1, weights)
+    try:
+        for matrix, blocks in (("W", W), ("Wp", Wp)):
+            for b, rows in blocks.items():
+                report.bytes_written += job.store.write_block(job.epoch + 1, matrix, b, rows, layout, following)
+    except OSError as exc:
+        yield _failed(job, task, exchange, f"writing the blocks after epoch {job.epoch + 1} to "
+                                           f"{job.store.url} failed ({exc})")
+        return
+    timings["write_seconds"] = time.perf_counter() - t
+    timings["task_seconds"] = time.perf_counter() - started
+    report.bytes_read = bytes_read
+    report.timings.update(timings)
+    yield report
+
+
+def _arrange_pairs(job: _EpochJob, owned: range, layout: BlockLayout, tables: NoiseTables, records,
+                   timings: dict) -> dict:
+    """The routed pairs of the owned W blocks, laid out by cycle and context block."""
+    started = time.perf_counter()
+    sources: dict[int, list] = {k: [] for k in owned}
+    for _, (k, shard, c_k, o_k, n_k) in records:
+        sources[k].append((shard, c_k, o_k, n_k))
+    timings["pairs_read_seconds"] = time.perf_counter() - started
+    t = time.perf_counter()
+    pairs = {k: BlockPairs.arrange([s[1:] for s in sorted(sources[k], key=lambda s: s[0])],
+                                   job.schedule.cycles, layout, k, tables.shares, job.negative) for k in owned}
+    timings["arrange_seconds"] = time.perf_counter() - t
+    return pairs
+
+
+def _load_blocks(job: _EpochJob, owned: range, layout: BlockLayout, weights: np.ndarray):
+    """The owned W blocks and the same W' blocks at the start of the epoch: created (epoch 0:
+    W from the seed, W' = 0) or read from the state the previous epoch left."""
+    W, Wp, nbytes = {}, {}, 0
+    for k in owned:
+        if job.epoch == 0:
+            W[k] = kernel.init_rows(layout.members(k), job.vector_size, job.schedule.seed)
+            Wp[k] = np.zeros_like(W[k])
+            continue
+        prev = job.layout(job.epoch - 1, weights)
+        W[k], n_w = job.store.read_block(job.epoch, "W", k, prev, layout, job.vector_size)
+        Wp[k], n_wp = job.store.read_block(job.epoch, "Wp", k, prev, layout, job.vector_size)
+        nbytes += n_w + n_wp
+    return W, Wp, nbytes
+
+
+def _failed(job: _EpochJob, task: int, exchange, message: str) -> EpochReport:
+    """The report of a task whose block store failed; the other tasks are told to stop."""
+    report = EpochReport.empty(task, job.num_tasks, job.epoch, job.schedule.cycles, job.num_blocks)
+    report.error = message
+    if exchange is not None:
+        try:
+            exchange.abort({"reason": "error", "task": task})
+        except OSError:  # the others time out instead
+            pass
+    return report
+
+
+# ---------------------------------------------------------------------------- driver side
+
+class _Progress(threading.Thread):
+    """Logs one line per cycle as the tasks of the running epoch report them."""
+
+    def __init__(self, store: BlockStore, run: str, epoch: int, num_tasks: int, schedule: Schedule,
+                 epoch_words: int, clock: dict):
+        super().__init__(daemon=True, name="sparkw2v-progress")
+        self.store, self.run_id, self.epoch, self.num_tasks = store, run, epoch, num_tasks
+        self.schedule, self.epoch_words, self.clock = schedule, epoch_words, clock
+        self.logged: set[int] = set()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(1.0):
+            try:
+                self.poll()
+            except Exception:  # progress lines are best effort; the epoch's result is not
+                log.debug("progress poll failed", exc_info=True)
+
+    def poll(self) -> None:
+        s = self.schedule
+        for cycle, infos in sorted(self.store.cycle_reports(self.run_id, self.epoch).items()):
+            if cycle in self.logged or len(infos) < self.num_tasks:
+                continue
+            self.logged.add(cycle)
+            done = (self.epoch * s.cycles + cycle + 1) / (s.epochs * s.cycles)
+            elapsed = time.perf_counter() - self.clock["start"]
+            words = self.clock["words_before"] + self.epoch_words * (cycle + 1) / s.cycles
+            rate = words / max(elapsed, 1e-9)
+            loss = sum(i["loss"] for i in infos) / max(sum(i["loss_pairs"] for i in infos), 1)
+            remaining = self.epoch_words * s.epochs * (1 - done)
+            log.info("epoch %d/%d cycle %d/%d %5.1f%% %9.0f words/s loss %.4f alpha %.5f ETA %.0f s",
+                     self.epoch + 1, s.epochs, cycle + 1, s.cycles, 100 * done, rate, loss,
+                     s.alpha_range(self.epoch, cycle, s.num_blocks - 1)[1], remaining / max(rate, 1e-9))
+
+
+def train(spark, input_path: str, config: TrainConfig, *, work_dir: str | None = None, resume: bool = False,
+          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
     """Train SGNS embeddings on the Parquet text at ``input_path``.
 
     Args:
-        spark: the SparkSession.
+        spark: the SparkSession (classic Spark: not Spark Connect).
         input_path: Parquet file or directory with the string column ``config.text_column``.
         config: training settings.
-        on_round: called after every round with that round's dict (see TrainResult.rounds).
-        checkpoint_url: directory for checkpoints every ``config.checkpoint_every`` rounds.
-        resume: continue from the last checkpoint in ``checkpoint_url``.
+        work_dir: the block store (see ``blockstore``): a directory every executor and the
+            driver can reach. Default: a temporary local directory, removed afterwards (local
+            masters only). Its states are kept per ``config.checkpoint_every``.
+        resume: continue from the newest complete state in ``work_dir``.
+        on_epoch: called on the driver after every epoch with that epoch's summary dict.
 
     Raises:
-        InputError: missing input or column, empty corpus, empty vocabulary, too many
-            partitions, or nothing (compatible) to resume from.
-        TrainingDivergedError: NaN/Inf in the parameters after a round.
-        OutputWriteError: a checkpoint could not be written.
+        ConfigError: Spark Connect, dynamic allocation, or a cluster without ``work_dir``.
+        InputError: missing input or column, empty corpus, empty vocabulary, num_blocks above
+            the vocabulary, or nothing (compatible) to resume from.
+        TrainingDivergedError: NaN/Inf in the blocks, or an exploding loss.
+        OutputWriteError: the block store could not be written.
     """
+    check_supported(spark)
     tokens = tokenize(read_text(spark, input_path, config.text_column), config.text_column, config)
-    return train_tokens(tokens, config, on_round, checkpoint_url, resume, input_path)
+    return train_tokens(tokens, config, work_dir=work_dir, resume=resume, on_epoch=on_epoch,
+                        input_path=input_path)
 
 
-def train_tokens(tokens, config: TrainConfig,
-                 on_round: Callable[[dict], None] | None = None,
-                 checkpoint_url: str | None = None, resume: bool = False,
-                 input_path: str = "(DataFrame)") -> TrainResult:
+def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, resume: bool = False,
+                 on_epoch: Callable[[dict], None] | None = None, input_path: str = "(DataFrame)") -> TrainResult:
     """Train SGNS embeddings on a DataFrame with an array<string> column ``tokens``.
 
     ``input_path`` only names the input in error messages.
 
     Raises:
-        InputError, TrainingDivergedError, OutputWriteError: as :func:`train`.
+        ConfigError, InputError, TrainingDivergedError, OutputWriteError: as :func:`train`.
     """
-    sc = tokens.sparkSession.sparkContext
+    spark = tokens.sparkSession
+    check_supported(spark)
+    sc = spark.sparkContext
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-
     sc.setJobDescription("sparkw2v: read, tokenize and count words")
     with input_errors(input_path):
         vocab = vocab_mod.count_vocabulary(tokens, TOKENS, config.min_count, config.max_vocab_size,
@@ -120,26 +357,37 @@ def train_tokens(tokens, config: TrainConfig,
     log.info("vocabulary: %d words (of %d distinct) cover %d of %d tokens",
              len(vocab), vocab.corpus_types, vocab.train_words, vocab.corpus_tokens)
 
+    slots = task_slots(sc)
+    P = resolve_num_blocks(config, slots, len(vocab))
+    T = min(P, slots)
+    shards = num_shards(vocab.train_words)
     t1 = time.perf_counter()
-    num_partitions = config.num_partitions or sc.defaultParallelism
-    concurrency = min(config.concurrency or sc.defaultParallelism, num_partitions)
-    chunks = schedule.chunks_per_partition(config.rounds_per_epoch, num_partitions, concurrency)
     with input_errors(input_path):
-        corpus, chunk_words, row_stats = encode_corpus(tokens, vocab.words, num_partitions, chunks)
+        corpus, shard_words, row_stats = encode_corpus(tokens, vocab.words, shards)
     timings["encode_seconds"] = time.perf_counter() - t1
-    log.info("corpus encoded in %d partitions x %d chunks (%.1f s); %d partitions train per round",
-             num_partitions, chunks, timings["encode_seconds"], concurrency)
+    log.info("corpus encoded in %d shards (%.1f s); %d blocks trained by %d tasks, %d cycles per epoch",
+             shards, timings["encode_seconds"], P, T, config.cycles_per_epoch)
     if row_stats["null_rows"] or row_stats["empty_rows"]:
         log.warning("skipped %d row(s) with null text and %d with no token, of %d rows",
                     row_stats["null_rows"], row_stats["empty_rows"], row_stats["rows"])
 
+    own_store = work_dir is None
+    if own_store:
+        if not sc.master.startswith("local"):
+            corpus.unpersist()
+            raise ConfigError("training on a cluster needs a work_dir that the driver and every executor "
+                              "can read and write (HDFS, S3, NFS, ...): the blocks of W and W' live there")
+        work_dir = tempfile.mkdtemp(prefix="sparkw2v-blocks-")
+    store = BlockStore(work_dir)
     try:
-        W, Wp, rounds = _train_rounds(sc, corpus, chunk_words, vocab, config, concurrency, on_round,
-                                      checkpoint_url, resume)
+        W, Wp, cycles, train_stats = _train_epochs(sc, corpus, shard_words, vocab, config, P, T, store, resume,
+                                                   on_epoch)
     finally:
         corpus.unpersist()
-    timings["train_seconds"] = sum(r["seconds"] for r in rounds)
-    epoch_words = int(chunk_words.sum())
+        if own_store:
+            store.remove_all()
+    timings["train_seconds"] = train_stats.pop("train_seconds")
+    epoch_words = int(shard_words.sum())
     stats = {
         "corpus_tokens": vocab.corpus_tokens,
         "corpus_types": vocab.corpus_types,
@@ -149,96 +397,212 @@ def train_tokens(tokens, config: TrainConfig,
         "trainable_rows": row_stats["trainable_rows"],
         "vocab_size": len(vocab),
         "train_words_per_epoch": epoch_words,
-        "num_partitions": num_partitions,
-        "concurrency": concurrency,
-        "chunks_per_partition": chunks,
-        "rounds": len(rounds),
-        # rounds trained by this run (a resumed run trains only the rest)
-        "words_per_sec": (sum(r["words"] for r in rounds) / timings["train_seconds"]
+        "num_blocks": P,
+        "num_tasks": T,
+        "task_slots": slots,
+        "cycles_per_epoch": config.cycles_per_epoch,
+        "shards": shards,
+        # epochs trained by this run (a resumed run trains only the rest)
+        "epochs_trained": train_stats["epochs_trained"],
+        "words_per_sec": (epoch_words * train_stats["epochs_trained"] / timings["train_seconds"]
                           if timings["train_seconds"] > 0 else 0.0),
         **{k: round(v, 3) for k, v in timings.items()},
+        **train_stats,
     }
-    return TrainResult(vocab, W, Wp, config, rounds, stats)
+    return TrainResult(vocab, W, Wp, config, P, cycles, stats)
 
 
-def _train_rounds(sc, corpus, chunk_words, vocab: Vocabulary, config: TrainConfig, concurrency: int,
-                  on_round, checkpoint_url: str | None, resume: bool):
-    plan = schedule.plan_rounds(chunk_words, config.epochs, config.alpha, config.min_alpha, concurrency)
-    num_partitions = int(chunk_words.shape[0])
-    W, Wp = init_vectors(len(vocab), config.vector_size, config.seed)
-    # the settings that decide the vectors, with the partitioning resolved
-    settings = {**config.to_dict(), "num_partitions": num_partitions, "concurrency": concurrency}
+def _settings(config: TrainConfig, num_blocks: int) -> dict:
+    return {**config.to_dict(), "num_blocks": num_blocks}
+
+
+def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfig, P: int, T: int,
+                  store: BlockStore, resume: bool, on_epoch):
+    schedule = Schedule(config.epochs, config.cycles_per_epoch, P, config.alpha, config.min_alpha, config.seed)
+    settings = _settings(config, P)
+    fingerprint = checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)
     first = 0
     if resume:
-        ckpt = checkpoint.latest(checkpoint_url) if checkpoint_url else None
-        if ckpt is None:
-            raise InputError(f"nothing to resume: no checkpoint in {checkpoint_url!r}; train without "
+        done = store.states()
+        if not done:
+            raise InputError(f"nothing to resume: no checkpoint in {store.url!r}; train without "
                              "--resume (with --checkpoint-every N to make checkpoints)")
-        checkpoint.check_compatible(ckpt, settings, len(vocab))
-        W, Wp, first = ckpt.W, ckpt.Wp, ckpt.next_round
-        log.info("resuming after round %d of %d from %s", first, len(plan), checkpoint_url)
-    tables_bc = sc.broadcast((vocab_mod.keep_probabilities(vocab.counts, config.sample),
-                              vocab_mod.noise_table(vocab.counts, config.ns_exponent)))
-    total_words = sum(r.words for r in plan)
-    history: list[dict] = []
-    words_done = sum(r.words for r in plan[:first])
-    train_seconds = 0.0
+        checkpoint.check_compatible(store.read_state(done[-1]), settings, fingerprint)
+        first = done[-1]
+        log.info("resuming after epoch %d of %d from %s", first, config.epochs, store.url)
+    else:
+        for stale in store.states():  # left by an earlier run in this work directory
+            store.remove_state(stale)
+    record = {"settings": settings, "vocabulary": fingerprint, "vocab_size": len(vocab),
+              "num_blocks": P, "shards": int(shard_words.shape[0])}
+    keep = vocab_mod.keep_probabilities(vocab.counts, config.sample)
+    tables_bc = sc.broadcast((vocab.counts, keep))
+    run = store.new_run()
+    epoch_words = int(shard_words.sum())
+    clock = {"start": time.perf_counter(), "words_before": 0.0}
+    cycles: list[dict] = []
+    epoch_stats: list[dict] = []
     try:
-        for rnd in plan[first:]:
-            start = time.perf_counter()
-            params_bc = sc.broadcast((W, Wp))
-            broadcast_done = time.perf_counter()
-            sc.setJobDescription(
-                f"sparkw2v: train epoch {rnd.epoch + 1}/{config.epochs} "
-                f"round {rnd.index % rnd.per_epoch + 1}/{rnd.per_epoch}")
-            task = functools.partial(_round_task, params_bc, tables_bc, rnd, config, num_partitions)
-            slots = [chunk_slot(p, rnd.chunk, num_partitions) for p in rnd.partitions]
-            updates = sorted(sc.runJob(corpus.mapPartitionsWithIndex(task), list, slots),
-                             key=lambda u: u.partition)
-            collect_done = time.perf_counter()
-            rows_w = averaging.combine_rows(W, ((u.rows_w, u.delta_w) for u in updates), config.combine_gamma)
-            rows_wp = averaging.combine_rows(Wp, ((u.rows_wp, u.delta_wp) for u in updates),
-                                             config.combine_gamma)
+        for epoch in range(first, config.epochs):
+            job = _EpochJob(epoch, schedule, len(vocab), T, config.vector_size, config.window, config.negative,
+                            config.ns_exponent, store, run, WAIT_TIMEOUT)
+            started = time.perf_counter()
+            reports = _run_epoch_with_retries(sc, corpus, job, tables_bc, epoch_words, clock)
+            seconds = time.perf_counter() - started
+            errors = [r.error for r in reports if r.error]
+            if errors:
+                raise OutputWriteError(f"{errors[0]}: fix the filesystem and train again"
+                                       + (" with --resume" if store.states() else ""))
+            _raise_if_diverged(reports, vocab, store, config)
             try:
-                averaging.check_finite(rnd.index, [("W", W, rows_w), ("W'", Wp, rows_wp)], vocab.words)
-            except TrainingDivergedError as exc:
-                last = checkpoint.latest_round(checkpoint_url) if checkpoint_url else None
-                kept = (f"; the last good checkpoint (after {last} rounds) is kept in {checkpoint_url}"
-                        if last is not None else "; no checkpoint was written (checkpoint_every=0 or too early)")
-                raise TrainingDivergedError(f"{exc}{kept}") from None
-            params_bc.destroy()
-            seconds = time.perf_counter() - start
-            train_seconds += seconds
-            words_done += rnd.words
-            pairs = sum(u.pairs for u in updates)
-            info = {
-                "epoch": rnd.epoch, "round": rnd.index, "progress": rnd.progress_end,
-                "loss": sum(u.loss for u in updates) / max(sum(u.loss_pairs for u in updates), 1), "pairs": pairs,
-                "words": rnd.words, "seconds": seconds, "words_per_sec": rnd.words / max(seconds, 1e-9),
-                "kernel_seconds": max((u.seconds for u in updates), default=0.0),
-                "task_seconds": max((u.task_seconds for u in updates), default=0.0),
-                "load_seconds": max((u.load_seconds for u in updates), default=0.0),
-                "broadcast_seconds": broadcast_done - start,
-                "partitions_seconds": collect_done - broadcast_done,
-                "combine_seconds": start + seconds - collect_done,
-                "alpha": rnd.alpha_end,
-            }
-            history.append(info)
-            eta = (total_words - words_done) / max(sum(h["words"] for h in history) / train_seconds, 1e-9)
-            log.info("epoch %d/%d round %d/%d %5.1f%% %8.0f words/s loss %.4f alpha %.5f ETA %.0f s",
-                     rnd.epoch + 1, config.epochs, rnd.index % rnd.per_epoch + 1, rnd.per_epoch,
-                     100 * rnd.progress_end, info["words_per_sec"], info["loss"], rnd.alpha_end, eta)
-            # the last round is checkpointed too, so that a failed model write loses no training
-            if checkpoint_url and config.checkpoint_every and (
-                    (rnd.index + 1) % config.checkpoint_every == 0 or rnd.index + 1 == len(plan)):
-                try:
-                    checkpoint.save(checkpoint_url, rnd.index + 1, W, Wp, settings)
-                except OSError as exc:
-                    raise OutputWriteError(f"writing the checkpoint after round {rnd.index + 1} to "
-                                           f"{checkpoint_url} failed ({exc}); the previous checkpoint "
-                                           "is kept: fix the filesystem and train again with --resume") from None
-            if on_round is not None:
-                on_round(info)
+                store.commit_state(epoch + 1, record)
+                for old in checkpoint.states_to_remove(store.states(), epoch + 1, config.checkpoint_every,
+                                                       config.epochs):
+                    store.remove_state(old)
+                store.remove_run(run, epoch)
+            except OSError as exc:
+                raise OutputWriteError(f"writing the blocks after epoch {epoch + 1} to {store.url} failed "
+                                       f"({exc}): fix the filesystem and train again with --resume") from None
+            clock["words_before"] += epoch_words
+            summary = _summarise_epoch(epoch, reports, schedule, epoch_words, seconds)
+            epoch_stats.append(summary.pop("stats"))
+            cycles.extend(summary.pop("cycles"))
+            log.info("epoch %d/%d done in %.1f s: %.0f words/s, loss %.4f", epoch + 1, config.epochs, seconds,
+                     epoch_words / max(seconds, 1e-9), summary["loss"])
+            if on_epoch is not None:
+                on_epoch(summary)
+        last = config.epochs
+        weights = pair_weights(vocab.counts, keep)
+        trained_in = BlockLayout.build(weights, P, config.seed, last - 1)
+        sorted_by = BlockLayout.build(weights, P, config.seed, last)
+        W = store.read_matrix(last, "W", trained_in, sorted_by, config.vector_size)
+        Wp = store.read_matrix(last, "Wp", trained_in, sorted_by, config.vector_size)
+        if not config.checkpoint_every:
+            store.remove_state(last)
     finally:
         tables_bc.destroy()
-    return W, Wp, history
+        try:
+            store.remove_run(run)
+        except OSError:  # pragma: no cover - best effort: scratch files of a failing filesystem
+            pass
+    stats = {"train_seconds": sum(s["seconds"] for s in epoch_stats),
+             "epochs_trained": len(epoch_stats), "epochs": epoch_stats}
+    return W, Wp, cycles, stats
+
+
+# how long a task waits for a W' block from its neighbour before it fails (Spark then retries
+# the stage): far longer than any sub-epoch, short enough to surface a stuck stage
+WAIT_TIMEOUT = 1800.0
+
+
+# Spark aborts the job when a task of a barrier result stage fails (a lost executor, a killed
+# Python worker); the driver then runs the epoch again from its start state, in a fresh scratch
+# directory, reusing the pairs Spark still holds. The same inputs give the same bits.
+EPOCH_ATTEMPTS = 4
+
+
+def _run_epoch_with_retries(sc, corpus, job: _EpochJob, tables_bc, epoch_words: int,
+                            clock: dict) -> list[EpochReport]:
+    pairs = (corpus.mapPartitionsWithIndex(functools.partial(_pairs_task, job, tables_bc))
+             .partitionBy(job.num_tasks, lambda task: task))
+    for attempt in range(EPOCH_ATTEMPTS):
+        try:
+            return _run_epoch(sc, pairs, dataclasses.replace(job, attempt=attempt), tables_bc, epoch_words, clock)
+        except Exception as exc:  # py4j's Py4JJavaError: the job failed in Spark
+            if attempt + 1 == EPOCH_ATTEMPTS or "barrier" not in str(exc).lower():
+                raise
+            reason = next((line for line in str(exc).splitlines() if "barrier" in line.lower()), str(exc)[:300])
+            log.warning("epoch %d: attempt %d failed (%s); training the epoch again from its start",
+                        job.epoch + 1, attempt + 1, reason.strip()[:300])
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _run_epoch(sc, pairs, job: _EpochJob, tables_bc, epoch_words: int, clock: dict) -> list[EpochReport]:
+    """One epoch's Spark job: the pair shuffle (skipped when Spark still holds it), then the
+    barrier stage; the tasks' reports, by task."""
+    s = job.schedule
+    sc.setJobDescription(f"sparkw2v: epoch {job.epoch + 1}/{s.epochs}: {job.num_blocks} blocks, "
+                         f"{s.cycles} cycles, {job.num_tasks} tasks" + (f", attempt {job.attempt + 1}" if job.attempt else ""))
+    progress = _Progress(job.store, job.run, job.epoch, job.num_tasks, s, epoch_words, clock)
+    progress.start()
+    try:
+        reports = pairs.barrier().mapPartitions(functools.partial(_blocks_task, job, tables_bc)).collect()
+    finally:
+        progress.stopped.set()
+        progress.join()
+    try:
+        progress.poll()  # the cycles that ended after the last poll
+    except OSError:  # pragma: no cover
+        pass
+    return sorted(reports, key=lambda r: r.task)
+
+
+def _raise_if_diverged(reports: list[EpochReport], vocab: Vocabulary, store: BlockStore,
+                       config: TrainConfig) -> None:
+    bad = [r.diverged for r in reports if r.diverged]
+    if not bad:
+        return
+    info = min(bad, key=lambda d: (d["cycle"], d["task"]))
+    where = f"training diverged in epoch {info['epoch'] + 1}, cycle {info['cycle'] + 1}"
+    if info["reason"] == "nan":
+        name, count = next(iter(info["row_counts"].items()))
+        sample = ", ".join(repr(vocab.words[i]) for i in info["rows"][name][:5])
+        what = f"{count} row(s) of {name} hold NaN or Inf (e.g. {sample})"
+    else:
+        what = (f"the SGNS loss reached {info['loss']:.3g} nats per pair, above the limit of "
+                f"{info['limit']:.3g} ({8:.0f} x the starting loss)")
+    states = store.states()
+    kept = (f"; the last good checkpoint (after {states[-1]} epoch(s)) is kept in {store.url}"
+            if states and config.checkpoint_every
+            else "; no checkpoint was written (checkpoint_every=0 or too early)")
+    if not config.checkpoint_every:
+        for s in states:
+            store.remove_state(s)
+    raise TrainingDivergedError(f"{where}: {what}; lower alpha{kept}")
+
+
+def _summarise_epoch(epoch: int, reports: list[EpochReport], schedule: Schedule, epoch_words: int,
+                     seconds: float) -> dict:
+    """Per-cycle lines and the epoch's cost-model measurements from the tasks' reports."""
+    R, P = schedule.cycles, schedule.num_blocks
+    pairs = sum(r.pairs for r in reports)
+    loss = sum(r.loss for r in reports)
+    loss_pairs = sum(r.loss_pairs for r in reports)
+    kernel_max = np.max([r.kernel_seconds for r in reports], axis=0)  # (R, P): the slowest task
+    kernel_sum = sum(r.kernel_seconds for r in reports)
+    wait = sum(r.wait_seconds for r in reports)
+    cycles = []
+    for c in range(R):
+        a0 = schedule.alpha_range(epoch, c, 0)[0]
+        a1 = schedule.alpha_range(epoch, c, P - 1)[1]
+        cycles.append({"epoch": epoch, "cycle": c, "progress": (epoch * R + c + 1) / (schedule.epochs * R),
+                       "pairs": int(pairs[c].sum()),
+                       "loss": float(loss[c].sum() / max(loss_pairs[c].sum(), 1)),
+                       "alpha_start": a0, "alpha_end": a1,
+                       "kernel_seconds": float(kernel_max[c].sum()),
+                       "wait_seconds": float(wait[c].sum())})
+    strata = np.zeros((P, P), np.int64)
+    for r in reports:
+        for k, row in r.stratum_pairs.items():
+            strata[k] = row
+    per_sub_epoch = np.zeros(P, np.int64)  # pairs of sub-epoch s over the whole epoch
+    for k in range(P):
+        for s in range(P):
+            per_sub_epoch[s] += strata[k, (k + s) % P]
+    timing_keys = sorted({key for r in reports for key in r.timings})
+    stats = {
+        "epoch": epoch, "seconds": seconds, "pairs": int(pairs.sum()),
+        "words_per_sec": epoch_words / max(seconds, 1e-9),
+        "kernel_seconds_critical_path": float(kernel_max.sum()),
+        "kernel_seconds_total": float(kernel_sum.sum()),
+        "wait_seconds_total": float(wait.sum()),
+        "stratum_max_over_mean": float(strata.max() / max(strata.mean(), 1e-9)),
+        "task_kernel_max_over_mean": float(kernel_max.sum() / max(kernel_sum.sum() / len(reports), 1e-9)),
+        "bytes_ring": int(sum(r.bytes_sent for r in reports)),
+        "bytes_state_read": int(sum(r.bytes_read for r in reports)),
+        "bytes_state_written": int(sum(r.bytes_written for r in reports)),
+        "bytes_pairs": int(pairs.sum()) * 8,
+        "task_timings_max": {key: float(max(r.timings.get(key, 0.0) for r in reports)) for key in timing_keys},
+    }
+    return {"epoch": epoch, "loss": float(loss.sum() / max(loss_pairs.sum(), 1)), "pairs": int(pairs.sum()),
+            "seconds": seconds, "words": epoch_words, "cycles": cycles, "stats": stats}

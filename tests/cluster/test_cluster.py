@@ -3,9 +3,10 @@ deploy/cluster.sh) running jobs/train.py through deploy/submit.sh on a slice of 
 
 The executors run a bare Python that has none of sparkw2v's dependencies: everything they
 import comes from the archive made by deploy/pack_env.sh. The tests check the output of an
-undisturbed run, that killing a Python worker and an executor JVM in the middle of training
-changes nothing in the vectors, that a driver killed mid-training resumes to the same vectors,
-and that stopping the cluster leaves no process behind.
+undisturbed run, that the same settings on local[1] and local[3] give the cluster's vectors bit
+for bit, that killing a Python worker and an executor JVM in the middle of training changes
+nothing in the vectors, that a driver killed mid-training resumes to the same vectors, and that
+stopping the cluster leaves no process behind.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.corpus]
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-JOB_ARGS = ["--epochs", "3", "--sample", "1e-3", "--num-partitions", "2", "--vector-size", "64"]
-ROUNDS = 30  # 3 epochs x 10 rounds
+JOB_ARGS = ["--epochs", "3", "--sample", "1e-3", "--num-blocks", "4", "--vector-size", "64"]
+CYCLES = 48  # 3 epochs x 16 cycles
 
 
 def free_port() -> int:
@@ -83,13 +84,13 @@ class Cluster:
     def daemon_pids(self) -> list[int]:
         return [int(p.read_text().strip()) for p in (self.dir / "pids").glob("*.pid")]
 
-    def submit(self, *args: str, archive: Path, executor_python: Path, popen: bool = False):
+    def submit(self, *args: str, archive: Path, executor_python: Path, popen: bool = False, log=None):
         env = dict(self.env, SPARKW2V_ENV_ARCHIVE=str(archive), EXECUTOR_PYTHON=str(executor_python),
                    DRIVER_PYTHON=sys.executable,
                    SPARK_SUBMIT_ARGS="--executor-memory 1g --conf spark.ui.enabled=false")
         cmd = ["bash", str(DEPLOY / "submit.sh"), self.url, str(REPO / "jobs" / "train.py"), *args]
-        if popen:
-            return subprocess.Popen(cmd, env=env, cwd=self.base, stdout=subprocess.PIPE,
+        if popen:  # output to ``log`` (a file: a pipe nobody reads would fill and stop the job)
+            return subprocess.Popen(cmd, env=env, cwd=self.base, stdout=log or subprocess.DEVNULL,
                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
         return subprocess.run(cmd, env=env, cwd=self.base, capture_output=True, text=True, timeout=900)
 
@@ -174,7 +175,7 @@ def test_train_on_the_cluster(reference, cluster, capsys):
     out, wall, summary = reference
     meta = json.loads((out / "metadata.json").read_text())
     assert (out / "_SUCCESS").exists() and meta["master"] == cluster.url
-    assert meta["corpus"]["num_partitions"] == 2 and len(meta["rounds"]) == ROUNDS
+    assert meta["num_blocks"] == 4 and meta["corpus"]["num_tasks"] == 2 and len(meta["cycles"]) == CYCLES
     emb = Embeddings.load(str(out))
     assert len(emb.words) == summary["vocab_size"] > 5000
     assert np.isfinite(emb.vectors).all() and emb.vectors.shape[1] == 64
@@ -185,66 +186,99 @@ def test_train_on_the_cluster(reference, cluster, capsys):
               f"{summary['words_per_sec']:.0f} words/s, {summary['train_words_per_epoch']} words/epoch")
 
 
+@pytest.mark.parametrize("master", ["local[1]", "local[3]"])
+def test_local_masters_give_the_clusters_vectors_bit_for_bit(reference, corpus_slice, base, master, capsys):
+    """Same (seed, num_blocks, cycles_per_epoch): one task, three tasks, or two executors of the
+    cluster train the same blocks in the same order of strata."""
+    out = base / f"local-{master[6]}"
+    done = subprocess.run([sys.executable, str(REPO / "jobs" / "train.py"), "--master", master,
+                           "--input", corpus_slice, "--output", str(out), *JOB_ARGS],
+                          capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, PYSPARK_PYTHON=sys.executable))
+    assert done.returncode == 0, done.stderr[-5000:]
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["corpus"]["num_tasks"] == min(4, int(master[6]))
+    diff = max_difference(out, reference[0])
+    with capsys.disabled():
+        print(f"\n{master} vs the cluster: max |vector difference| = {diff}")
+    assert diff == 0.0
+
+
 def _kill_one(cluster: Cluster, pattern: str) -> int:
-    """SIGKILL the newest process below the executors' work directories matching ``pattern``
-    (for Python: a worker forked by the daemon rather than the daemon itself)."""
+    """SIGKILL the newest process below the executors' work directories matching ``pattern``."""
     found = [pid for pid, cmdline in processes_under(cluster.dir / "work") if re.search(pattern, cmdline)]
     assert found, f"no process matching {pattern!r} under {cluster.dir / 'work'}"
     os.kill(max(found), signal.SIGKILL)
     return max(found)
 
 
+def _wait_for_cycle(out: Path, epoch: int, cycle: int, job, timeout: float = 600) -> dict:
+    """The status a training task writes when it finishes a cycle (it holds the task's pid):
+    once it exists, the epoch's barrier stage is running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and job.poll() is None:
+        found = sorted((out / "_blocks").glob(f"run-*/status/e{epoch:04d}-c{cycle:04d}-t*.json"))
+        if found:
+            return json.loads(found[0].read_text())
+        time.sleep(0.01)
+    raise AssertionError(f"cycle {cycle} of epoch {epoch} never reported")
+
+
 def test_killing_a_python_worker_and_an_executor_mid_training_changes_nothing(
         reference, cluster, corpus_slice, archive, bare_python, base, capsys):
     out = base / "killed"
-    job = cluster.submit("--input", corpus_slice, "--output", str(out), *JOB_ARGS,
-                         archive=archive, executor_python=bare_python, popen=True)
-    killed = {}
-    log = []
-    for line in job.stdout:
-        log.append(line)
-        if "epoch 1/3 round 4/10" in line and "python" not in killed:
-            time.sleep(0.2)  # into the next round
-            killed["python"] = _kill_one(cluster, r"python.*pyspark\.(daemon|worker)|pyspark\.zip")
-        if "epoch 2/3 round 3/10" in line and "executor" not in killed:
-            time.sleep(0.2)
+    log_path = base / "killed.log"
+    with open(log_path, "w") as log_file:
+        job = cluster.submit("--input", corpus_slice, "--output", str(out), *JOB_ARGS,
+                             archive=archive, executor_python=bare_python, popen=True, log=log_file)
+        killed = {}
+        try:
+            # a Python worker training its blocks in the middle of epoch 1 ...
+            task = _wait_for_cycle(out, 0, 4, job)
+            os.kill(task["pid"], signal.SIGKILL)
+            killed["python"] = task["pid"]
+            # ... and an executor JVM in the middle of epoch 2
+            _wait_for_cycle(out, 1, 4, job)
             killed["executor"] = _kill_one(cluster, r"CoarseGrainedExecutorBackend")
-    assert job.wait(timeout=900) == 0, "".join(log[-200:])
-    text = "".join(log)
+        finally:
+            job.wait(timeout=900)
+    text = log_path.read_text()
+    assert job.returncode == 0, text[-10000:]
     assert set(killed) == {"python", "executor"}, text[-5000:]
     assert re.search(r"Lost executor|ExecutorLostFailure|Removed executor|Executor .* (removed|lost)", text), \
         "the driver did not notice the executor loss"
+    # a failed task fails its barrier stage: the driver trains the epoch again, twice here
+    assert text.count("training the epoch again from its start") == 2, text[-5000:]
     diff = max_difference(out, reference[0])
     with capsys.disabled():
-        print(f"\nkilled python worker {killed['python']} and executor JVM {killed['executor']}: "
-              f"max |vector difference| vs the undisturbed run = {diff}")
+        print(f"\nkilled python worker {killed['python']} (a training task) in epoch 1 and executor JVM "
+              f"{killed['executor']} in epoch 2: max |vector difference| vs the undisturbed run = {diff}")
     assert diff == 0.0
 
 
 def test_driver_killed_mid_training_resumes_to_the_same_vectors(
         reference, cluster, corpus_slice, archive, bare_python, base, capsys):
     out = base / "resumed"
-    args = ["--input", corpus_slice, "--output", str(out), *JOB_ARGS, "--checkpoint-every", "4"]
+    args = ["--input", corpus_slice, "--output", str(out), *JOB_ARGS, "--checkpoint-every", "1"]
     job = cluster.submit(*args, archive=archive, executor_python=bare_python, popen=True)
-    ckpt = out / "_checkpoint"
+    ckpt = out / "_blocks"
     deadline = time.time() + 600
     while time.time() < deadline and job.poll() is None:
-        if any(p.name >= "round-000012" for p in ckpt.glob("round-*")):
+        if (ckpt / "state-000001" / "state.json").exists():
             break
         time.sleep(0.1)
     assert job.poll() is None, "the job ended before it could be killed"
     os.killpg(job.pid, signal.SIGKILL)  # the driver: spark-submit's JVM and the Python driver
     job.wait(timeout=60)
-    job.stdout.close()
     assert not (out / "_SUCCESS").exists()
-    killed_at = max(p.name for p in ckpt.glob("round-*"))
+    killed_at = max(p.name for p in ckpt.glob("state-*") if (p / "state.json").exists())
     done = cluster.submit(*args, "--resume", archive=archive, executor_python=bare_python)
     assert done.returncode == 0, done.stdout[-5000:]
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["resumed"] and 0 < len(meta["rounds"]) < ROUNDS
+    assert meta["resumed"] and 0 < len(meta["cycles"]) < CYCLES
     diff = max_difference(out, reference[0])
     with capsys.disabled():
-        print(f"\ndriver killed after checkpoint {killed_at}; resumed {len(meta['rounds'])} rounds: "
+        print(f"\ndriver killed after checkpoint {killed_at}; resumed {len(meta['cycles'])} cycles: "
               f"max |vector difference| vs the undisturbed run = {diff}")
     assert diff == 0.0
     assert not ckpt.exists()

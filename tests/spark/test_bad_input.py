@@ -226,11 +226,18 @@ def test_bad_config_file(spark, capsys, tmp_path, good_input, toml, message):
     assert_refused(code, line, message)
 
 
-def test_too_many_partitions(spark, capsys, tmp_path, good_input):
+def test_more_blocks_than_words(spark, capsys, tmp_path, good_input):
     code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"),
-                       "--min-count", "1", "--num-partitions", "64")
-    assert_refused(code, line, "num_partitions=64", "lower num_partitions")
-    assert not (tmp_path / "m").exists()
+                       "--min-count", "1", "--num-blocks", "64")
+    assert_refused(code, line, "num_blocks=64 is more than the vocabulary (7 words)", "lower num_blocks")
+    assert not (tmp_path / "m" / "_SUCCESS").exists()
+
+
+def test_a_setting_of_the_averaging_trainer(spark, capsys, tmp_path, good_input):
+    conf = tmp_path / "old.toml"
+    conf.write_text("num_partitions = 8\n")
+    code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--config", str(conf))
+    assert_refused(code, line, "config key 'num_partitions'", "was removed", "num_blocks and cycles_per_epoch")
 
 
 # --- the output ------------------------------------------------------------------------------
@@ -254,8 +261,10 @@ def flaky():
     FlakyFS.fail_on = None
 
 
-def test_output_filesystem_failing_mid_write(spark, capsys, good_input, flaky):
-    code, line = train(capsys, "--input", good_input, "--output", "flaky://out/m", *SMALL)
+def test_output_filesystem_failing_mid_write(spark, capsys, tmp_path, good_input, flaky):
+    # the blocks live where the executors reach them (an in-memory filesystem is per process)
+    code, line = train(capsys, "--input", good_input, "--output", "flaky://out/m", *SMALL,
+                       "--work-dir", str(tmp_path / "blocks"))
     assert_refused(code, line, "writing the model to 'flaky://out/m' failed", "No space left on device",
                    "no _SUCCESS marker", "--overwrite")
     left = flaky.find("/out/m")
@@ -263,8 +272,10 @@ def test_output_filesystem_failing_mid_write(spark, capsys, good_input, flaky):
     assert any("/embeddings/" in p for p in left)  # the first table made it, the second did not
 
 
-def test_failed_write_resumes_from_the_final_checkpoint(spark, capsys, good_input, flaky):
-    args = ["--input", good_input, "--output", "flaky://out/r", *SMALL, "--checkpoint-every", "3"]
+def test_failed_write_resumes_from_the_final_checkpoint(spark, capsys, tmp_path, good_input, flaky):
+    blocks = tmp_path / "blocks"
+    args = ["--input", good_input, "--output", "flaky://out/r", *SMALL, "--checkpoint-every", "3",
+            "--work-dir", str(blocks)]
     code, line = train(capsys, *args)
     assert_refused(code, line, "failed", "--resume (the final checkpoint is kept)")
     # a second attempt without --resume must not clobber what is there
@@ -272,9 +283,10 @@ def test_failed_write_resumes_from_the_final_checkpoint(spark, capsys, good_inpu
     assert_refused(code, line, "already exists and holds the leftovers of an unfinished run")
     code, line = train(capsys, *args, "--resume", "--window", "3")
     assert_refused(code, line, "cannot resume: the checkpoint was made with other settings (window)")
+    assert (blocks / "state-000001" / "state.json").exists()  # the final checkpoint
     FlakyFS.fail_on = None  # the disk is fixed
     assert train(capsys, *args, "--resume") == (0, None)
-    assert flaky.exists("/out/r/_SUCCESS") and not flaky.exists("/out/r/_checkpoint")
+    assert flaky.exists("/out/r/_SUCCESS") and not blocks.exists()
     code, line = train(capsys, *args, "--resume")
     assert_refused(code, line, "is already complete: nothing to resume")
 

@@ -38,8 +38,8 @@ def test_real_corpus_trains_through_the_jobs_above_the_floor(model_dir, eval_dir
     meta = json.loads((model_dir / "metadata.json").read_text())
     print(json.dumps({k: out[k] for k in ("analogies", "similarity")}, indent=1))
     assert meta["corpus"]["corpus_tokens"] > 900_000
-    assert len(meta["rounds"]) == meta["config"]["epochs"] * meta["config"]["rounds_per_epoch"]
-    assert meta["rounds"][-1]["loss"] < meta["rounds"][0]["loss"]
+    assert len(meta["cycles"]) == meta["config"]["epochs"] * meta["config"]["cycles_per_epoch"]
+    assert meta["cycles"][-1]["loss"] < meta["cycles"][0]["loss"]
     sims = out["similarity"]
     assert out["analogies"]["evaluated"] > 500
     assert out["analogies"]["accuracy"] >= FLOORS["analogy"]

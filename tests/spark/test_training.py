@@ -1,5 +1,6 @@
-"""Spark side: vocabulary and encoding against plain Python, and a small corpus with planted
-structure that training must learn."""
+"""Spark side: vocabulary and encoding against plain Python, a corpus with planted structure
+that training must learn, the Spark trainer against the in-process engine bit for bit, and
+checkpoints, resume and divergence."""
 
 from collections import Counter
 
@@ -9,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from sparkw2v.config import TrainConfig
-from sparkw2v.encode import encode_corpus
+from sparkw2v.encode import encode_corpus, num_shards
+from sparkw2v.local import train_local
 from sparkw2v.tokenizer import TOKENS, read_text, tokenize
 from sparkw2v.trainer import train
 from sparkw2v.vocab import count_vocabulary
@@ -39,26 +41,54 @@ def test_vocabulary_and_encoding_match_plain_python(spark, tmp_path):
     assert vocab.corpus_tokens == sum(counts.values())
     assert vocab.corpus_types == len(counts)
 
-    corpus, chunk_words, row_stats = encode_corpus(tokens, vocab.words, num_partitions=3, num_chunks=4)
+    corpus, shard_words, row_stats = encode_corpus(tokens, vocab.words, num_shards=3)
     try:
-        assert corpus.getNumPartitions() == 12
-        slots = corpus.glom().collect()
+        assert corpus.getNumPartitions() == 3
+        shards = corpus.glom().collect()
     finally:
         corpus.unpersist()
-    assert all(len(records) == 1 for records in slots)  # one (ids, offsets) record per chunk
-    for q, [(ids, off)] in enumerate(slots):
-        assert chunk_words[q % 3, q // 3] == off[-1] - off[0] == len(ids)
-    assert chunk_words.shape == (3, 4) and chunk_words.min() > 0
+    assert all(len(records) == 1 for records in shards)  # one (ids, offsets) record per shard
+    for q, [(ids, off)] in enumerate(shards):
+        assert shard_words[q] == off[-1] - off[0] == len(ids)
+    assert shard_words.min() > 0
     index = {w: i for i, w in enumerate(vocab.words)}
     expected_rows = []
     for r in rows:
         ids = [index[t] for t in (r or "").lower().split() if t in index]
         if len(ids) >= 2:
             expected_rows.append(ids)
-    got_rows = [ids[off[k]:off[k + 1]].tolist() for [(ids, off)] in slots for k in range(len(off) - 1)]
+    got_rows = [ids[off[k]:off[k + 1]].tolist() for [(ids, off)] in shards for k in range(len(off) - 1)]
     assert sorted(got_rows) == sorted(expected_rows)
-    assert chunk_words.sum() == sum(len(r) for r in expected_rows)
+    assert shard_words.sum() == sum(len(r) for r in expected_rows)
     assert row_stats == {"rows": len(rows), "null_rows": 1, "empty_rows": 2, "trainable_rows": len(expected_rows)}
+
+
+def test_shards_do_not_depend_on_how_spark_splits_the_input(spark, tmp_path):
+    """Rows are keyed by file name and row number, so the shards and their order are the same
+    whether Spark reads the file in one split or in many."""
+    rng = np.random.default_rng(3)
+    rows = [" ".join(f"w{i}" for i in rng.integers(0, 30, size=40)) for _ in range(3000)]
+    path = tmp_path / "t"
+    path.mkdir()
+    pq.write_table(pa.table({"text": rows}), str(path / "part-0.parquet"), row_group_size=100)
+    config = TrainConfig(min_count=1)
+    got = []
+    for split in ("128m", "4k"):
+        spark.conf.set("spark.sql.files.maxPartitionBytes", split)
+        spark.conf.set("spark.sql.files.openCostInBytes", "1k")
+        try:
+            df = read_text(spark, str(path), "text")
+            splits = df.rdd.getNumPartitions()
+            tokens = tokenize(df, "text", config)
+            vocab = count_vocabulary(tokens, TOKENS, 1)
+            corpus, _, _ = encode_corpus(tokens, vocab.words, num_shards=4)
+            got.append((splits, [(ids.tolist(), off.tolist()) for [(ids, off)] in corpus.glom().collect()]))
+            corpus.unpersist()
+        finally:
+            spark.conf.unset("spark.sql.files.maxPartitionBytes")
+            spark.conf.unset("spark.sql.files.openCostInBytes")
+    assert got[1][0] > 4 * got[0][0]  # many more splits
+    assert got[0][1] == got[1][1]
 
 
 def planted_corpus(rng, n_rows=1500):
@@ -75,92 +105,117 @@ def cosine(W, i, j):
     return float(W[i] @ W[j] / np.linalg.norm(W[i]) / np.linalg.norm(W[j]))
 
 
+PLANTED = TrainConfig(vector_size=16, window=3, negative=4, sample=0.0, min_count=1, epochs=3,
+                      alpha=0.05, min_alpha=0.001, num_blocks=4, cycles_per_epoch=2, seed=5)
+
+
 def test_planted_structure_is_learned_and_runs_are_deterministic(spark, tmp_path):
     rng = np.random.default_rng(1)
     path = write_text(tmp_path / "planted", planted_corpus(rng))
-    config = TrainConfig(vector_size=16, window=3, negative=4, sample=0.0, min_count=1, epochs=3,
-                         alpha=0.05, min_alpha=0.001, num_partitions=2, rounds_per_epoch=3, seed=5)
     seen = []
-    result = train(spark, path, config, on_round=seen.append)
-    assert len(seen) == 9 and seen[-1]["progress"] == pytest.approx(1.0)
-    assert seen[-1]["loss"] < seen[0]["loss"]
+    result = train(spark, path, PLANTED, on_epoch=seen.append)
+    assert [e["epoch"] for e in seen] == [0, 1, 2] and result.num_blocks == 4
+    assert result.stats["num_tasks"] == 2  # local[2]: two tasks hold two blocks each
+    assert len(result.cycles) == 3 * 2 and result.cycles[-1]["progress"] == pytest.approx(1.0)
+    # the loss starts at (1 + K) log 2 per pair (W' = 0); a half-epoch already brings it far below
+    assert all(c["loss"] < 0.7 * 5 * np.log(2) for c in result.cycles)
     idx = {w: i for i, w in enumerate(result.vocab.words)}
     a = [idx[f"a{i}"] for i in range(8)]
     b = [idx[f"b{i}"] for i in range(8)]
     within = np.mean([cosine(result.W, i, j) for g in (a, b) for i in g for j in g if i < j])
     across = np.mean([cosine(result.W, i, j) for i in a for j in b])
     assert within > across + 0.5, (within, across)
-    again = train(spark, path, config)
+    again = train(spark, path, PLANTED)
     np.testing.assert_array_equal(result.W, again.W)
     np.testing.assert_array_equal(result.Wp, again.Wp)
 
 
+@pytest.mark.parametrize("num_blocks", [4, 3])
+def test_spark_trainer_equals_the_one_task_engine_bit_for_bit(spark, tmp_path, num_blocks):
+    """local[2] runs the blocks in two tasks passing W' blocks round a ring through files;
+    ``local.train_local`` runs them in one task in this process. The vectors are the same bits:
+    the result depends on (seed, P, R), not on the number of tasks."""
+    path = write_text(tmp_path / "planted", planted_corpus(np.random.default_rng(7), 800))
+    config = PLANTED.replace(num_blocks=num_blocks, sample=1e-2)
+    result = train(spark, path, config)
+    tokens = tokenize(read_text(spark, path, "text"), "text", config)
+    corpus, _, _ = encode_corpus(tokens, result.vocab.words, num_shards(result.vocab.train_words))
+    shards = [record for [record] in corpus.glom().collect()]
+    corpus.unpersist()
+    W, Wp, _ = train_local(shards, result.vocab.counts, config, num_blocks)
+    np.testing.assert_array_equal(result.W, W)
+    np.testing.assert_array_equal(result.Wp, Wp)
+
+
 def test_resume_after_a_crash_gives_the_uninterrupted_vectors(spark, tmp_path):
-    from sparkw2v import checkpoint
+    from sparkw2v.blockstore import BlockStore
     from sparkw2v.errors import InputError
 
     rng = np.random.default_rng(6)
     path = write_text(tmp_path / "planted", planted_corpus(rng, 400))
-    config = TrainConfig(vector_size=8, window=2, negative=3, sample=0.0, min_count=1, epochs=2,
-                         num_partitions=2, rounds_per_epoch=3, seed=9, checkpoint_every=2)
-    ckpt = str(tmp_path / "ckpt")
+    config = TrainConfig(vector_size=8, window=2, negative=3, sample=0.0, min_count=1, epochs=3,
+                         num_blocks=2, cycles_per_epoch=2, seed=9, checkpoint_every=1)
+    work = str(tmp_path / "blocks")
 
-    def crash_after_round_4(info):
-        if info["round"] == 4:
+    def crash_after_epoch_2(info):
+        if info["epoch"] == 1:
             raise KeyboardInterrupt("driver killed")
 
     with pytest.raises(KeyboardInterrupt):
-        train(spark, path, config, on_round=crash_after_round_4, checkpoint_url=ckpt)
-    saved = checkpoint.latest(ckpt)
-    assert saved.next_round == 4  # round index 4 finished, but the last checkpoint is after 4 rounds
-    resumed = train(spark, path, config, checkpoint_url=ckpt, resume=True)
-    assert [r["round"] for r in resumed.rounds] == [4, 5]
+        train(spark, path, config, work_dir=work, on_epoch=crash_after_epoch_2)
+    assert BlockStore(work).states() == [2]  # the state after 2 epochs is complete
+    resumed = train(spark, path, config, work_dir=work, resume=True)
+    assert [c["epoch"] for c in resumed.cycles] == [2, 2] and resumed.stats["epochs_trained"] == 1
     straight = train(spark, path, config)
     np.testing.assert_array_equal(resumed.W, straight.W)
     np.testing.assert_array_equal(resumed.Wp, straight.Wp)
     with pytest.raises(InputError, match=r"other settings \(window\)"):
-        train(spark, path, config.replace(window=3), checkpoint_url=ckpt, resume=True)
+        train(spark, path, config.replace(window=3), work_dir=work, resume=True)
+    other = write_text(tmp_path / "other", planted_corpus(np.random.default_rng(60), 400))
+    with pytest.raises(InputError, match="made on another corpus"):
+        train(spark, other, config, work_dir=work, resume=True)
     with pytest.raises(InputError, match="nothing to resume"):
-        train(spark, path, config, checkpoint_url=str(tmp_path / "none"), resume=True)
+        train(spark, path, config, work_dir=str(tmp_path / "none"), resume=True)
 
 
-def test_divergence_names_the_round_and_rows(spark, tmp_path):
+def test_divergence_names_the_epoch_cycle_and_rows(spark, tmp_path):
     from sparkw2v.errors import TrainingDivergedError
 
     path = write_text(tmp_path / "planted", planted_corpus(np.random.default_rng(6), 400))
     config = TrainConfig(vector_size=8, window=2, negative=3, sample=0.0, min_count=1, epochs=2,
-                         num_partitions=2, rounds_per_epoch=3, seed=9, alpha=1.0)
-    with pytest.raises(TrainingDivergedError, match=r"training diverged in round 0: \d+ row\(s\) of W hold "
-                       r"NaN or Inf \(e\.g\. '\w+'.*lower alpha.*no checkpoint was written"):
+                         num_blocks=2, cycles_per_epoch=2, seed=9, alpha=30.0)
+    with pytest.raises(TrainingDivergedError, match=r"training diverged in epoch 1, cycle 1: (\d+ row\(s\) of W'? "
+                       r"hold NaN or Inf \(e\.g\. '\w+'|the SGNS loss reached .* above the limit).*lower alpha"
+                       r".*no checkpoint was written"):
         train(spark, path, config)
 
 
-def test_nan_after_a_round_keeps_the_last_good_checkpoint(spark, tmp_path, monkeypatch):
-    """Fault injection on the driver: the combined W' of round 3 gets a NaN row."""
-    from sparkw2v import averaging, checkpoint, trainer
+def test_divergence_keeps_the_last_good_checkpoint(spark, tmp_path, monkeypatch):
+    """A task reporting divergence in epoch 2 (fault injected into its report): training stops
+    with the state after epoch 1 kept, and a resume from it equals the uninterrupted run."""
+    from sparkw2v import trainer
+    from sparkw2v.blockstore import BlockStore
     from sparkw2v.errors import TrainingDivergedError
 
     path = write_text(tmp_path / "planted", planted_corpus(np.random.default_rng(6), 400))
-    config = TrainConfig(vector_size=8, window=2, negative=3, sample=0.0, min_count=1, epochs=2,
-                         num_partitions=2, rounds_per_epoch=3, seed=9, checkpoint_every=1)
-    ckpt = str(tmp_path / "ckpt")
-    combine = averaging.combine_rows
-    calls = []
+    config = TrainConfig(vector_size=8, window=2, negative=3, sample=0.0, min_count=1, epochs=3,
+                         num_blocks=2, cycles_per_epoch=2, seed=9, checkpoint_every=1)
+    work = str(tmp_path / "blocks")
+    real = trainer._run_epoch_with_retries
 
-    def poisoned(target, updates, gamma):
-        rows = combine(target, updates, gamma)
-        calls.append(1)
-        if len(calls) == 8:  # W, W' per round: the 8th call is W' of round index 3
-            target[rows[0]] = np.nan
-        return rows
+    def poisoned(sc, corpus, job, *args):
+        reports = real(sc, corpus, job, *args)
+        if job.epoch == 1:
+            reports[1].diverged = {"epoch": 1, "cycle": 1, "task": 1, "reason": "nan", "loss": float("nan"),
+                                   "limit": 20.0, "rows": {"W'": [0, 3]}, "row_counts": {"W'": 2}}
+        return reports
 
-    monkeypatch.setattr(trainer.averaging, "combine_rows", poisoned)
-    with pytest.raises(TrainingDivergedError, match=r"round 3: 1 row\(s\) of W' hold NaN or Inf.*"
-                       r"last good checkpoint \(after 3 rounds\) is kept in"):
-        train(spark, path, config, checkpoint_url=ckpt)
-    good = checkpoint.latest(ckpt)
-    assert good.next_round == 3 and np.isfinite(good.W).all() and np.isfinite(good.Wp).all()
-    monkeypatch.setattr(trainer.averaging, "combine_rows", combine)
-    resumed = train(spark, path, config, checkpoint_url=ckpt, resume=True)
+    monkeypatch.setattr(trainer, "_run_epoch_with_retries", poisoned)
+    with pytest.raises(TrainingDivergedError, match=r"epoch 2, cycle 2: 2 row\(s\) of W' hold NaN or Inf .*"
+                       r"last good checkpoint \(after 1 epoch\(s\)\) is kept in"):
+        train(spark, path, config, work_dir=work)
+    assert BlockStore(work).states() == [1]
+    monkeypatch.setattr(trainer, "_run_epoch_with_retries", real)
+    resumed = train(spark, path, config, work_dir=work, resume=True)
     straight = train(spark, path, config)
     np.testing.assert_array_equal(resumed.W, straight.W)

@@ -30,7 +30,8 @@ def test_repo_default_toml_equals_code_defaults():
     ("min_alpha", 0.5, "'min_alpha'"),
     ("negative", 0, "'negative'"),
     ("epochs", 0, "'epochs'"),
-    ("combine_gamma", 2.0, "'combine_gamma'"),
+    ("cycles_per_epoch", 0, "'cycles_per_epoch' has invalid value 0"),
+    ("num_blocks", -1, "'num_blocks' has invalid value -1"),
     ("vector_size", "100", "must be of type int"),
 ])
 def test_invalid_values_name_key_and_range(key, value, fragment):
@@ -63,3 +64,11 @@ def test_missing_or_broken_config_file(tmp_path):
     bad.write_text("window = = 3\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(str(bad))
+
+
+@pytest.mark.parametrize("key", ["num_partitions", "rounds_per_epoch", "concurrency", "combine_gamma"])
+def test_keys_of_the_averaging_trainer_are_refused_with_what_replaced_them(tmp_path, key):
+    path = tmp_path / "old.toml"
+    path.write_text(f"{key} = 1\n")
+    with pytest.raises(ConfigError, match=rf"config key '{key}' in config file .* was removed: .*num_blocks"):
+        load_config(str(path))

@@ -21,7 +21,8 @@ def run_update(W, Wp, centers, context, negatives, alpha):
     neu = np.zeros((len(centers), N), np.float32)
     gout = np.zeros((len(negatives) + 1, N), np.float32)
     wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
-    loss = kernel.sgns_update(W, Wp, centers, len(centers), context, negatives, alpha, neu, gout, wu, wpu,
+    uses = np.full(len(centers), len(negatives))
+    loss = kernel.sgns_update(W, Wp, centers, len(centers), context, negatives, uses, alpha, neu, gout, wu, wpu,
                               True)
     return W, Wp, loss, wu, wpu
 
@@ -58,21 +59,6 @@ def test_window_update_is_sum_of_pair_steps():
     np.testing.assert_allclose(Wp1, Wp + dWp, rtol=1e-5, atol=1e-6)
 
 
-def test_window_distances_follow_dynamic_window():
-    """With b ~ U{1..window}, a pair at distance d is formed with probability (window-d+1)/window."""
-    window, n, repeats = 5, 400, 200
-    counts = kernel.pair_distance_counts(n, window, 123, repeats)
-    assert counts[0] == 0
-    d = np.arange(1, window + 1)
-    # away from the row ends, each position has 2 candidates at each distance d
-    expected = 2 * (window - d + 1) / window * n * repeats
-    edge = 2 * d * repeats  # positions within d of an end lose those pairs (upper bound)
-    assert np.all(counts[1:] <= expected + 4 * np.sqrt(expected))
-    assert np.all(counts[1:] >= expected - edge - 4 * np.sqrt(expected))
-    ratios = counts[1:] / counts[1]
-    np.testing.assert_allclose(ratios, (window - d + 1) / window, atol=0.01)
-
-
 def test_noise_words_follow_unigram_to_the_three_quarters():
     counts = np.array([1000, 400, 100, 30, 5, 1], np.int64)
     prob, alias = vocab.noise_table(counts, 0.75)
@@ -100,25 +86,117 @@ def test_subsampling_keeps_words_at_their_keep_rate():
     assert np.all(np.isin(kept, ids))
 
 
-def test_train_rows_is_deterministic_and_learns():
+def stratum_inputs(rng, V=30, n_pairs=4000):
+    """Pairs of a one-block stratum: positions of 1..4 pairs, the first marked (~context), as pair
+    generation gives them."""
+    contexts, centers = [], []
+    while len(contexts) < n_pairs:
+        o = int(rng.integers(V))
+        m = int(rng.integers(1, 5))
+        contexts += [~o] + [o] * (m - 1)
+        centers += rng.integers(0, V, size=m).tolist()
+    plain = np.array([~o if o < 0 else o for o in contexts])
+    counts = np.bincount(plain, minlength=V).astype(np.int64) + 1
+    return np.array(centers, np.int32), np.array(contexts, np.int32), counts
+
+
+def test_train_stratum_is_deterministic_learns_and_samples_the_loss():
     rng = np.random.default_rng(4)
     V, N = 30, 10
-    ids = rng.integers(0, V, size=5000).astype(np.int32)
-    offsets = np.arange(0, 5001, 100, dtype=np.int64)
-    counts = np.bincount(ids, minlength=V).astype(np.int64) + 1
-    keep, (prob, alias) = vocab.keep_probabilities(counts, 0.0), vocab.noise_table(counts)
+    centers, contexts, counts = stratum_inputs(rng, V)
+    prob, alias = vocab.noise_table(counts)
     results = []
     for _ in range(2):
-        W = ((rng.random((V, N), dtype=np.float32) - 0.5) / N).astype(np.float32) * 0 + 0.01
+        W = kernel.init_rows(np.arange(V), N, 3)
         Wp = np.zeros((V, N), np.float32)
         wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
-        out = kernel.train_rows(ids, offsets, W, Wp, keep, prob, alias, 3, 4, 0.025, 0.001, np.uint64(11), wu, wpu)
-        results.append((W, Wp, out))
+        rates = np.full(V, 4.0, np.float32)
+        out = kernel.train_stratum(W, Wp, centers, contexts, 0, len(centers), prob, alias, rates, 4.0, 8,
+                                   0.025, 0.001, np.uint64(11), wu, wpu)
+        results.append((W, Wp, out, wu))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
-    loss, loss_pairs, pairs, kept = results[0][2]
-    assert kept == 5000
-    assert 2 * 5000 <= pairs <= 6 * 5000
-    assert pairs / kernel.LOSS_EVERY * 0.8 < loss_pairs < pairs / kernel.LOSS_EVERY * 1.2
-    # first loss on all-zero W' is exactly (K+1) log 2 per pair; training lowers it
+    loss, loss_pairs, pairs = results[0][2]
+    assert pairs == len(centers)
+    positions = int((contexts < 0).sum())
+    assert positions / kernel.LOSS_EVERY * 0.8 < loss_pairs / (pairs / positions) < positions / kernel.LOSS_EVERY * 1.2
+    # the first loss on all-zero W' is exactly (K+1) log 2 per pair; training lowers the mean
     assert loss / loss_pairs < 5 * np.log(2)
+    assert results[0][3].sum() == pairs  # one W update per pair
+
+
+def test_train_stratum_draws_each_centers_fractional_number_of_negatives():
+    """A rate of 2.25: 2 noise words, plus a third with probability 1/4 (every noise word
+    updates one W' row, unless it is the context word); a center at rate 0.5 half as many."""
+    rng = np.random.default_rng(5)
+    V, N = 2000, 4
+    contexts = ~(np.arange(20_000, dtype=np.int32) % V)  # one pair per position
+    centers = rng.integers(0, V, size=20_000).astype(np.int32)
+    prob, alias = vocab.noise_table(np.ones(V, np.int64))
+    W = kernel.init_rows(np.arange(V), N, 1)
+    Wp = np.zeros((V, N), np.float32)
+    wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
+    rates = np.full(V, 2.25, np.float32)
+    kernel.train_stratum(W, Wp, centers, contexts, 0, 20_000, prob, alias, rates, 2.25, 10, 0.01, 0.01,
+                         np.uint64(2), wu, wpu)
+    noise_updates = wpu.sum() - 20_000
+    expected = 2.25 * 20_000 * (1 - 1 / V)
+    assert abs(noise_updates - expected) < 4 * np.sqrt(20_000 * 0.25 * 0.75) + 30
+    rates[:] = 0.5
+    wpu[:] = 0
+    kernel.train_stratum(W, Wp, centers, contexts, 0, 20_000, prob, alias, rates, 0.5, 10, 0.01, 0.01,
+                         np.uint64(3), wu, wpu)
+    assert abs(wpu.sum() - 20_000 - 0.5 * 20_000) < 4 * np.sqrt(20_000 * 0.25) + 20
+
+
+def test_init_rows_depend_only_on_seed_and_word():
+    ids = np.array([5, 17, 3, 999_999], np.int64)
+    rows = kernel.init_rows(ids, 50, 7)
+    np.testing.assert_array_equal(rows[1], kernel.init_rows(np.array([17]), 50, 7)[0])
+    assert not np.array_equal(rows, kernel.init_rows(ids, 50, 8))
+    assert rows.dtype == np.float32 and np.all(np.abs(rows) <= 0.5 / 50)
+    big = kernel.init_rows(np.arange(2000), 50, 1).ravel()
+    # uniform on [-0.5/N, 0.5/N): mean 0, variance (1/N)^2 / 12
+    assert abs(big.mean()) < 4 * (1 / 50) / np.sqrt(12) / np.sqrt(big.size)
+    assert big.var() == pytest.approx((1 / 50) ** 2 / 12, rel=0.02)
+
+
+def test_positions_with_the_same_context_are_separate_steps():
+    """Two positions with the same context word, one after the other in a stratum, are two SGD
+    steps (the second sees the first's update), not one step of two pairs."""
+    rng = np.random.default_rng(6)
+    W, Wp = make_params(rng)
+    prob, alias = vocab.noise_table(np.ones(12, np.int64))
+    args = (prob, alias, np.zeros(12, np.float32), 0.0, 4, 0.1, 0.1, np.uint64(1))
+    one_step = [W.copy(), Wp.copy()]
+    kernel.train_stratum(*one_step, np.array([1, 3], np.int32), np.array([~2, 2], np.int32), 0, 2, *args,
+                         np.zeros(12, np.int32), np.zeros(12, np.int32))
+    two_steps = [W.copy(), Wp.copy()]
+    kernel.train_stratum(*two_steps, np.array([1, 3], np.int32), np.array([~2, ~2], np.int32), 0, 2, *args,
+                         np.zeros(12, np.int32), np.zeros(12, np.int32))
+    w_ref, wp_ref = reference.sgns_step(W, Wp, 1, 2, [], 0.1)
+    w_ref, wp_ref = reference.sgns_step(w_ref, wp_ref, 3, 2, [], 0.1)
+    np.testing.assert_allclose(two_steps[0], w_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(two_steps[1], wp_ref, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(one_step[1], wp_ref)
+
+
+def test_centers_of_one_position_use_their_own_number_of_negatives():
+    """Shared noise words, but center 1 uses the first 1 and center 4 all 3: each pair gets the
+    textbook step with its own negatives."""
+    rng = np.random.default_rng(7)
+    W, Wp = make_params(rng)
+    V, N = W.shape
+    negs = np.array([3, 5, 8], np.int32)
+    W1, Wp1 = W.copy(), Wp.copy()
+    kernel.sgns_update(W1, Wp1, np.array([1, 4], np.int32), 2, 2, negs, np.array([1, 3]), 0.05,
+                       np.zeros((2, N), np.float32), np.zeros((4, N), np.float32), np.zeros(V, np.int32),
+                       np.zeros(V, np.int32), False)
+    dW = np.zeros_like(W, dtype=np.float64)
+    dWp = np.zeros_like(Wp, dtype=np.float64)
+    for c, used in ((1, [3]), (4, [3, 5, 8])):
+        W_ref, Wp_ref = reference.sgns_step(W, Wp, c, 2, used, 0.05)
+        dW += W_ref - W
+        dWp += Wp_ref - Wp
+    np.testing.assert_allclose(W1, W + dW, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Wp1, Wp + dWp, rtol=1e-5, atol=1e-6)

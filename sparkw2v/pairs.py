@@ -1,0 +1,164 @@
+"""(center, context) pairs of one corpus shard, bucketed by stratum: compiled with numba, no Spark.
+
+Pairs are formed as the word2vec C tool forms them (and as ``kernel`` documents): each row is
+subsampled afresh (keep probability of ``vocab.keep_probabilities``), a window b is drawn
+uniformly from 1..window for every kept position i, and every word w_j with 0 < |i - j| <= b
+is a center whose context is w_i. A pair belongs to the stratum (block of its center, block of
+its context); inside a stratum the pairs stay in corpus order, and the pairs of one position
+stay together: the kernel shares their noise words. The first pair of a position in a stratum
+carries its context as ``~id`` (a negative number), so that two positions with the same context
+word are never taken for one.
+
+:func:`arrange_block` then lays out the pairs one task trains for one W block: each stratum's
+pairs of every shard are cut into ``cycles`` consecutive parts, and part r of all shards,
+concatenated in shard order, is what the stratum trains in cycle r.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .kernel import _draw_window, _seeded_state, _subsample_row
+
+
+@njit(cache=True)
+def _pair_pass(ids, offsets, keep_prob, labels, num_blocks, window, seed, cursor, centers, contexts,
+               fill):
+    """One pass over the rows with the random stream of ``seed``: count the pairs of each
+    stratum into ``cursor`` (fill False) or write them at ``cursor`` (fill True).
+
+    Returns the number of words kept by subsampling."""
+    state = _seeded_state(seed)
+    n_rows = offsets.shape[0] - 1
+    max_len = 1
+    for r in range(n_rows):
+        max_len = max(max_len, offsets[r + 1] - offsets[r])
+    row = np.empty(max_len, np.int32)
+    started = np.empty(2 * window, np.int64)  # strata this position has written to
+    kept = 0
+    for r in range(n_rows):
+        n = _subsample_row(ids, offsets[r], offsets[r + 1], keep_prob, state, row)
+        kept += n
+        for i in range(n):
+            b = _draw_window(state, window)
+            o = row[i]
+            context_block = labels[o]
+            n_started = 0
+            for q in range(max(0, i - b), min(n, i + b + 1)):
+                if q == i:
+                    continue
+                c = row[q]
+                s = labels[c] * num_blocks + context_block
+                if fill:
+                    first = True
+                    for x in range(n_started):
+                        if started[x] == s:
+                            first = False
+                            break
+                    if first:
+                        started[n_started] = s
+                        n_started += 1
+                    centers[cursor[s]] = c
+                    contexts[cursor[s]] = ~o if first else o
+                cursor[s] += 1
+    return kept
+
+
+@njit(cache=True)
+def generate_pairs(ids, offsets, keep_prob, labels, num_blocks, window, seed):
+    """The subsampled (center, context) pairs of one shard, grouped by stratum.
+
+    Args:
+        ids: (T,) int32 word ids, rows concatenated; offsets: (R + 1,) int64 row bounds.
+        keep_prob: (V,) float64 keep probability of each word.
+        labels: (V,) int32 block of each word (``layout.block_labels``).
+        num_blocks: P.
+        window: maximum window, in words.
+        seed: uint64 seed of this shard's draws in this epoch.
+
+    Returns:
+        (centers (n,) int32, contexts (n,) int32 word ids (``~id`` on the first pair of a
+        position in its stratum), sorted by stratum ``block(center) * P + block(context)`` and in
+        corpus order inside a stratum;
+        counts (P, P) int64 pairs per stratum; kept int64 words kept by subsampling).
+    """
+    strata = num_blocks * num_blocks
+    counts = np.zeros(strata, np.int64)
+    empty = np.empty(0, np.int32)
+    kept = _pair_pass(ids, offsets, keep_prob, labels, num_blocks, window, seed, counts, empty, empty, False)
+    total = counts.sum()
+    cursor = np.zeros(strata, np.int64)
+    for s in range(1, strata):
+        cursor[s] = cursor[s - 1] + counts[s - 1]
+    centers = np.empty(total, np.int32)
+    contexts = np.empty(total, np.int32)
+    _pair_pass(ids, offsets, keep_prob, labels, num_blocks, window, seed, cursor, centers, contexts, True)
+    return centers, contexts, counts.reshape(num_blocks, num_blocks), kept
+
+
+@njit(cache=True)
+def arrange_block(centers, contexts, counts, cycles, local, out_centers, out_contexts, bounds):
+    """Lay out the pairs of one W block for training, in local row numbers.
+
+    Args:
+        centers, contexts: (n,) int32 word ids: the block's pairs of every shard, shard after
+            shard, each shard's pairs sorted by context block (as :func:`generate_pairs` gives
+            them, restricted to one center block; ``~id`` marks the first pair of a position).
+        counts: (C, P) int64, pairs of shard c with context block j.
+        cycles: R.
+        local: (V,) int32 row of each word inside its block (``BlockLayout.local``).
+        out_centers, out_contexts: (n,) int32, filled with local rows (``~row`` where the
+            context was ``~id``).
+        bounds: (R, P, 2) int64, filled: the pairs of context block j in cycle r are
+            ``out_*[bounds[r, j, 0]:bounds[r, j, 1]]``: part r of each shard's stratum (its
+            pairs cut into R consecutive parts), shards in order.
+    """
+    n_shards, num_blocks = counts.shape
+    first = np.zeros((n_shards, num_blocks), np.int64)
+    at = 0
+    for c in range(n_shards):
+        for j in range(num_blocks):
+            first[c, j] = at
+            at += counts[c, j]
+    pos = 0
+    for r in range(cycles):
+        for j in range(num_blocks):
+            bounds[r, j, 0] = pos
+            for c in range(n_shards):
+                n = counts[c, j]
+                a = first[c, j] + (r * n) // cycles
+                b = first[c, j] + ((r + 1) * n) // cycles
+                for i in range(a, b):
+                    out_centers[pos] = local[centers[i]]
+                    o = contexts[i]
+                    out_contexts[pos] = ~local[~o] if o < 0 else local[o]
+                    pos += 1
+            bounds[r, j, 1] = pos
+
+
+def split_by_center_block(centers: np.ndarray, contexts: np.ndarray, counts: np.ndarray):
+    """The pairs of :func:`generate_pairs` cut by center block.
+
+    Yields:
+        (k, centers_k (n_k,) int32, contexts_k (n_k,) int32, counts_k (P,) int64 pairs per
+        context block) for every center block k, views into the inputs.
+    """
+    ends = np.cumsum(counts.sum(axis=1))
+    start = 0
+    for k, end in enumerate(ends.tolist()):
+        yield k, centers[start:end], contexts[start:end], counts[k]
+        start = end
+
+
+@njit(cache=True)
+def count_centers(centers, bounds, block_size):
+    """n(c, j): (P, block_size) int32 pairs of each center (local row) with each context block
+    over all cycles, from :func:`arrange_block`'s output."""
+    cycles, num_blocks, _ = bounds.shape
+    out = np.zeros((num_blocks, block_size), np.int32)
+    for r in range(cycles):
+        for j in range(num_blocks):
+            for i in range(bounds[r, j, 0], bounds[r, j, 1]):
+                out[j, centers[i]] += 1
+    return out

@@ -1,0 +1,269 @@
+"""One task's epoch of stratified block SGD: the order of strata and the W' ring. No Spark, no I/O.
+
+Task t of T owns the W blocks ``layout.owned_blocks(t, T, P)`` = [a, b) for the whole epoch
+and holds b - a W' blocks at a time, at first [a, b). In sub-epoch s it trains, for every
+owned block k, the stratum (k, (k + s) mod P). Right after its first stratum it passes that
+W' block (a + s) to task t - 1, which needs it next; before its last stratum of the next
+sub-epoch it takes block (b + s) from task t + 1. Blocks of one sub-epoch are disjoint, so each
+stratum sees exactly the parameters it would see if all strata ran one after another in
+sub-epoch order: the result depends on (seed, P, R) only, whatever T is (Gemulla et al. 2011).
+
+How blocks travel between tasks is the caller's (``blockstore.FileExchange``); with T = 1 no
+block travels.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from . import kernel
+from .layout import BlockLayout, center_negative_rates, context_block, noise_shares, owned_blocks
+from .pairs import arrange_block, count_centers
+from .schedule import Schedule
+
+# A cycle whose mean sampled loss per pair exceeds this many times the starting loss
+# ((1 + K) log 2, all scores 0) has diverged, even before anything is NaN or Inf.
+LOSS_LIMIT_FACTOR = 8.0
+
+
+class Exchange(Protocol):
+    """Moves W' blocks between neighbouring tasks of one epoch."""
+
+    def send(self, cycle: int, sub_epoch: int, block: int, rows: np.ndarray) -> None:
+        """Hand W' block ``block`` to the task that trains with it in (cycle, sub_epoch)."""
+
+    def receive(self, cycle: int, sub_epoch: int, block: int, shape: tuple[int, int]) -> np.ndarray:
+        """Wait for W' block ``block`` ((n_j, N) float32) to be trained with in (cycle, sub_epoch)."""
+
+
+@dataclass(frozen=True)
+class NoiseTables:
+    """The noise distribution restricted to each W' block.
+
+    Attributes:
+        prob, alias: per block j, the (n_j,) float64 / (n_j,) int32 alias table of count^0.75
+            over the block's words (local rows).
+        shares: (P,) float64, each block's share of the noise mass (``layout.noise_shares``).
+    """
+
+    prob: tuple
+    alias: tuple
+    shares: np.ndarray
+
+    @classmethod
+    def build(cls, counts: np.ndarray, layout: BlockLayout, ns_exponent: float = 0.75) -> "NoiseTables":
+        """The tables of every block of ``layout``; counts (V,) int64."""
+        weights = np.power(np.asarray(counts, np.float64), ns_exponent)
+        prob, alias = [], []
+        for j in range(layout.num_blocks):
+            p, a = kernel.build_alias(weights[layout.members(j)])
+            prob.append(p)
+            alias.append(a)
+        return cls(tuple(prob), tuple(alias), noise_shares(counts, layout, ns_exponent))
+
+
+@dataclass
+class BlockPairs:
+    """The pairs one W block trains in one epoch, in local rows, and its noise words per pair.
+
+    Attributes:
+        centers: (n,) int32 rows in the W block; contexts: (n,) int32 rows in the W' block of
+            their stratum (``~row`` on the first pair of a position).
+        bounds: (R, P, 2) int64: the stratum with W' block j in cycle r is ``[bounds[r, j, 0],
+            bounds[r, j, 1])``.
+        rates: (P, n_k) float32 noise words per pair of each center with each W' block
+            (``layout.center_negative_rates``); max_rates: (P,) float32, their maxima.
+    """
+
+    centers: np.ndarray
+    contexts: np.ndarray
+    bounds: np.ndarray
+    rates: np.ndarray
+    max_rates: np.ndarray
+
+    @classmethod
+    def arrange(cls, sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cycles: int,
+                layout: BlockLayout, block: int, shares: np.ndarray, negative: int) -> "BlockPairs":
+        """Lay out the pairs of one W block from every corpus shard, in shard order, and the
+        noise words per pair of its centers.
+
+        Args:
+            sources: per shard (in shard order), (centers (n_c,) int32 word ids, contexts
+                (n_c,) int32 word ids, counts (P,) int64 pairs per context block), as
+                ``pairs.generate_pairs`` gives them for this center block.
+            cycles: R.
+            layout: the epoch's layout (for the local rows); block: the W block k.
+            shares: (P,) float64 noise mass of each block (``NoiseTables.shares``).
+            negative: K.
+        """
+        P = layout.num_blocks
+        counts = (np.stack([s[2] for s in sources]).astype(np.int64) if sources
+                  else np.zeros((0, P), np.int64))
+        centers = (np.concatenate([s[0] for s in sources]) if sources else np.zeros(0, np.int32))
+        contexts = (np.concatenate([s[1] for s in sources]) if sources else np.zeros(0, np.int32))
+        out_centers = np.empty(centers.shape[0], np.int32)
+        out_contexts = np.empty(centers.shape[0], np.int32)
+        bounds = np.zeros((cycles, P, 2), np.int64)
+        arrange_block(centers, contexts, counts, cycles, layout.local, out_centers, out_contexts, bounds)
+        n_k = layout.size(block)
+        rates = center_negative_rates(count_centers(out_centers, bounds, n_k), shares, negative)
+        max_rates = rates.max(axis=1) if n_k else np.zeros(P, np.float32)
+        return cls(out_centers, out_contexts, bounds, rates, max_rates)
+
+    @property
+    def pairs(self) -> int:
+        return int(self.centers.shape[0])
+
+
+@dataclass
+class EpochReport:
+    """What one task did in one epoch (per cycle r and sub-epoch s: arrays (R, P)).
+
+    Attributes:
+        task, num_tasks, epoch: which task.
+        pairs: int64 pairs trained; loss: float64 summed sampled loss (nats); loss_pairs:
+            int64 pairs sampled for it; kernel_seconds: float64 time in the kernel;
+            wait_seconds: float64 time waiting for W' blocks from the neighbour.
+        bytes_sent, bytes_received: W' block bytes handed over in the ring.
+        diverged: None, or {"epoch", "cycle", "task", "reason": "nan" | "loss", "loss" (mean
+            sampled nats per pair), "limit", "rows": {matrix: up to 20 word ids}, "row_counts"}.
+        aborted: True if the task stopped because another task diverged or failed.
+        error: None, or why the task could not read or write its blocks.
+        timings: seconds spent per phase outside the kernel (load, arrange, write, ...).
+        stratum_pairs: {k: (P,) int64} pairs of each owned W block per context block.
+        bytes_read, bytes_written: block-store bytes of the epoch's start and end states.
+    """
+
+    task: int
+    num_tasks: int
+    epoch: int
+    pairs: np.ndarray
+    loss: np.ndarray
+    loss_pairs: np.ndarray
+    kernel_seconds: np.ndarray
+    wait_seconds: np.ndarray
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    diverged: dict | None = None
+    aborted: bool = False
+    error: str | None = None
+    timings: dict = field(default_factory=dict)
+    stratum_pairs: dict = field(default_factory=dict)
+    bytes_read: int = 0
+    bytes_written: int = 0
+
+    @classmethod
+    def empty(cls, task: int, num_tasks: int, epoch: int, cycles: int, num_blocks: int) -> "EpochReport":
+        shape = (cycles, num_blocks)
+        return cls(task, num_tasks, epoch, np.zeros(shape, np.int64), np.zeros(shape), np.zeros(shape, np.int64),
+                   np.zeros(shape), np.zeros(shape))
+
+
+def _next_step(cycle: int, sub_epoch: int, num_blocks: int) -> tuple[int, int]:
+    return (cycle, sub_epoch + 1) if sub_epoch + 1 < num_blocks else (cycle + 1, 0)
+
+
+def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layout: BlockLayout,
+                W: dict[int, np.ndarray], Wp: dict[int, np.ndarray], pairs: dict[int, BlockPairs],
+                tables: NoiseTables, window: int, negative: int, exchange: Exchange | None = None,
+                on_cycle: Callable[[int, EpochReport], None] | None = None) -> EpochReport:
+    """Train one epoch of one task, in place.
+
+    Args:
+        task, num_tasks: t and T.
+        epoch: the epoch (for the learning rate and seeds).
+        schedule: epochs, cycles (R), blocks (P), learning rate, seed.
+        layout: the epoch's block layout.
+        W: owned W blocks, {k: (n_k, N) float32} for k in ``owned_blocks(task, T, P)``; trained
+            in place.
+        Wp: W' blocks held, {j: (n_j, N) float32}, at first the same keys as W. On return it
+            holds the W' blocks this task ends the epoch with (as many, other keys when T > 1).
+        pairs: {k: BlockPairs} for the owned blocks.
+        tables: the noise tables of every block.
+        window: maximum window (2 x window pairs share noise words at most).
+        negative: K, for the divergence limit.
+        exchange: how W' blocks pass to the neighbours (required when T > 1).
+        on_cycle: called with (cycle, report so far) after every cycle.
+
+    Returns:
+        EpochReport. When a cycle's mean sampled loss is not finite or above LOSS_LIMIT_FACTOR x
+        (1 + K) log 2, or a block holds NaN or Inf, training stops there and ``diverged`` says
+        where (the blocks are then unusable).
+
+    Raises:
+        blockstore.Aborted (from the exchange): another task diverged.
+    """
+    P, R = schedule.num_blocks, schedule.cycles
+    owned = list(owned_blocks(task, num_tasks, P))
+    if num_tasks > 1 and exchange is None:
+        raise ValueError("more than one task needs an exchange for the W' blocks")
+    report = EpochReport.empty(task, num_tasks, epoch, R, P)
+    report.stratum_pairs = {k: (pairs[k].bounds[:, :, 1] - pairs[k].bounds[:, :, 0]).sum(axis=0) for k in owned}
+    if not owned:
+        return report
+    loop_start = time.perf_counter()
+    d = next(iter(W.values())).shape[1]
+    w_updates = {k: np.zeros(W[k].shape[0], np.int32) for k in owned}
+    wp_updates = np.zeros(max(layout.size(j) for j in range(P)), np.int32)
+    limit = LOSS_LIMIT_FACTOR * (1 + negative) * math.log(2.0)
+    last = (R - 1, P - 1)
+    for r in range(R):
+        for s in range(P):
+            for idx, k in enumerate(owned):
+                j = context_block(k, s, P)
+                if j not in Wp:
+                    waited = time.perf_counter()
+                    Wp[j] = exchange.receive(r, s, j, (layout.size(j), d))
+                    report.wait_seconds[r, s] += time.perf_counter() - waited
+                    report.bytes_received += Wp[j].nbytes
+                a, b = pairs[k].bounds[r, j]
+                a0, a1 = schedule.alpha_range(epoch, r, s)
+                started = time.perf_counter()
+                loss, loss_pairs, n = kernel.train_stratum(
+                    W[k], Wp[j], pairs[k].centers, pairs[k].contexts, a, b, tables.prob[j], tables.alias[j],
+                    pairs[k].rates[j], pairs[k].max_rates[j], 2 * window, a0, a1,
+                    np.uint64(schedule.stratum_seed(epoch, r, s, k)), w_updates[k], wp_updates[:Wp[j].shape[0]])
+                report.kernel_seconds[r, s] += time.perf_counter() - started
+                report.pairs[r, s] += n
+                report.loss[r, s] += loss
+                report.loss_pairs[r, s] += loss_pairs
+                if idx == 0 and num_tasks > 1 and (r, s) != last:
+                    nr, ns = _next_step(r, s, P)
+                    block = Wp.pop(j)
+                    exchange.send(nr, ns, j, block)
+                    report.bytes_sent += block.nbytes
+        trouble = _check_cycle(report, r, limit, layout, W, Wp)
+        if trouble is not None:
+            report.diverged = trouble
+            return report
+        if on_cycle is not None:
+            on_cycle(r, report)
+    report.timings["train_seconds"] = time.perf_counter() - loop_start
+    return report
+
+
+def _check_cycle(report: EpochReport, cycle: int, limit: float, layout: BlockLayout,
+                 W: dict[int, np.ndarray], Wp: dict[int, np.ndarray]) -> dict | None:
+    """None if the cycle looks sane, else where it went wrong."""
+    loss_pairs = int(report.loss_pairs[cycle].sum())
+    loss = float(report.loss[cycle].sum()) / max(loss_pairs, 1)
+    bad_rows = {}
+    for name, blocks in (("W", W), ("W'", Wp)):
+        ids = [layout.members(b)[~np.isfinite(rows).all(axis=1)] for b, rows in sorted(blocks.items())]
+        ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        if ids.size:
+            bad_rows[name] = ids
+    if bad_rows:
+        reason = "nan"
+    elif not math.isfinite(loss) or loss > limit:
+        reason = "loss"
+    else:
+        return None
+    return {"epoch": report.epoch, "cycle": cycle, "task": report.task, "reason": reason, "loss": loss,
+            "limit": limit, "rows": {k: v.tolist()[:20] for k, v in bad_rows.items()},
+            "row_counts": {k: int(v.size) for k, v in bad_rows.items()}}

@@ -1,0 +1,181 @@
+"""One task's epoch: the W' ring between T concurrent tasks gives the single-task result bit for
+bit, no block is used by two tasks in one sub-epoch, and divergence is caught."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from sparkw2v import kernel, vocab, worker
+from sparkw2v.blockstore import Aborted
+from sparkw2v.layout import BlockLayout, owned_blocks, pair_weights
+from sparkw2v.pairs import generate_pairs, split_by_center_block
+from sparkw2v.schedule import Schedule
+
+
+class MemoryExchange:
+    """The ring in memory, for tasks running in threads."""
+
+    def __init__(self, box, cond, state):
+        self.box, self.cond, self.state = box, cond, state
+
+    def send(self, cycle, sub_epoch, block, rows):
+        with self.cond:
+            key = (cycle, sub_epoch, block)
+            assert key not in self.box, f"block {block} sent twice for {key}"
+            self.box[key] = rows.copy()
+            self.cond.notify_all()
+
+    def receive(self, cycle, sub_epoch, block, shape):
+        key = (cycle, sub_epoch, block)
+        with self.cond:
+            ok = self.cond.wait_for(lambda: key in self.box or self.state.get("abort"), timeout=60)
+            if self.state.get("abort"):
+                raise Aborted("stop")
+            assert ok, f"waited for {key}"
+            rows = self.box.pop(key)
+        assert rows.shape == shape
+        return rows
+
+
+def epoch_inputs(P, R, seed=3, V=300, epoch=0):
+    rng = np.random.default_rng(seed)
+    counts = np.sort(rng.integers(5, 5000, size=V))[::-1].astype(np.int64)
+    keep = vocab.keep_probabilities(counts, 1e-3)
+    shards = []
+    for _ in range(3):
+        ids = rng.choice(V, size=4000, p=counts / counts.sum()).astype(np.int32)
+        shards.append((ids, np.arange(0, 4001, 200, dtype=np.int64)))
+    schedule = Schedule(2, R, P, 0.05, 0.001, seed)
+    layout = BlockLayout.build(pair_weights(counts, keep), P, seed, epoch)
+    tables = worker.NoiseTables.build(counts, layout)
+    sources = {k: [] for k in range(P)}
+    for shard, (ids, off) in enumerate(shards):
+        c, o, strata, _ = generate_pairs(ids, off, keep, layout.labels, P, 3, np.uint64(schedule.pair_seed(epoch, shard)))
+        for k, ck, ok, nk in split_by_center_block(c, o, strata):
+            sources[k].append((ck, ok, nk))
+    pairs = {k: worker.BlockPairs.arrange(sources[k], R, layout, k, tables.shares, 5) for k in range(P)}
+    W = {k: kernel.init_rows(layout.members(k), 12, seed) for k in range(P)}
+    Wp = {k: np.zeros_like(W[k]) for k in range(P)}
+    return schedule, layout, tables, pairs, W, Wp
+
+
+def run_tasks(P, R, T, epoch=0, record=None, poison=None):
+    schedule, layout, tables, pairs, W, Wp = epoch_inputs(P, R, epoch=epoch)
+    if poison is not None:
+        poison(W)
+    box, cond, state = {}, threading.Condition(), {}
+    reports, errors, held = {}, [], {}
+
+    def run(t):
+        mine = list(owned_blocks(t, T, P))
+        Wt = {k: W[k] for k in mine}
+        Wpt = {k: Wp[k] for k in mine}
+        try:
+            reports[t] = worker.train_epoch(t, T, epoch, schedule, layout, Wt, Wpt, {k: pairs[k] for k in mine},
+                                            tables, 3, 5, MemoryExchange(box, cond, state) if T > 1 else None)
+            if reports[t].diverged:
+                with cond:
+                    state["abort"] = True
+                    cond.notify_all()
+        except Aborted:
+            reports[t] = "aborted"
+        except Exception as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+        held[t] = Wpt
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(T)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    Wp_final = {j: rows for t in range(T) for j, rows in held[t].items()}
+    return W, Wp_final, reports, box
+
+
+@pytest.mark.parametrize("P,T", [(4, 2), (5, 3), (6, 6), (8, 3)])
+def test_ring_of_tasks_equals_one_task(P, T):
+    W1, Wp1, rep1, _ = run_tasks(P, 3, 1)
+    WT, WpT, repT, box = run_tasks(P, 3, T)
+    assert not box  # every block sent was received
+    assert sorted(WpT) == list(range(P))  # every W' block ends with exactly one task
+    for k in range(P):
+        np.testing.assert_array_equal(W1[k], WT[k])
+        np.testing.assert_array_equal(Wp1[k], WpT[k])
+    pairs1 = rep1[0].pairs
+    pairsT = sum(r.pairs for r in repT.values())
+    np.testing.assert_array_equal(pairs1, pairsT)
+    assert sum(r.bytes_sent for r in repT.values()) == sum(r.bytes_received for r in repT.values()) > 0
+
+
+def test_no_block_is_used_by_two_tasks_in_one_sub_epoch(monkeypatch):
+    P, T, R = 6, 3, 2
+    calls = []
+    lock = threading.Lock()
+    real = kernel.train_stratum
+
+    def recording(Wk, Wpj, *args):
+        # the blocks themselves (their buffers) identify which rows a call can write
+        with lock:
+            calls.append((threading.get_ident(), Wk.ctypes.data, args[4].ctypes.data, args[9]))
+        return real(Wk, Wpj, *args)
+
+    monkeypatch.setattr(kernel, "train_stratum", recording)
+    schedule, layout, tables, pairs, W, Wp = epoch_inputs(P, R)
+    # a call writes only rows of the W block and the W' block it is given; a W block is known by
+    # its buffer (it never moves), a W' block by its noise table (copies of the block travel,
+    # the table stays), a call's (cycle, sub-epoch) by its starting learning rate
+    starts = {schedule.alpha_range(0, r, s)[0]: (r, s) for r in range(R) for s in range(P)}
+    box, cond, state = {}, threading.Condition(), {}
+
+    def run(t):
+        mine = list(owned_blocks(t, T, P))
+        worker.train_epoch(t, T, 0, schedule, layout, {k: W[k] for k in mine}, {k: Wp[k] for k in mine},
+                           {k: pairs[k] for k in mine}, tables, 3, 5, MemoryExchange(box, cond, state))
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(T)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(calls) == R * P * P
+    block_of_w = {W[k].ctypes.data: k for k in range(P)}
+    block_of_table = {tables.prob[j].ctypes.data: j for j in range(P)}
+    by_step = {}
+    for tid, w_ptr, table_ptr, a0 in calls:
+        by_step.setdefault(starts[a0], []).append((tid, block_of_w[w_ptr], block_of_table[table_ptr]))
+    owner_thread = {}
+    for (r, s), used in by_step.items():
+        assert len(used) == P
+        assert sorted(k for _, k, _ in used) == list(range(P))  # every W block once
+        assert sorted(j for _, _, j in used) == list(range(P))  # every W' block once: no two tasks share one
+        for tid, k, j in used:
+            assert j == (k + s) % P
+            assert owner_thread.setdefault(k, tid) == tid  # a W block never leaves its task
+
+
+def test_nan_in_a_block_stops_the_epoch_and_names_rows():
+    def poison(W):
+        W[1][0, :] = np.nan
+
+    _, _, reports, _ = run_tasks(4, 2, 2, poison=poison)
+    bad = [r for r in reports.values() if r != "aborted" and r.diverged]
+    assert bad and bad[0].diverged["reason"] == "nan" and bad[0].diverged["cycle"] == 0
+    assert bad[0].diverged["row_counts"]["W"] >= 1
+    assert all(r == "aborted" or r.diverged for r in reports.values())
+
+
+def test_exploding_loss_stops_the_epoch(monkeypatch):
+    """A finite but huge loss (the symptom of replicas drifting apart, or of a too-large alpha)
+    is divergence too."""
+    real = kernel.train_stratum
+
+    def exploding(*args):
+        loss, loss_pairs, pairs = real(*args)
+        return loss * 1e6 + 1e6, loss_pairs, pairs
+
+    monkeypatch.setattr(kernel, "train_stratum", exploding)
+    _, _, reports, _ = run_tasks(2, 2, 1)
+    d = reports[0].diverged
+    assert d["reason"] == "loss" and d["loss"] > d["limit"] == pytest.approx(8 * 6 * np.log(2))
