@@ -206,6 +206,11 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
         report.aborted = True
         yield report
         return
+    except TimeoutError:  # the neighbour died: fail the stage, so that the driver runs it again
+        raise
+    except OSError as exc:
+        yield _failed(job, task, exchange, f"handing W' blocks round the ring in {job.store.url} failed ({exc})")
+        return
     if report.diverged:
         if exchange is not None:
             exchange.abort(report.diverged)
@@ -347,6 +352,9 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
     spark = tokens.sparkSession
     check_supported(spark)
     sc = spark.sparkContext
+    if work_dir is None and not sc.master.startswith("local"):
+        raise ConfigError("training on a cluster needs a work_dir that the driver and every executor "
+                          "can read and write (HDFS, S3, NFS, ...): the blocks of W and W' live there")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     sc.setJobDescription("sparkw2v: read, tokenize and count words")
@@ -373,10 +381,6 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
 
     own_store = work_dir is None
     if own_store:
-        if not sc.master.startswith("local"):
-            corpus.unpersist()
-            raise ConfigError("training on a cluster needs a work_dir that the driver and every executor "
-                              "can read and write (HDFS, S3, NFS, ...): the blocks of W and W' live there")
         work_dir = tempfile.mkdtemp(prefix="sparkw2v-blocks-")
     store = BlockStore(work_dir)
     try:
@@ -475,8 +479,12 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
         weights = pair_weights(vocab.counts, keep)
         trained_in = BlockLayout.build(weights, P, config.seed, last - 1)
         sorted_by = BlockLayout.build(weights, P, config.seed, last)
-        W = store.read_matrix(last, "W", trained_in, sorted_by, config.vector_size)
-        Wp = store.read_matrix(last, "Wp", trained_in, sorted_by, config.vector_size)
+        try:
+            W = store.read_matrix(last, "W", trained_in, sorted_by, config.vector_size)
+            Wp = store.read_matrix(last, "Wp", trained_in, sorted_by, config.vector_size)
+        except OSError as exc:
+            raise OutputWriteError(f"reading the trained blocks from {store.url} failed ({exc}): fix the "
+                                   "filesystem and train again with --resume") from None
         if not config.checkpoint_every:
             store.remove_state(last)
     finally:

@@ -291,6 +291,14 @@ def test_failed_write_resumes_from_the_final_checkpoint(spark, capsys, tmp_path,
     assert_refused(code, line, "is already complete: nothing to resume")
 
 
+def test_work_directory_that_cannot_be_written(spark, capsys, tmp_path, good_input):
+    (tmp_path / "plain-file").write_text("not a directory")
+    code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), *SMALL,
+                       "--num-blocks", "2", "--work-dir", str(tmp_path / "plain-file" / "blocks"))
+    assert_refused(code, line, "plain-file/blocks failed", "fix the filesystem and train again")
+    assert_nothing_written(tmp_path / "m")
+
+
 def test_resume_without_checkpoint(spark, capsys, tmp_path, good_input):
     code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), *SMALL, "--resume")
     assert_refused(code, line, "nothing to resume: no checkpoint", "--checkpoint-every")
