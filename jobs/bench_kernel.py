@@ -51,7 +51,7 @@ def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int) -> dict:
     centers, contexts, strata, kept = generate_pairs(ids, offsets, keep, layout.labels, P, 5, np.uint64(seed))
     gen_seconds = time.perf_counter() - start
     tables = NoiseTables.build(counts, layout)
-    pairs = {k: BlockPairs.arrange([(c, o, n)], 1, layout, k, tables.shares, 5)
+    pairs = {k: BlockPairs.arrange([(c, o, n)], 1, layout, k, tables, 5)
              for k, c, o, n in split_by_center_block(centers, contexts, strata)}
     W = {k: kernel.init_rows(layout.members(k), N, seed) for k in range(P)}
     Wp = {k: np.zeros_like(W[k]) for k in range(P)}
@@ -64,8 +64,9 @@ def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int) -> dict:
         for k in range(P):
             j = context_block(k, s, P)
             a, b = pairs[k].bounds[0, j]
-            trained += kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, a, b, tables.prob[j],
-                                            tables.alias[j], pairs[k].rates[j], pairs[k].max_rates[j], 10, 0.025, 0.0001, seeds[s, k],
+            noise = kernel.Noise(tables.prob[j], tables.alias[j], pairs[k].rates[j], float(pairs[k].max_rates[j]))
+            step = kernel.Step(int(a), int(b), 0.025, 0.0001, seeds[s, k], 10)
+            trained += kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise, step,
                                             w_upd[k], wp_upd[j])[2]
     seconds = time.perf_counter() - start
     return {"pairs": int(trained), "seconds": seconds, "gen_seconds": gen_seconds, "kept": int(kept),

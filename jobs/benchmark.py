@@ -37,8 +37,8 @@ SETTINGS = dict(vector_size=100, window=5, negative=5, sample=1e-4, min_count=5,
 # --------------------------------------------------------------------------- child processes
 
 def _child_sparkw2v(args) -> dict:
+    from sparkw2v import storage
     from sparkw2v.config import TrainConfig
-    from sparkw2v.embeddings import write_model
     from sparkw2v.session import build_session
     from sparkw2v.trainer import train
 
@@ -47,15 +47,16 @@ def _child_sparkw2v(args) -> dict:
     config = TrainConfig(**{**SETTINGS, "num_blocks": args.num_blocks, **overrides})
     logging.getLogger("sparkw2v").info("benchmark: %s on %s", config, args.master)
     start = time.perf_counter()
-    result = train(spark, args.input, config)
-    fit = time.perf_counter() - start
-    write_model(args.out, result.vocab.words, result.vocab.counts, result.W, result.Wp,
-                {"config": config.to_dict(), "corpus": result.stats, "cycles": result.cycles},
-                overwrite=True)
-    return {"fit_seconds": fit, "train_seconds": result.stats["train_seconds"],
+    with train(spark, args.input, config) as result:
+        fit = time.perf_counter() - start
+        storage.prepare_output(args.out, overwrite=True)
+        written = result.write_model(spark.sparkContext, args.out, {"config": config.to_dict(), "corpus": result.stats,
+                                                                    "cycles": result.cycles})
+    return {"fit_seconds": fit, "train_seconds": result.stats["train_seconds"], "write_seconds": written["seconds"],
             "corpus_tokens": result.vocab.corpus_tokens, "epochs": config.epochs,
             "num_blocks": result.num_blocks, "num_tasks": result.stats["num_tasks"],
-            "bytes_w_wp": int(result.W.nbytes + result.Wp.nbytes), "epoch_stats": result.stats["epochs"]}
+            "vocab_size": len(result.vocab), "bytes_w_wp": 8 * len(result.vocab) * config.vector_size,
+            "epoch_stats": result.stats["epochs"]}
 
 
 def _child_mllib(args) -> dict:

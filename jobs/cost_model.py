@@ -62,7 +62,7 @@ def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vec
     layout = BlockLayout.build(pair_weights(counts, keep), P, 1, 0)
     centers, contexts, strata, _ = generate_pairs(ids, offsets, keep, layout.labels, P, 5, np.uint64(1))
     tables = NoiseTables.build(counts, layout)
-    pairs = {k: BlockPairs.arrange([(c, o, n)], 1, layout, k, tables.shares, 5)
+    pairs = {k: BlockPairs.arrange([(c, o, n)], 1, layout, k, tables, 5)
              for k, c, o, n in split_by_center_block(centers, contexts, strata)}
     schedule = Schedule(1, 1, P, 0.025, 0.0001, 1)
     W = {k: kernel.init_rows(layout.members(k), vector_size, 1) for k in range(P)}
@@ -73,9 +73,9 @@ def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vec
         for k in range(P):
             j = context_block(k, s, P)
             a, b = pairs[k].bounds[0, j]
-            kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, a, b, tables.prob[j],
-                                 tables.alias[j], pairs[k].rates[j], pairs[k].max_rates[j], 10, 0.025, 0.0001,
-                                 np.uint64(schedule.stratum_seed(0, 0, s, k)), upd[k], upd[j])
+            noise = kernel.Noise(tables.prob[j], tables.alias[j], pairs[k].rates[j], float(pairs[k].max_rates[j]))
+            step = kernel.Step(int(a), int(b), 0.025, 0.0001, np.uint64(schedule.stratum_seed(0, 0, s, k)), 10)
+            kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise, step, upd[k], upd[j])
     rate = len(centers) / (time.perf_counter() - start)
     st = strata.astype(np.float64)
     balance = {}

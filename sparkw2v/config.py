@@ -33,9 +33,9 @@ class TrainConfig:
         sample: subsampling threshold t in [0, 1); 0 disables subsampling.
         min_count: words seen fewer times are dropped from the vocabulary (>= 1).
         max_vocab_size: keep at most this many most frequent words (0: no limit).
-        max_model_mb: refuse a vocabulary whose W and W' (2 x V x vector_size float32) would
-            need more than this many MiB, before collecting it on the driver (0: no limit).
-            The driver holds about three times this while training.
+        max_model_mb: refuse a vocabulary whose blocks of W and W' would need more than this
+            many MiB on one training task (2 x V x vector_size float32 / tasks), before the words
+            reach the driver (0: no limit). The driver holds no vectors.
         alpha: initial learning rate (> 0).
         min_alpha: final learning rate (0 <= min_alpha <= alpha), reached linearly over all
             words of all epochs.

@@ -30,22 +30,28 @@ TABLE_SCHEMA = pa.schema([
 ])
 
 
-def vectors_table(words, counts: np.ndarray, vectors: np.ndarray) -> pa.Table:
-    """An embedding table: (V,) words, (V,) int64 counts, (V, N) float32 vectors."""
+def vectors_table(words, counts: np.ndarray, vectors: np.ndarray, ids: np.ndarray | None = None) -> pa.Table:
+    """An embedding table: (n,) words, (n,) int64 counts, (n, N) float32 vectors, (n,) int32 ids
+    (default 0..n-1).
+
+    Raises:
+        ValueError: n x N >= 2**31 (one list array holds at most that many values: write parts).
+    """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     V, N = vectors.shape
+    if V * N >= 2**31:
+        raise ValueError(f"{V} x {N} vectors are too many values for one table: write it in parts")
     offsets = pa.array(np.arange(0, V * N + 1, N, dtype=np.int32))
     values = pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)),
                                       type=TABLE_SCHEMA.field("vector").type)
-    return pa.table([pa.array(list(words), pa.string()), pa.array(np.arange(V, dtype=np.int32)),
+    ids = np.arange(V, dtype=np.int32) if ids is None else np.asarray(ids, np.int32)
+    return pa.table([pa.array(list(words), pa.string()), pa.array(ids),
                      pa.array(np.asarray(counts, dtype=np.int64)), values], schema=TABLE_SCHEMA)
 
 
-def write_mllib_model(url: str, words, W: np.ndarray, params: dict[str, Any] | None = None) -> None:
-    """Write W in Spark MLlib's ``Word2VecModel`` layout at ``url``, readable by
-    ``pyspark.ml.feature.Word2VecModel.load(url)``: ``metadata/part-00000`` (one JSON line:
-    class, timestamp, sparkVersion, uid, paramMap, defaultParamMap) and ``data/`` (Parquet
-    rows word string, vector array<float>).
+def write_mllib_metadata(url: str, vector_size: int, params: dict[str, Any] | None = None) -> None:
+    """The ``metadata/part-00000`` of Spark MLlib's ``Word2VecModel`` layout at ``url`` (one
+    JSON line: class, timestamp, sparkVersion, uid, paramMap, defaultParamMap).
 
     Args:
         params: MLlib parameter values (vectorSize, windowSize, minCount, maxIter, stepSize,
@@ -55,18 +61,26 @@ def write_mllib_model(url: str, words, W: np.ndarray, params: dict[str, Any] | N
     import uuid
     from importlib.metadata import version
 
-    W = np.asarray(W, dtype=np.float32)
     uid = f"Word2Vec_sparkw2v_{uuid.uuid4().hex[:12]}"
-    defaults = {"vectorSize": int(W.shape[1]), "windowSize": 5, "minCount": 5, "maxIter": 1,
+    defaults = {"vectorSize": int(vector_size), "windowSize": 5, "minCount": 5, "maxIter": 1,
                 "stepSize": 0.025, "seed": 1, "numPartitions": 1, "maxSentenceLength": 1000,
                 "outputCol": f"{uid}__output"}
     meta = {"class": "org.apache.spark.ml.feature.Word2VecModel", "timestamp": int(time.time() * 1000),
             "sparkVersion": version("pyspark"), "uid": uid,
-            "paramMap": {"vectorSize": int(W.shape[1]), **(params or {})}, "defaultParamMap": defaults}
+            "paramMap": {"vectorSize": int(vector_size), **(params or {})}, "defaultParamMap": defaults}
     fs, path = storage.url_to_fs(url)
     fs.makedirs(storage.join(fs, path, "metadata"), exist_ok=True)
     with fs.open(storage.join(fs, path, "metadata", "part-00000"), "w") as fh:
         fh.write(json.dumps(meta) + "\n")
+
+
+def write_mllib_model(url: str, words, W: np.ndarray, params: dict[str, Any] | None = None) -> None:
+    """Write W ((V, N) float32, held here) in Spark MLlib's ``Word2VecModel`` layout at ``url``,
+    readable by ``pyspark.ml.feature.Word2VecModel.load(url)``: ``metadata/part-00000``
+    (:func:`write_mllib_metadata`) and ``data/`` (Parquet rows word string, vector array<float>).
+    """
+    W = np.asarray(W, dtype=np.float32)
+    write_mllib_metadata(url, int(W.shape[1]), params)
     table = vectors_table(words, np.zeros(len(words), np.int64), W).select(["word", "vector"])
     storage.write_table(table, url, "data")
 

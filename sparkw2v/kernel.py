@@ -20,6 +20,7 @@ function of its inputs (seed included).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -224,14 +225,50 @@ def sgns_update(W, Wp, centers, m, context, negatives, uses, alpha, neu, grad_ou
     return loss
 
 
+class Noise(NamedTuple):
+    """Where a stratum's noise words come from and how many each center draws.
+
+    Attributes:
+        prob, alias: (n_j,) float64 and (n_j,) int32 alias table of count^0.75 restricted to the
+            W' block (local rows; :func:`build_alias`).
+        rates: (n_k,) float32 noise words per pair of each center of the W block with this W'
+            block (``layout.center_negative_rates``).
+        max_rate: float, an upper bound of ``rates`` (sizes the scratch arrays).
+    """
+
+    prob: np.ndarray
+    alias: np.ndarray
+    rates: np.ndarray
+    max_rate: float
+
+
+class Step(NamedTuple):
+    """Which pairs of a stratum to train, at which learning rate, with which random stream.
+
+    Attributes:
+        start, stop: the pairs ``[start, stop)``.
+        alpha_start, alpha_end: learning rate at the first pair and after the last; linear in
+            between.
+        seed: uint64 seed of the call's random stream.
+        max_group: the largest number of pairs of one position (2 x window).
+    """
+
+    start: int
+    stop: int
+    alpha_start: float
+    alpha_end: float
+    seed: np.uint64
+    max_group: int
+
+
 @njit(fastmath=True, cache=True, error_model="numpy")
-def train_stratum(Wk, Wpj, centers, contexts, start, stop, noise_prob, noise_alias, center_rates,
-                  max_rate, max_group, alpha_start, alpha_end, seed, w_updates, wp_updates):
-    """Train the pairs ``start:stop`` of one stratum, in place on one W block and one W' block.
+def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates):
+    """Train the pairs ``step.start:step.stop`` of one stratum, in place on one W block and one
+    W' block.
 
     The pairs of one corpus position (a context ``~row`` starts one; the first pair of the
     range starts one in any case) form one SGD step with shared noise words
-    (:func:`sgns_update`). Center c uses ``center_rates[c]`` noise words, rounded
+    (:func:`sgns_update`). Center c uses ``noise.rates[c]`` noise words, rounded
     stochastically with one uniform number u per position (floor(rate + u)): its integer part,
     plus one with probability its fractional part; the position draws as many as its most
     demanding center uses.
@@ -241,16 +278,8 @@ def train_stratum(Wk, Wpj, centers, contexts, start, stop, noise_prob, noise_ali
         Wpj: (n_j, N) float32, the W' block (context vectors); updated in place.
         centers, contexts: (n,) int32 local rows of the pairs' words in Wk and Wpj (a context
             ``~row`` marks the first pair of a position).
-        start, stop: the pairs to train.
-        noise_prob, noise_alias: (n_j,) float64 and (n_j,) int32 alias table of the noise
-            distribution restricted to the W' block (local rows).
-        center_rates: (n_k,) float32 noise words per pair of each center with this W' block
-            (``layout.center_negative_rates``).
-        max_rate: an upper bound of ``center_rates`` (sizes the scratch arrays).
-        max_group: the largest number of pairs of a position (2 x window).
-        alpha_start, alpha_end: learning rate at the first pair and after the last; linear in
-            between.
-        seed: uint64 seed of this call's random stream.
+        noise: :class:`Noise` of the W' block and the W block's centers.
+        step: :class:`Step`.
         w_updates, wp_updates: (n_k,) and (n_j,) int32 update counters, incremented in place.
 
     Returns:
@@ -258,14 +287,16 @@ def train_stratum(Wk, Wpj, centers, contexts, start, stop, noise_prob, noise_ali
         the loss (those of every LOSS_EVERY-th position), pairs int64 trained).
     """
     n_dim = Wk.shape[1]
-    state = _seeded_state(seed)
-    cap = np.int64(max_rate) + 1
+    state = _seeded_state(step.seed)
+    cap = np.int64(noise.max_rate) + 1
+    group = max(step.max_group, 1)
     negatives = np.empty(cap, np.int32)
-    uses = np.empty(max(max_group, 1), np.int64)
-    neu = np.empty((max(max_group, 1), n_dim), np.float32)
+    uses = np.empty(group, np.int64)
+    neu = np.empty((group, n_dim), np.float32)
     grad_out = np.empty((cap + 1, n_dim), np.float32)
+    start, stop = step.start, step.stop
     total = stop - start
-    slope = (alpha_end - alpha_start) / max(total, 1)
+    slope = (step.alpha_end - step.alpha_start) / max(total, 1)
     loss = 0.0
     loss_pairs = 0
     position = 0
@@ -275,18 +306,18 @@ def train_stratum(Wk, Wpj, centers, contexts, start, stop, noise_prob, noise_ali
         if o < 0:
             o = ~o
         m = 1
-        while i + m < stop and m < max_group and contexts[i + m] == o:
+        while i + m < stop and m < group and contexts[i + m] == o:
             m += 1
         u = _uniform(state)
         k = 0
         for q in range(m):
-            uses[q] = min(np.int64(center_rates[centers[i + q]] + u), cap)
+            uses[q] = min(np.int64(noise.rates[centers[i + q]] + u), cap)
             k = max(k, uses[q])
         for q in range(k):
-            negatives[q] = _draw_noise(state, noise_prob, noise_alias)
+            negatives[q] = _draw_noise(state, noise.prob, noise.alias)
         sampled = position % LOSS_EVERY == 0
         position += 1
-        alpha = alpha_start + slope * (i - start)
+        alpha = step.alpha_start + slope * (i - start)
         loss += sgns_update(Wk, Wpj, centers[i:i + m], m, o, negatives[:k], uses, alpha, neu, grad_out,
                             w_updates, wp_updates, sampled)
         if sampled:

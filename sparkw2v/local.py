@@ -52,7 +52,7 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
                                                           config.window, np.uint64(schedule.pair_seed(epoch, shard)))
             for k, c_k, o_k, n_k in split_by_center_block(centers, contexts, strata):
                 sources[k].append((c_k, o_k, n_k))
-        pairs = {k: BlockPairs.arrange(sources[k], config.cycles_per_epoch, layout, k, tables.shares, config.negative)
+        pairs = {k: BlockPairs.arrange(sources[k], config.cycles_per_epoch, layout, k, tables, config.negative)
                  for k in range(num_blocks)}
         W = {k: W_all[layout.members(k)] for k in range(num_blocks)}
         Wp = {k: Wp_all[layout.members(k)] for k in range(num_blocks)}

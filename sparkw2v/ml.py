@@ -118,7 +118,9 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
         work_dir = (storage.child(self.getOrDefault(self.tempDir), f"sparkw2v-blocks-{uuid.uuid4().hex}")
                     if self.isDefined(self.tempDir) else None)
         try:
-            result = train_tokens(tokens, config, work_dir=work_dir)
+            # MLlib's Word2VecModel holds every vector on the driver: so does this estimator
+            with train_tokens(tokens, config, work_dir=work_dir) as result:
+                W = result.W
         finally:
             if work_dir is not None:
                 fs, path = storage.url_to_fs(work_dir)
@@ -134,12 +136,12 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
         if self.isDefined(self.tempDir):
             url = storage.child(self.getOrDefault(self.tempDir), f"sparkw2v-mllib-{uuid.uuid4().hex}")
             try:
-                write_mllib_model(url, result.vocab.words, result.W, params)
+                write_mllib_model(url, result.vocab.words, W, params)
                 return Word2VecModel.load(url)
             finally:
                 fs, path = storage.url_to_fs(url)
                 if fs.exists(path):
                     fs.rm(path, recursive=True)
         with tempfile.TemporaryDirectory(prefix="sparkw2v-mllib-") as tmp:
-            write_mllib_model(tmp + "/model", result.vocab.words, result.W, params)
+            write_mllib_model(tmp + "/model", result.vocab.words, W, params)
             return Word2VecModel.load(tmp + "/model")

@@ -1,8 +1,9 @@
 """Train and write a model directory end to end: what ``jobs/train.py`` runs.
 
 The blocks of W and W' live in ``MODEL_DIR/_blocks`` while training (``blockstore``; its
-states are the checkpoints); the model's tables, its metadata and, last, ``_SUCCESS`` are
-written when training is done, and the blocks are removed once the model is complete.
+states are the checkpoints); when training is done the executors write the model's tables from
+them (``modelwriter``), the driver its metadata and, last, ``_SUCCESS``, and the blocks are
+removed once the model is complete. The driver never holds W or W'.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import time
 
 from . import __version__, storage
 from .config import TrainConfig
-from .embeddings import write_model
 from .errors import OutputExistsError, OutputWriteError
 from .trainer import train
 
@@ -57,7 +57,6 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
             storage.prepare_output(output, overwrite=True)
     start = time.perf_counter()
     result = train(spark, input_path, config, work_dir=blocks, resume=resume)
-    write_start = time.perf_counter()
     metadata = {
         "sparkw2v_version": __version__,
         "spark_version": spark.version,
@@ -70,22 +69,19 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         "cycles": result.cycles,
     }
     try:
-        write_model(output, result.vocab.words, result.vocab.counts, result.W, result.Wp, metadata,
-                    prepared=True, mllib_params={
-                        "vectorSize": config.vector_size, "windowSize": config.window,
-                        "minCount": config.min_count, "maxIter": config.epochs, "stepSize": config.alpha,
-                        "seed": config.seed, "numPartitions": result.num_blocks})
+        written = result.write_model(spark.sparkContext, output, metadata, mllib_params={
+            "vectorSize": config.vector_size, "windowSize": config.window, "minCount": config.min_count,
+            "maxIter": config.epochs, "stepSize": config.alpha, "seed": config.seed,
+            "numPartitions": result.num_blocks})
     except OSError as exc:
-        again = ("train again with --resume (the final checkpoint is kept)" if config.checkpoint_every
-                 else "train again with --overwrite")
         raise OutputWriteError(f"writing the model to {output!r} failed ({exc}); it has no "
                                f"{storage.SUCCESS} marker, so it does not look complete: fix the "
-                               f"filesystem and {again}") from None
+                               "filesystem and train again with --resume (the trained blocks are kept)") from None
     fs, path = storage.url_to_fs(blocks)
     if fs.exists(path):
         fs.rm(path, recursive=True)
     total = time.perf_counter() - start
-    log.info("wrote %s (%.1f s); total %.1f s", output, time.perf_counter() - write_start, total)
-    return {"output": output, "total_seconds": round(total, 2),
+    log.info("wrote %s from the executors (%.1f s); total %.1f s", output, written["seconds"], total)
+    return {"output": output, "total_seconds": round(total, 2), "write_seconds": round(written["seconds"], 2),
             **{k: result.stats[k] for k in ("vocab_size", "train_words_per_epoch", "train_seconds",
                                             "words_per_sec")}}

@@ -13,10 +13,12 @@ TOKENS = "tokens"
 NULL_FLAG = "text_is_null"
 # Integer column beside TOKENS: which piece of its input row this is (0: the first; see below).
 PIECE = "piece"
-# Long column beside TOKENS: a stable key of the row (a hash of its file, row number and piece),
-# so that the encoded corpus is dealt to shards and ordered the same way however Spark splits
-# the input (``encode.encode_corpus``).
-ROW_KEY = "row_key"
+# Columns beside TOKENS that name a row whatever Spark's split of the input: the name of its
+# file (string; null for a DataFrame that was not read from files) and its number in the file
+# (long; Spark's row id for such a DataFrame). The encoder deals rows to shards and orders them
+# by these (``encode.encode_corpus``).
+ROW_FILE = "row_file"
+ROW_INDEX = "row_index"
 # A text longer than this many characters is cut into pieces of this length before it is
 # tokenized, so that one huge row (say 50 MB) never needs its millions of tokens in one JVM
 # array at once. A cut may split one word into two tokens: one word per ~150,000.
@@ -55,8 +57,9 @@ def read_text(spark, path: str, text_column: str):
 
     Returns:
         DataFrame with the string column ``text_column`` (nulls kept: :func:`tokenize` turns them
-        into empty rows and flags them, so that they are counted) and ``row_key``, a hash of
-        each row's file name and row number (Parquet's ``_metadata``).
+        into empty rows and flags them, so that they are counted), ``row_file`` and
+        ``row_index``: each row's file name and row number (Parquet's ``_metadata``; the file's
+        name, not its path, so the same files elsewhere give the same corpus).
 
     Raises:
         InputError: the path is missing or holds no Parquet, the column is missing, or it is
@@ -89,15 +92,14 @@ def read_text(spark, path: str, text_column: str):
             f"column {text_column!r} of {path!r} has type {dtype.simpleString()}, not string: "
             "pass a string column with --text-column"
         )
-    # the file's name, not its path: the same files elsewhere give the same keys
-    return df.select(text_column, F.xxhash64(F.col("_metadata.file_name"),
-                                            F.col("_metadata.row_index")).alias(ROW_KEY))
+    return df.select(text_column, F.col("_metadata.file_name").alias(ROW_FILE),
+                     F.col("_metadata.row_index").alias(ROW_INDEX))
 
 
 def tokenize(df, text_column: str, config: TrainConfig, max_row_chars: int = MAX_ROW_CHARS):
     """DataFrame with the array<string> column ``tokens``, the boolean ``text_is_null``, the
-    int ``piece`` (rows longer than ``max_row_chars`` characters become several pieces) and the
-    long ``row_key`` (from ``read_text``'s, else from Spark's row ids, and the piece).
+    int ``piece`` (rows longer than ``max_row_chars`` characters become several pieces), and
+    ``row_file`` and ``row_index`` (``read_text``'s, else null and Spark's row id).
 
     Uses ``pyspark.ml.feature.RegexTokenizer`` with ``config.token_pattern`` as separator,
     ``config.lowercase`` and ``config.min_token_length``; a null text becomes no tokens.
@@ -110,11 +112,12 @@ def tokenize(df, text_column: str, config: TrainConfig, max_row_chars: int = MAX
     pieces = F.when(F.length(text) <= max_row_chars, F.array(text)).otherwise(
         F.transform(F.sequence(F.lit(0), count - 1),
                     lambda i: F.substring(text, i * max_row_chars + 1, F.lit(max_row_chars))))
-    base = F.col(ROW_KEY) if ROW_KEY in df.columns else F.monotonically_increasing_id()
+    row_file = F.col(ROW_FILE) if ROW_FILE in df.columns else F.lit(None).cast("string")
+    row_index = F.col(ROW_INDEX) if ROW_INDEX in df.columns else F.monotonically_increasing_id()
     flagged = df.select(F.posexplode(pieces).alias(PIECE, text_column),
-                        F.col(text_column).isNull().alias(NULL_FLAG), base.alias(ROW_KEY))
+                        F.col(text_column).isNull().alias(NULL_FLAG), row_file.alias(ROW_FILE),
+                        row_index.alias(ROW_INDEX))
     tokenizer = RegexTokenizer(inputCol=text_column, outputCol=TOKENS, pattern=config.token_pattern,
                                gaps=True, toLowercase=config.lowercase,
                                minTokenLength=config.min_token_length)
-    keyed = flagged.withColumn(ROW_KEY, F.xxhash64(F.col(ROW_KEY), F.col(PIECE)))
-    return tokenizer.transform(keyed).select(TOKENS, NULL_FLAG, PIECE, ROW_KEY)
+    return tokenizer.transform(flagged).select(TOKENS, NULL_FLAG, PIECE, ROW_FILE, ROW_INDEX)

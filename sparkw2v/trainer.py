@@ -20,10 +20,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import math
 import os
+import shutil
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -46,24 +49,77 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainResult:
-    """The outcome of :func:`train` (immutable; the arrays are the trainer's own copies).
+    """The outcome of :func:`train`: the vocabulary and where the trained blocks are.
+
+    W and W' stay in the block store; :meth:`write_model` writes the model directory from the
+    executors. ``W`` and ``Wp`` bring a whole matrix to the driver on first use (for small
+    models, tests and MLlib, which holds its model on the driver anyway). A block store the
+    trainer made itself (no ``work_dir``) is removed by :meth:`close` (or when the result is
+    garbage collected).
 
     Attributes:
         vocab: the vocabulary (word id = row).
-        W: (V, N) float32 center vectors (the embeddings); Wp: (V, N) float32 context vectors.
         config: the settings used; num_blocks: P as resolved.
         cycles: one dict per cycle trained by this run: epoch, cycle, progress, loss, pairs,
-            words, seconds, words_per_sec, alpha, kernel and wait seconds.
-        stats: corpus statistics, seconds per phase, the cost-model measurements.
+            alpha, kernel and wait seconds.
+        stats: corpus statistics, seconds per phase, per-epoch measurements (bytes moved,
+            balance, task timings).
+        store: the block store; epochs_done: the state holding the trained blocks.
     """
 
     vocab: Vocabulary
-    W: np.ndarray
-    Wp: np.ndarray
     config: TrainConfig
     num_blocks: int
+    store: BlockStore
+    epochs_done: int
     cycles: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def layouts(self) -> tuple[BlockLayout, BlockLayout]:
+        """The layout the final blocks were trained in, and the one their rows are sorted by."""
+        weights = pair_weights(self.vocab.counts, vocab_mod.keep_probabilities(self.vocab.counts, self.config.sample))
+        return (BlockLayout.build(weights, self.num_blocks, self.config.seed, self.epochs_done - 1),
+                BlockLayout.build(weights, self.num_blocks, self.config.seed, self.epochs_done))
+
+    def _matrix(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            trained_in, sorted_by = self.layouts()
+            self._cache[name] = self.store.read_matrix(self.epochs_done, name, trained_in, sorted_by,
+                                                       self.config.vector_size)
+        return self._cache[name]
+
+    @property
+    def W(self) -> np.ndarray:
+        """(V, N) float32 center vectors (the embeddings), read into the driver."""
+        return self._matrix("W")
+
+    @property
+    def Wp(self) -> np.ndarray:
+        """(V, N) float32 context vectors, read into the driver."""
+        return self._matrix("Wp")
+
+    def write_model(self, sc, url: str, metadata: dict, mllib_params: dict | None = None) -> dict:
+        """Write the model directory ``url`` (already prepared) from the executors
+        (``modelwriter.write_model_from_blocks``)."""
+        from .modelwriter import write_model_from_blocks
+
+        trained_in, sorted_by = self.layouts()
+        return write_model_from_blocks(sc, url, self.store, self.epochs_done, trained_in, sorted_by,
+                                       self.vocab.words, self.vocab.counts, self.config.vector_size, metadata,
+                                       mllib_params)
+
+    def close(self) -> None:
+        """Remove the block store if the trainer made it (a temporary directory)."""
+        cleanup = self._cache.pop("_cleanup", None)
+        if cleanup is not None:
+            cleanup()
+
+    def __enter__(self) -> "TrainResult":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 # ---------------------------------------------------------------------------- cluster facts
@@ -105,6 +161,33 @@ def resolve_num_blocks(config: TrainConfig, slots: int, vocab_size: int) -> int:
                              "words): every block needs a word; lower num_blocks or min_count")
         return config.num_blocks
     return max(1, min(slots, vocab_size))
+
+
+def check_task_memory(config: TrainConfig, slots: int, vocab_size: int) -> None:
+    """Refuse a vocabulary whose W and W' blocks would not fit ``max_model_mb`` on one task.
+
+    Each of the T = min(num_blocks, slots) training tasks holds P / T blocks of W and as many
+    of W': 2 x V x N x 4 / T bytes; the driver holds none.
+
+    Raises:
+        InputError: naming what each task would hold and what would fit.
+    """
+    if not config.max_model_mb:
+        return
+    tasks = min(resolve_num_blocks(config, slots, vocab_size), slots)
+    total = 2 * vocab_size * config.vector_size * 4 / 2**20
+    need = total / tasks
+    if need <= config.max_model_mb:
+        return
+    more = math.ceil(total / config.max_model_mb)
+    fits = int(config.max_model_mb * 2**20 * tasks // (8 * config.vector_size))
+    raise InputError(
+        f"the vocabulary of {vocab_size} words (min_count={config.min_count}) at vector_size="
+        f"{config.vector_size} puts {need:.0f} MiB of W and W' blocks on each of the {tasks} training "
+        f"task(s) ({total:.0f} MiB in all), more than max_model_mb={config.max_model_mb}: train on at "
+        f"least {more} task slots (executor cores) with num_blocks >= {more}, raise max_model_mb (and the "
+        f"executors' memory), or shrink the vocabulary with min_count or max_vocab_size (at most {fits} "
+        f"words fit on {tasks} task(s))")
 
 
 # ---------------------------------------------------------------------------- executor side
@@ -243,7 +326,7 @@ def _arrange_pairs(job: _EpochJob, owned: range, layout: BlockLayout, tables: No
     timings["pairs_read_seconds"] = time.perf_counter() - started
     t = time.perf_counter()
     pairs = {k: BlockPairs.arrange([s[1:] for s in sorted(sources[k], key=lambda s: s[0])],
-                                   job.schedule.cycles, layout, k, tables.shares, job.negative) for k in owned}
+                                   job.schedule.cycles, layout, k, tables, job.negative) for k in owned}
     timings["arrange_seconds"] = time.perf_counter() - t
     return pairs
 
@@ -358,14 +441,13 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     sc.setJobDescription("sparkw2v: read, tokenize and count words")
+    slots = task_slots(sc)
     with input_errors(input_path):
         vocab = vocab_mod.count_vocabulary(tokens, TOKENS, config.min_count, config.max_vocab_size,
-                                           config.vector_size, config.max_model_mb)
+                                           functools.partial(check_task_memory, config, slots))
     timings["vocabulary_seconds"] = time.perf_counter() - t0
     log.info("vocabulary: %d words (of %d distinct) cover %d of %d tokens",
              len(vocab), vocab.corpus_types, vocab.train_words, vocab.corpus_tokens)
-
-    slots = task_slots(sc)
     P = resolve_num_blocks(config, slots, len(vocab))
     T = min(P, slots)
     shards = num_shards(vocab.train_words)
@@ -384,12 +466,13 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
         work_dir = tempfile.mkdtemp(prefix="sparkw2v-blocks-")
     store = BlockStore(work_dir)
     try:
-        W, Wp, cycles, train_stats = _train_epochs(sc, corpus, shard_words, vocab, config, P, T, store, resume,
-                                                   on_epoch)
-    finally:
-        corpus.unpersist()
+        cycles, train_stats = _train_epochs(sc, corpus, shard_words, vocab, config, P, T, store, resume, on_epoch)
+    except BaseException:
         if own_store:
             store.remove_all()
+        raise
+    finally:
+        corpus.unpersist()
     timings["train_seconds"] = train_stats.pop("train_seconds")
     epoch_words = int(shard_words.sum())
     stats = {
@@ -413,7 +496,10 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
         **{k: round(v, 3) for k, v in timings.items()},
         **train_stats,
     }
-    return TrainResult(vocab, W, Wp, config, P, cycles, stats)
+    result = TrainResult(vocab, config, P, store, config.epochs, cycles, stats)
+    if own_store:  # removed by close(), or when the result is collected
+        result._cache["_cleanup"] = weakref.finalize(result, shutil.rmtree, work_dir, True)
+    return result
 
 
 def _settings(config: TrainConfig, num_blocks: int) -> dict:
@@ -475,18 +561,6 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
                      epoch_words / max(seconds, 1e-9), summary["loss"])
             if on_epoch is not None:
                 on_epoch(summary)
-        last = config.epochs
-        weights = pair_weights(vocab.counts, keep)
-        trained_in = BlockLayout.build(weights, P, config.seed, last - 1)
-        sorted_by = BlockLayout.build(weights, P, config.seed, last)
-        try:
-            W = store.read_matrix(last, "W", trained_in, sorted_by, config.vector_size)
-            Wp = store.read_matrix(last, "Wp", trained_in, sorted_by, config.vector_size)
-        except OSError as exc:
-            raise OutputWriteError(f"reading the trained blocks from {store.url} failed ({exc}): fix the "
-                                   "filesystem and train again with --resume") from None
-        if not config.checkpoint_every:
-            store.remove_state(last)
     finally:
         tables_bc.destroy()
         try:
@@ -495,7 +569,7 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
             pass
     stats = {"train_seconds": sum(s["seconds"] for s in epoch_stats),
              "epochs_trained": len(epoch_stats), "epochs": epoch_stats}
-    return W, Wp, cycles, stats
+    return cycles, stats
 
 
 # how long a task waits for a W' block from its neighbour before it fails (Spark then retries

@@ -7,6 +7,7 @@ The Spark part (:func:`count_vocabulary`) counts tokens in the executors and bri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -103,26 +104,23 @@ def alias_probabilities(prob: np.ndarray, alias: np.ndarray) -> np.ndarray:
     return p / size
 
 
-def model_megabytes(vocab_size: int, vector_size: int) -> float:
-    """MiB of W and W' together: 2 x vocab_size x vector_size float32."""
-    return 2 * vocab_size * vector_size * 4 / 2**20
-
-
 def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size: int = 0,
-                     vector_size: int = 0, max_model_mb: int = 0) -> Vocabulary:
+                     check_size: Callable[[int], None] | None = None) -> Vocabulary:
     """Count the tokens of a Spark DataFrame and build the vocabulary.
 
-    Counting runs in the executors; only words with count >= min_count (and corpus totals)
-    reach the driver, and only after their number was checked against ``max_model_mb``.
+    Counting runs in the executors; only the kept words and their counts reach the driver, as
+    one list of words and one numpy array a partition, and only after ``check_size`` accepted
+    their number; the driver numbers them with pyarrow's sort (descending count, then word).
 
     Args:
         tokens_df: Spark DataFrame with an array<string> column ``tokens_col``.
-        min_count, max_vocab_size, max_model_mb: as in :class:`~sparkw2v.config.TrainConfig`.
-        vector_size: N, for the memory check (0: no check).
+        min_count, max_vocab_size: as in :class:`~sparkw2v.config.TrainConfig`.
+        check_size: called with the vocabulary size before the words are collected; raises to
+            refuse it (the trainer checks what each task will hold).
 
     Raises:
-        InputError: the corpus has no tokens, min_count leaves no word (or one word), or W and
-            W' of the vocabulary would exceed ``max_model_mb`` MiB.
+        InputError: the corpus has no tokens, or min_count leaves no word (or one word); and
+            whatever ``check_size`` raises.
     """
     from pyspark.sql import functions as F
 
@@ -141,29 +139,47 @@ def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size:
         kept = int(totals["kept"] or 0)
         if max_vocab_size:
             kept = min(kept, max_vocab_size)
-        _check_memory(kept, vector_size, max_model_mb, min_count)
-        rows = counted.where(F.col("count") >= min_count).collect()
+        if kept < 2:
+            raise InputError(
+                f"min_count={min_count} leaves {kept} word(s) of {corpus_types} distinct "
+                f"words ({corpus_tokens} tokens); training needs at least 2: lower min_count or "
+                "give a larger corpus"
+            )
+        if check_size is not None:
+            check_size(kept)
+        parts = counted.where(F.col("count") >= min_count).rdd.mapPartitions(_to_arrays).collect()
     finally:
         counted.unpersist()
-    words, counts = sort_vocabulary(((r["word"], r["count"]) for r in rows), min_count, max_vocab_size)
-    if len(words) < 2:
-        raise InputError(
-            f"min_count={min_count} leaves {len(words)} word(s) of {corpus_types} distinct "
-            f"words ({corpus_tokens} tokens); training needs at least 2: lower min_count or "
-            "give a larger corpus"
-        )
+    words, counts = sort_vocabulary_parts(parts, max_vocab_size)
     return Vocabulary(words, counts, corpus_tokens, corpus_types)
 
 
-def _check_memory(vocab_size: int, vector_size: int, max_model_mb: int, min_count: int) -> None:
-    if not (vector_size and max_model_mb):
-        return
-    need = model_megabytes(vocab_size, vector_size)
-    if need > max_model_mb:
-        fits = int(max_model_mb * 2**20 // (8 * vector_size))
-        raise InputError(
-            f"the vocabulary of {vocab_size} words (min_count={min_count}) at vector_size="
-            f"{vector_size} needs {need:.0f} MiB for W and W', more than max_model_mb="
-            f"{max_model_mb}: raise min_count, set max_vocab_size (at most {fits} words fit) or "
-            "raise max_model_mb"
-        )
+def _to_arrays(rows):
+    """A partition of (word, count) rows as ([words], (n,) int64 counts)."""
+    words, counts = [], []
+    for row in rows:
+        words.append(row[0])
+        counts.append(row[1])
+    yield words, np.asarray(counts, np.int64)
+
+
+def sort_vocabulary_parts(parts, max_vocab_size: int = 0) -> tuple[tuple[str, ...], np.ndarray]:
+    """Order (words, counts) parts by descending count, then word (by code point, as
+    :func:`sort_vocabulary` does), and cap at ``max_vocab_size`` (0: no cap), with pyarrow's
+    sort: no Python object a word beyond the words themselves.
+
+    Returns:
+        (words tuple of str, counts (V,) int64).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    words = pa.array([w for part_words, _ in parts for w in part_words], pa.string())
+    counts = pa.array(np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.int64))
+    table = pa.table({"word": words, "count": counts})
+    order = pc.sort_indices(table, sort_keys=[("count", "descending"), ("word", "ascending")])
+    if max_vocab_size:
+        order = order[:max_vocab_size]
+    ordered = table.take(order)
+    return (tuple(ordered.column("word").to_pylist()),
+            ordered.column("count").to_numpy().astype(np.int64))

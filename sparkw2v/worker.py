@@ -88,7 +88,7 @@ class BlockPairs:
 
     @classmethod
     def arrange(cls, sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cycles: int,
-                layout: BlockLayout, block: int, shares: np.ndarray, negative: int) -> "BlockPairs":
+                layout: BlockLayout, block: int, tables: "NoiseTables", negative: int) -> "BlockPairs":
         """Lay out the pairs of one W block from every corpus shard, in shard order, and the
         noise words per pair of its centers.
 
@@ -98,7 +98,7 @@ class BlockPairs:
                 ``pairs.generate_pairs`` gives them for this center block.
             cycles: R.
             layout: the epoch's layout (for the local rows); block: the W block k.
-            shares: (P,) float64 noise mass of each block (``NoiseTables.shares``).
+            tables: the noise tables (block shares of noise and contexts).
             negative: K.
         """
         P = layout.num_blocks
@@ -111,7 +111,7 @@ class BlockPairs:
         bounds = np.zeros((cycles, P, 2), np.int64)
         arrange_block(centers, contexts, counts, cycles, layout.local, out_centers, out_contexts, bounds)
         n_k = layout.size(block)
-        rates = center_negative_rates(count_centers(out_centers, bounds, n_k), shares, negative)
+        rates = center_negative_rates(count_centers(out_centers, bounds, n_k), tables.shares, negative)
         max_rates = rates.max(axis=1) if n_k else np.zeros(P, np.float32)
         return cls(out_centers, out_contexts, bounds, rates, max_rates)
 
@@ -224,10 +224,10 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
                 a, b = pairs[k].bounds[r, j]
                 a0, a1 = schedule.alpha_range(epoch, r, s)
                 started = time.perf_counter()
-                loss, loss_pairs, n = kernel.train_stratum(
-                    W[k], Wp[j], pairs[k].centers, pairs[k].contexts, a, b, tables.prob[j], tables.alias[j],
-                    pairs[k].rates[j], pairs[k].max_rates[j], 2 * window, a0, a1,
-                    np.uint64(schedule.stratum_seed(epoch, r, s, k)), w_updates[k], wp_updates[:Wp[j].shape[0]])
+                noise = kernel.Noise(tables.prob[j], tables.alias[j], pairs[k].rates[j], float(pairs[k].max_rates[j]))
+                step = kernel.Step(int(a), int(b), a0, a1, np.uint64(schedule.stratum_seed(epoch, r, s, k)), 2 * window)
+                loss, loss_pairs, n = kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise,
+                                                           step, w_updates[k], wp_updates[:Wp[j].shape[0]])
                 report.kernel_seconds[r, s] += time.perf_counter() - started
                 report.pairs[r, s] += n
                 report.loss[r, s] += loss

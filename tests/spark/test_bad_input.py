@@ -8,8 +8,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fsspec.implementations.memory import MemoryFileSystem
-from fsspec.registry import register_implementation
 
 from sparkw2v.embeddings import Embeddings
 from tests.jobs_util import load_job
@@ -51,38 +49,6 @@ def assert_refused(code, line, *fragments):
 
 def assert_nothing_written(out):
     assert not (out / "_SUCCESS").exists()
-
-
-class FlakyFS(MemoryFileSystem):
-    """An fsspec filesystem (``flaky://``, in memory) whose writes fail, as a full disk or a
-    lost connection would, once a path containing ``fail_on`` is written."""
-
-    protocol = "flaky"
-    store: dict = {}
-    pseudo_dirs = [""]
-    fail_on: str | None = None
-
-    @classmethod
-    def _strip_protocol(cls, path):
-        if isinstance(path, str) and path.startswith("flaky://"):
-            path = path[len("flaky://"):]
-        return super()._strip_protocol(path)
-
-    def _open(self, path, mode="rb", **kwargs):
-        handle = super()._open(path, mode, **kwargs)
-        if FlakyFS.fail_on and FlakyFS.fail_on in path and ("w" in mode or "a" in mode):
-            written = handle.write
-
-            def write(data):
-                if handle.tell() + len(data) > 100:  # a little gets through, then it fails
-                    raise OSError(28, "No space left on device")
-                return written(data)
-
-            handle.write = write
-        return handle
-
-
-register_implementation("flaky", FlakyFS, clobber=True)
 
 
 @pytest.fixture(scope="module")
@@ -193,9 +159,10 @@ def test_vocabulary_larger_than_the_memory_setting(spark, capsys, tmp_path):
     rows = [" ".join(f"w{i}" for i in range(j, j + 20)) for j in range(0, 200, 2)]
     path = write(tmp_path / "wide", pa.table({"text": rows * 2}))
     code, line = train(capsys, "--input", path, "--output", str(tmp_path / "m"), "--min-count", "1",
-                       "--vector-size", "2000", "--max-model-mb", "2")
-    assert_refused(code, line, "the vocabulary of 218 words", "max_model_mb=2", "raise min_count",
-                   "max_vocab_size (at most 131 words fit)")
+                       "--vector-size", "2000", "--max-model-mb", "1")
+    assert_refused(code, line, "the vocabulary of 218 words", "puts 2 MiB of W and W' blocks on each of the 2 "
+                   "training task(s) (3 MiB in all), more than max_model_mb=1", "at least 4 task slots",
+                   "max_vocab_size (at most 131 words fit on 2 task(s))")
     assert not (tmp_path / "m").exists()
 
 
@@ -253,40 +220,50 @@ def test_existing_output_needs_overwrite(spark, capsys, tmp_path, good_input):
 
 
 @pytest.fixture()
-def flaky():
-    FlakyFS.store.clear()
-    FlakyFS.pseudo_dirs[:] = [""]
-    FlakyFS.fail_on = "context_embeddings"
-    yield FlakyFS()
-    FlakyFS.fail_on = None
+def full_disk(monkeypatch, tmp_path):
+    """The executors write the model's parts; the part of block 1 of context_embeddings goes
+    where the filesystem refuses it (below a plain file), as a full or lost disk would."""
+    from sparkw2v import modelwriter
+
+    (tmp_path / "plain-file").write_text("not a directory")
+    real = modelwriter.part_url
+    state = {"on": True}
+
+    def failing(table_url, block):
+        if state["on"] and block == 1 and "context_embeddings" in table_url:
+            return str(tmp_path / "plain-file" / "part-00001.parquet")
+        return real(table_url, block)
+
+    monkeypatch.setattr(modelwriter, "part_url", failing)
+    return state
 
 
-def test_output_filesystem_failing_mid_write(spark, capsys, tmp_path, good_input, flaky):
-    # the blocks live where the executors reach them (an in-memory filesystem is per process)
-    code, line = train(capsys, "--input", good_input, "--output", "flaky://out/m", *SMALL,
-                       "--work-dir", str(tmp_path / "blocks"))
-    assert_refused(code, line, "writing the model to 'flaky://out/m' failed", "No space left on device",
-                   "no _SUCCESS marker", "--overwrite")
-    left = flaky.find("/out/m")
-    assert left and not any(p.endswith("_SUCCESS") or "/_tmp-" in p for p in left), left
-    assert any("/embeddings/" in p for p in left)  # the first table made it, the second did not
+def test_output_filesystem_failing_mid_write(spark, capsys, tmp_path, good_input, full_disk):
+    out = tmp_path / "m"
+    code, line = train(capsys, "--input", good_input, "--output", str(out), *SMALL, "--num-blocks", "2")
+    assert_refused(code, line, f"writing the model to '{out}' failed", "plain-file", "Error",
+                   "no _SUCCESS marker", "--resume (the trained blocks are kept)")
+    assert not (out / "_SUCCESS").exists() and not (out / "embeddings").exists()
+    assert not list(out.glob("_tmp-*"))  # the parts written are gone
+    assert (out / "_blocks" / "state-000001" / "state.json").exists()
 
 
-def test_failed_write_resumes_from_the_final_checkpoint(spark, capsys, tmp_path, good_input, flaky):
-    blocks = tmp_path / "blocks"
-    args = ["--input", good_input, "--output", "flaky://out/r", *SMALL, "--checkpoint-every", "3",
-            "--work-dir", str(blocks)]
+def test_failed_write_resumes_without_training_again(spark, capsys, tmp_path, good_input, full_disk):
+    out = tmp_path / "r"
+    args = ["--input", good_input, "--output", str(out), *SMALL, "--num-blocks", "2"]
     code, line = train(capsys, *args)
-    assert_refused(code, line, "failed", "--resume (the final checkpoint is kept)")
+    assert_refused(code, line, "failed", "--resume (the trained blocks are kept)")
     # a second attempt without --resume must not clobber what is there
     code, line = train(capsys, *args)
     assert_refused(code, line, "already exists and holds the leftovers of an unfinished run")
     code, line = train(capsys, *args, "--resume", "--window", "3")
     assert_refused(code, line, "cannot resume: the checkpoint was made with other settings (window)")
-    assert (blocks / "state-000001" / "state.json").exists()  # the final checkpoint
-    FlakyFS.fail_on = None  # the disk is fixed
+    full_disk["on"] = False  # the disk is fixed
     assert train(capsys, *args, "--resume") == (0, None)
-    assert flaky.exists("/out/r/_SUCCESS") and not blocks.exists()
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["resumed"] and meta["cycles"] == []  # nothing trained again
+    assert (out / "_SUCCESS").exists() and not (out / "_blocks").exists()
+    assert len(Embeddings.load(str(out)).words) == 7
     code, line = train(capsys, *args, "--resume")
     assert_refused(code, line, "is already complete: nothing to resume")
 

@@ -110,9 +110,9 @@ def test_train_stratum_is_deterministic_learns_and_samples_the_loss():
         W = kernel.init_rows(np.arange(V), N, 3)
         Wp = np.zeros((V, N), np.float32)
         wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
-        rates = np.full(V, 4.0, np.float32)
-        out = kernel.train_stratum(W, Wp, centers, contexts, 0, len(centers), prob, alias, rates, 4.0, 8,
-                                   0.025, 0.001, np.uint64(11), wu, wpu)
+        noise = kernel.Noise(prob, alias, np.full(V, 4.0, np.float32), 4.0)
+        out = kernel.train_stratum(W, Wp, centers, contexts, noise, kernel.Step(0, len(centers), 0.025, 0.001,
+                                                                                np.uint64(11), 8), wu, wpu)
         results.append((W, Wp, out, wu))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
@@ -137,15 +137,15 @@ def test_train_stratum_draws_each_centers_fractional_number_of_negatives():
     Wp = np.zeros((V, N), np.float32)
     wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
     rates = np.full(V, 2.25, np.float32)
-    kernel.train_stratum(W, Wp, centers, contexts, 0, 20_000, prob, alias, rates, 2.25, 10, 0.01, 0.01,
-                         np.uint64(2), wu, wpu)
+    kernel.train_stratum(W, Wp, centers, contexts, kernel.Noise(prob, alias, rates, 2.25),
+                         kernel.Step(0, 20_000, 0.01, 0.01, np.uint64(2), 10), wu, wpu)
     noise_updates = wpu.sum() - 20_000
     expected = 2.25 * 20_000 * (1 - 1 / V)
     assert abs(noise_updates - expected) < 4 * np.sqrt(20_000 * 0.25 * 0.75) + 30
     rates[:] = 0.5
     wpu[:] = 0
-    kernel.train_stratum(W, Wp, centers, contexts, 0, 20_000, prob, alias, rates, 0.5, 10, 0.01, 0.01,
-                         np.uint64(3), wu, wpu)
+    kernel.train_stratum(W, Wp, centers, contexts, kernel.Noise(prob, alias, rates, 0.5),
+                         kernel.Step(0, 20_000, 0.01, 0.01, np.uint64(3), 10), wu, wpu)
     assert abs(wpu.sum() - 20_000 - 0.5 * 20_000) < 4 * np.sqrt(20_000 * 0.25) + 20
 
 
@@ -167,13 +167,12 @@ def test_positions_with_the_same_context_are_separate_steps():
     rng = np.random.default_rng(6)
     W, Wp = make_params(rng)
     prob, alias = vocab.noise_table(np.ones(12, np.int64))
-    args = (prob, alias, np.zeros(12, np.float32), 0.0, 4, 0.1, 0.1, np.uint64(1))
+    args = (kernel.Noise(prob, alias, np.zeros(12, np.float32), 0.0), kernel.Step(0, 2, 0.1, 0.1, np.uint64(1), 4),
+            np.zeros(12, np.int32), np.zeros(12, np.int32))
     one_step = [W.copy(), Wp.copy()]
-    kernel.train_stratum(*one_step, np.array([1, 3], np.int32), np.array([~2, 2], np.int32), 0, 2, *args,
-                         np.zeros(12, np.int32), np.zeros(12, np.int32))
+    kernel.train_stratum(*one_step, np.array([1, 3], np.int32), np.array([~2, 2], np.int32), *args)
     two_steps = [W.copy(), Wp.copy()]
-    kernel.train_stratum(*two_steps, np.array([1, 3], np.int32), np.array([~2, ~2], np.int32), 0, 2, *args,
-                         np.zeros(12, np.int32), np.zeros(12, np.int32))
+    kernel.train_stratum(*two_steps, np.array([1, 3], np.int32), np.array([~2, ~2], np.int32), *args)
     w_ref, wp_ref = reference.sgns_step(W, Wp, 1, 2, [], 0.1)
     w_ref, wp_ref = reference.sgns_step(w_ref, wp_ref, 3, 2, [], 0.1)
     np.testing.assert_allclose(two_steps[0], w_ref, rtol=1e-5, atol=1e-6)

@@ -54,7 +54,7 @@ def epoch_inputs(P, R, seed=3, V=300, epoch=0):
         c, o, strata, _ = generate_pairs(ids, off, keep, layout.labels, P, 3, np.uint64(schedule.pair_seed(epoch, shard)))
         for k, ck, ok, nk in split_by_center_block(c, o, strata):
             sources[k].append((ck, ok, nk))
-    pairs = {k: worker.BlockPairs.arrange(sources[k], R, layout, k, tables.shares, 5) for k in range(P)}
+    pairs = {k: worker.BlockPairs.arrange(sources[k], R, layout, k, tables, 5) for k in range(P)}
     W = {k: kernel.init_rows(layout.members(k), 12, seed) for k in range(P)}
     Wp = {k: np.zeros_like(W[k]) for k in range(P)}
     return schedule, layout, tables, pairs, W, Wp
@@ -115,11 +115,10 @@ def test_no_block_is_used_by_two_tasks_in_one_sub_epoch(monkeypatch):
     lock = threading.Lock()
     real = kernel.train_stratum
 
-    def recording(Wk, Wpj, *args):
-        # the blocks themselves (their buffers) identify which rows a call can write
+    def recording(Wk, Wpj, centers, contexts, noise, step, *args):
         with lock:
-            calls.append((threading.get_ident(), Wk.ctypes.data, args[4].ctypes.data, args[9]))
-        return real(Wk, Wpj, *args)
+            calls.append((threading.get_ident(), Wk.ctypes.data, noise.prob.ctypes.data, step.alpha_start))
+        return real(Wk, Wpj, centers, contexts, noise, step, *args)
 
     monkeypatch.setattr(kernel, "train_stratum", recording)
     schedule, layout, tables, pairs, W, Wp = epoch_inputs(P, R)
