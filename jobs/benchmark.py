@@ -42,7 +42,8 @@ def _child_sparkw2v(args) -> dict:
     from sparkw2v.session import build_session
     from sparkw2v.trainer import train
 
-    spark = build_session("bench-sparkw2v", args.master)
+    spark = build_session("bench-sparkw2v", args.master,
+                          {"spark.driver.memory": args.driver_memory} if args.driver_memory else None)
     overrides = json.loads(args.overrides or "{}")
     config = TrainConfig(**{**SETTINGS, "num_blocks": args.num_blocks, **overrides})
     logging.getLogger("sparkw2v").info("benchmark: %s on %s", config, args.master)
@@ -96,20 +97,24 @@ def _child_gensim(args) -> dict:
 
     from sparkw2v.embeddings import write_model
 
+    settings = {**SETTINGS, **json.loads(args.overrides or "{}")}
     texts = pq.read_table(args.input, columns=["text"]).column("text").to_pylist()
     sentences = [t.lower().split() for t in texts if t]
+    del texts
     tokens = sum(len(s) for s in sentences)
     start = time.perf_counter()
-    model = Word2Vec(sentences, sg=1, hs=0, negative=SETTINGS["negative"], window=SETTINGS["window"],
-                     sample=SETTINGS["sample"], min_count=SETTINGS["min_count"],
-                     vector_size=SETTINGS["vector_size"], alpha=SETTINGS["alpha"],
-                     min_alpha=SETTINGS["min_alpha"], epochs=SETTINGS["epochs"], workers=2, seed=1)
+    model = Word2Vec(sentences, sg=1, hs=0, negative=settings["negative"], window=settings["window"],
+                     sample=settings["sample"], min_count=settings["min_count"],
+                     vector_size=settings["vector_size"], alpha=settings["alpha"],
+                     min_alpha=settings["min_alpha"], epochs=settings["epochs"], workers=2, seed=1)
     fit = time.perf_counter() - start
     kv = model.wv
     counts = np.array([kv.get_vecattr(w, "count") for w in kv.index_to_key], np.int64)
-    write_model(args.out, kv.index_to_key, counts, kv.vectors, model.syn1neg, {"system": "gensim"},
-                overwrite=True)
-    return {"fit_seconds": fit, "train_seconds": fit, "corpus_tokens": tokens, "epochs": SETTINGS["epochs"]}
+    if len(kv.index_to_key) * kv.vector_size < 2**31:
+        write_model(args.out, kv.index_to_key, counts, kv.vectors, model.syn1neg, {"system": "gensim"},
+                    overwrite=True)
+    return {"fit_seconds": fit, "train_seconds": fit, "corpus_tokens": tokens, "epochs": settings["epochs"],
+            "vocab_size": len(kv.index_to_key)}
 
 
 CHILDREN = {"sparkw2v": _child_sparkw2v, "mllib": _child_mllib, "gensim": _child_gensim}
@@ -163,12 +168,16 @@ def run_child(system: str, args, out: Path, extra: list[str]) -> dict:
     log_file = open(log_path, "w")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=env)
     peaks: dict[int, tuple[str, int]] = {}
+    tree_peak = 0
     start = time.perf_counter()
     while proc.poll() is None:
+        tree = 0
         for pid in _descendants(proc.pid):
             got = _peak_rss(pid)
             if got and got[1] >= peaks.get(pid, ("", 0))[1]:
                 peaks[pid] = got
+            tree += _rss(pid)
+        tree_peak = max(tree_peak, tree)
         time.sleep(0.25)
     stdout, _ = proc.communicate()
     log_file.close()
@@ -180,8 +189,17 @@ def run_child(system: str, args, out: Path, extra: list[str]) -> dict:
     roles: dict[str, int] = {}
     for role, hwm in peaks.values():
         roles[role] = max(roles.get(role, 0), hwm)
-    result.update(system=system, process_seconds=wall, peak_rss=roles)
+    result.update(system=system, process_seconds=wall, peak_rss=roles, peak_tree_rss=tree_peak)
     return result
+
+
+def _rss(pid: int) -> int:
+    """Resident bytes of a process now (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS")), 0)
+    except OSError:
+        return 0
 
 
 def evaluate_model(path: Path, eval_dir: Path) -> dict:
@@ -234,6 +252,12 @@ def main() -> int:
     parser.add_argument("--sweep-master", default="local[2]")
     parser.add_argument("--sweep-overrides", default="", help="JSON of TrainConfig overrides for the sweep")
     parser.add_argument("--masters", default="", help="comma list: sparkw2v with default settings on each master")
+    parser.add_argument("--zipf", action="append", default=[],
+                        help="TOKENS:TYPES:EXPONENT, a synthetic Zipf corpus (jobs/zipf_corpus.py) trained by "
+                             "sparkw2v and gensim with --zipf-overrides (repeat for several corpora)")
+    parser.add_argument("--zipf-overrides", default='{"min_count": 1, "epochs": 1}',
+                        help="JSON of settings for the Zipf runs (both systems)")
+    parser.add_argument("--zipf-driver-memory", default="6g")
     parser.add_argument("--eval-dir", default=str(DEFAULT_EVAL))
     parser.add_argument("--json", default="benchmark.json", help="where to write the results")
     parser.add_argument("--work-dir", default="", help="scratch directory (default: a temp dir)")
@@ -243,6 +267,7 @@ def main() -> int:
     parser.add_argument("--master", default="local[2]", help=argparse.SUPPRESS)
     parser.add_argument("--num-blocks", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--overrides", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--driver-memory", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
@@ -302,6 +327,26 @@ def main() -> int:
                           **{k: statistics.mean(r[k] for r in mine) for k in ("analogy", "wordsim353", "simlex999")}}
     defaults = [measure("sparkw2v", work / f"default-{m.strip('local[]')}", ["--master", m], f"defaults on {m}",
                         master=m) for m in args.masters.split(",") if m]
+    zipf_runs = []
+    for spec in args.zipf:
+        tokens, types, exponent = spec.split(":")[:3]
+        corpus = work / f"zipf-{tokens}-{types}-{exponent}"
+        if not corpus.exists():
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from zipf_corpus import write_corpus
+            made = write_corpus(str(corpus), int(float(tokens)), int(float(types)), float(exponent), 1)
+            print(f"zipf corpus {spec}: {made}", flush=True)
+        for system in [s for s in ("sparkw2v", "gensim") if s in systems or not systems]:
+            extra = ["--overrides", args.zipf_overrides]
+            if system == "sparkw2v":
+                extra += ["--driver-memory", args.zipf_driver_memory]
+            res = run_child(system, argparse.Namespace(**{**vars(args), "input": str(corpus)}),
+                            work / f"zipf-{system}-{tokens}-{types}", extra)
+            res.update(corpus=spec)
+            zipf_runs.append(res)
+            print(f"zipf {spec} {system}: {res['process_seconds']:.1f} s end to end (fit {res['fit_seconds']:.1f} s), "
+                  f"V={res.get('vocab_size')}, peak process tree {res['peak_tree_rss'] / 2**30:.2f} GiB, by role "
+                  + ", ".join(f"{k} {v / 2**30:.2f} GiB" for k, v in sorted(res["peak_rss"].items())), flush=True)
 
     print()
     print("| system | repeat | fit s | raw words/s | analogy | semantic | syntactic | WS-353 | SimLex | "
@@ -327,7 +372,8 @@ def main() -> int:
     with open(args.json, "w") as fh:
         json.dump({"settings": SETTINGS, "input": args.input, "mllib_iters": args.mllib_iters,
                    "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "runs": runs, "ratios": ratios,
-                   "block_sweep": sweep, "block_sweep_means": sweep_means, "defaults": defaults}, fh, indent=2)
+                   "block_sweep": sweep, "block_sweep_means": sweep_means, "defaults": defaults,
+                   "zipf": zipf_runs}, fh, indent=2)
     print(f"wrote {args.json}")
     return 0
 

@@ -10,7 +10,7 @@ HDFS, S3, NFS, ... on a cluster)::
     WORK/state-000003/state.json    written last, by the driver: the state is complete
     WORK/run-<id>/e0002-a0/         W' blocks in transit between neighbouring tasks of epoch 2
                                     (the driver's attempt 0), each read once and removed
-    WORK/run-<id>/status/           one small JSON per (epoch, cycle, task), for progress lines
+    WORK/run-<id>/status/           one small JSON per (epoch, attempt, cycle, task), for progress lines
 
 A state is the whole model after some epochs, so states are the checkpoints. Sorting each
 block's rows by their next block lets a task of the next epoch read its new blocks as one byte
@@ -22,7 +22,6 @@ of a failed attempt that have not yet died can never take a block meant for the 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import posixpath
@@ -87,9 +86,8 @@ class BlockStore:
             bytes written.
         """
         perm = np.argsort(next_layout.labels[layout.members(block)], kind="stable")
-        data = np.ascontiguousarray(rows[perm], dtype=np.float32)
-        self._write_npy(self.block_path(epochs_done, matrix, block), data)
-        return int(data.nbytes)
+        self._write_npy_rows(self.block_path(epochs_done, matrix, block), rows, perm)
+        return int(perm.shape[0] * rows.shape[1] * 4)
 
     def read_block(self, epochs_done: int, matrix: str, block: int, prev_layout: BlockLayout,
                    layout: BlockLayout, vector_size: int) -> tuple[np.ndarray, int]:
@@ -194,18 +192,18 @@ class BlockStore:
         if self.fs.exists(path):
             self.fs.rm(path, recursive=True)
 
-    def report_cycle(self, run: str, epoch: int, cycle: int, task: int, info: dict) -> None:
+    def report_cycle(self, run: str, epoch: int, attempt: int, cycle: int, task: int, info: dict) -> None:
         """A task says it finished a cycle (for the driver's progress lines)."""
-        self._write_bytes(posixpath.join(self.run_dir(run), "status", f"e{epoch:04d}-c{cycle:04d}-t{task:05d}.json"),
+        self._write_bytes(posixpath.join(self.run_dir(run), "status", f"e{epoch:04d}-a{attempt}-c{cycle:04d}-t{task:05d}.json"),
                           json.dumps(info).encode())
 
-    def cycle_reports(self, run: str, epoch: int) -> dict[int, list[dict]]:
-        """{cycle: [task infos]} reported so far in ``epoch``."""
+    def cycle_reports(self, run: str, epoch: int, attempt: int) -> dict[int, list[dict]]:
+        """{cycle: [task infos]} reported so far in one attempt at ``epoch``."""
         path = posixpath.join(self.run_dir(run), "status")
         out: dict[int, list[dict]] = {}
         if not self.fs.exists(path):
             return out
-        prefix = f"e{epoch:04d}-c"
+        prefix = f"e{epoch:04d}-a{attempt}-c"
         for entry in self.fs.ls(path, detail=False):
             name = entry.rstrip("/").rsplit("/", 1)[-1]
             if name.startswith(prefix) and name.endswith(".json"):
@@ -234,10 +232,36 @@ class BlockStore:
             storage.remove_quietly(self.fs, tmp)
             raise
 
-    def _write_npy(self, path: str, array: np.ndarray) -> None:
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, array, allow_pickle=False)
-        self._write_bytes(path, buf.getbuffer())
+    def _write_npy_rows(self, path: str, rows: np.ndarray, order: np.ndarray, chunk_bytes: int = 64 << 20) -> None:
+        """Write ``rows[order]`` ((n, N) float32) as a .npy file, streaming: a chunk of rows at
+        a time, so that a block of several GB needs no second copy in memory. Temporary name,
+        then renamed."""
+        n, width = order.shape[0], rows.shape[1]
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                  "shape": (n, width)}
+        step = max(1, chunk_bytes // max(1, width * 4))
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        opener = open if self.local else self.fs.open
+        if self.local:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        else:
+            self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        try:
+            with opener(tmp, "wb") as fh:
+                np.lib.format.write_array_header_1_0(fh, header)
+                for start in range(0, n, step):
+                    fh.write(np.ascontiguousarray(rows[order[start:start + step]], dtype=np.float32).data)
+            if self.local:
+                os.replace(tmp, path)
+            else:
+                self.fs.mv(tmp, path)
+        except BaseException:
+            if self.local:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+            else:
+                storage.remove_quietly(self.fs, tmp)
+            raise
 
     def _read_rows(self, path: str, lo: int, hi: int, vector_size: int) -> np.ndarray:
         with (open(path, "rb") if self.local else self.fs.open(path, "rb")) as fh:

@@ -129,19 +129,35 @@ class Embeddings:
     def load(cls, model_dir: str, table: str = EMBEDDINGS) -> "Embeddings":
         """Read ``model_dir/table`` (local path or fsspec URL) with pyarrow; no pickle, no Spark.
 
+        Parts are read a record batch at a time and scattered by id into one (V, N) array, so
+        the reader needs about the matrix's size (V x N x 4 bytes) plus the words, not several
+        copies of the table.
+
         Raises:
             IncompleteModelError: ``model_dir`` is missing or has no ``_SUCCESS`` marker.
         """
         storage.require_complete(model_dir)
         fs, path = storage.url_to_fs(model_dir)
-        data = pq.read_table(storage.join(fs, path, table), filesystem=fs,
-                             columns=["word", "id", "count", "vector"]).sort_by("id")
-        vec = data.column("vector").combine_chunks()
-        n = len(data)
-        flat = vec.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-        vectors = flat.reshape(n, -1) if n else np.zeros((0, 0), np.float32)
-        return cls(tuple(data.column("word").to_pylist()),
-                   data.column("count").to_numpy().astype(np.int64), vectors)
+        dataset = pq.ParquetDataset(storage.join(fs, path, table), filesystem=fs)
+        n = sum(fragment.count_rows() for fragment in dataset.fragments)
+        words: list = [None] * n
+        counts = np.zeros(n, np.int64)
+        vectors = None
+        for fragment in dataset.fragments:
+            for batch in fragment.to_batches(columns=["word", "id", "count", "vector"]):
+                ids = batch.column("id").to_numpy()
+                vec = batch.column("vector")
+                flat = vec.flatten().to_numpy(zero_copy_only=False)
+                width = flat.shape[0] // max(len(ids), 1) if len(ids) else 0
+                if vectors is None:
+                    vectors = np.zeros((n, width), np.float32)
+                vectors[ids] = flat.reshape(len(ids), width)
+                counts[ids] = batch.column("count").to_numpy()
+                for i, w in zip(ids.tolist(), batch.column("word").to_pylist()):
+                    words[i] = w
+        if vectors is None:
+            vectors = np.zeros((0, 0), np.float32)
+        return cls(tuple(words), counts, vectors)
 
     @property
     def index(self) -> dict[str, int]:

@@ -30,3 +30,7 @@ class TrainingDivergedError(SparkW2VError, FloatingPointError):
 
 class OutputWriteError(SparkW2VError, OSError):
     """Writing a result or a checkpoint failed; nothing was marked complete."""
+
+
+class TrainingFailedError(SparkW2VError, RuntimeError):
+    """An epoch failed on every attempt (tasks that crashed, e.g. out of memory)."""

@@ -45,14 +45,15 @@ def part_url(table_url: str, block: int) -> str:
 
 def _write_part(store: BlockStore, epochs_done: int, vector_size: int, targets: dict, part: _Part) -> int:
     """Executor side: read one block of W and W' and write its three Parquet parts; rows written."""
-    W = store._read_rows(store.block_path(epochs_done, "W", part.block), 0, len(part.ids), vector_size)
-    Wp = store._read_rows(store.block_path(epochs_done, "Wp", part.block), 0, len(part.ids), vector_size)
-    for name, rows in ((EMBEDDINGS, W), (CONTEXT_EMBEDDINGS, Wp)):
-        table = vectors_table(part.words, part.counts, rows, ids=part.ids)
-        _write(table, targets[name][part.block])
-    _write(vectors_table(part.words, part.counts, W, ids=part.ids).select(["word", "vector"]),
-           targets["mllib"][part.block])
-    return len(part.ids)
+    n = len(part.ids)
+    W = store._read_rows(store.block_path(epochs_done, "W", part.block), 0, n, vector_size)
+    table = vectors_table(part.words, part.counts, W, ids=part.ids)
+    _write(table, targets[EMBEDDINGS][part.block])
+    _write(table.select(["word", "vector"]), targets["mllib"][part.block])
+    del table, W  # one matrix at a time
+    Wp = store._read_rows(store.block_path(epochs_done, "Wp", part.block), 0, n, vector_size)
+    _write(vectors_table(part.words, part.counts, Wp, ids=part.ids), targets[CONTEXT_EMBEDDINGS][part.block])
+    return n
 
 
 def _write(table, url: str) -> None:

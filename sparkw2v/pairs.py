@@ -98,8 +98,57 @@ def generate_pairs(ids, offsets, keep_prob, labels, num_blocks, window, seed):
 
 
 @njit(cache=True)
+def plan_block(counts, cycles):
+    """Where each shard's part of each stratum and cycle goes in a W block's layout.
+
+    Args:
+        counts: (C, P) int64, pairs of shard c with context block j.
+        cycles: R.
+
+    Returns:
+        (bounds (R, P, 2) int64: the pairs of context block j in cycle r are ``[bounds[r, j,
+        0], bounds[r, j, 1])`` of the layout; dest (C, R, P) int64: where shard c's part r of
+        stratum j starts). Part r of a shard's stratum is its pairs ``[r n / R, (r + 1) n / R)``,
+        n its pair count: each stratum is cut into R consecutive parts, shards in order.
+    """
+    n_shards, num_blocks = counts.shape
+    bounds = np.zeros((cycles, num_blocks, 2), np.int64)
+    dest = np.zeros((n_shards, cycles, num_blocks), np.int64)
+    pos = 0
+    for r in range(cycles):
+        for j in range(num_blocks):
+            bounds[r, j, 0] = pos
+            for c in range(n_shards):
+                n = counts[c, j]
+                dest[c, r, j] = pos
+                pos += ((r + 1) * n) // cycles - (r * n) // cycles
+            bounds[r, j, 1] = pos
+    return bounds, dest
+
+
+@njit(cache=True)
+def place_shard(centers, contexts, counts, cycles, dest, local, out_centers, out_contexts):
+    """Copy one shard's pairs of a W block (sorted by context block, as
+    :func:`generate_pairs` gives them) to their places (``dest`` (R, P) of :func:`plan_block`),
+    as local rows (a context ``~id`` becomes ``~row``)."""
+    num_blocks = counts.shape[0]
+    first = 0
+    for j in range(num_blocks):
+        n = counts[j]
+        for r in range(cycles):
+            a = first + (r * n) // cycles
+            b = first + ((r + 1) * n) // cycles
+            pos = dest[r, j]
+            for i in range(a, b):
+                out_centers[pos] = local[centers[i]]
+                o = contexts[i]
+                out_contexts[pos] = ~local[~o] if o < 0 else local[o]
+                pos += 1
+        first += n
+
+
 def arrange_block(centers, contexts, counts, cycles, local, out_centers, out_contexts, bounds):
-    """Lay out the pairs of one W block for training, in local row numbers.
+    """Lay out the pairs of one W block for training, in local rows (all shards at once).
 
     Args:
         centers, contexts: (n,) int32 word ids: the block's pairs of every shard, shard after
@@ -110,31 +159,16 @@ def arrange_block(centers, contexts, counts, cycles, local, out_centers, out_con
         local: (V,) int32 row of each word inside its block (``BlockLayout.local``).
         out_centers, out_contexts: (n,) int32, filled with local rows (``~row`` where the
             context was ``~id``).
-        bounds: (R, P, 2) int64, filled: the pairs of context block j in cycle r are
-            ``out_*[bounds[r, j, 0]:bounds[r, j, 1]]``: part r of each shard's stratum (its
-            pairs cut into R consecutive parts), shards in order.
+        bounds: (R, P, 2) int64, filled (see :func:`plan_block`).
     """
-    n_shards, num_blocks = counts.shape
-    first = np.zeros((n_shards, num_blocks), np.int64)
-    at = 0
-    for c in range(n_shards):
-        for j in range(num_blocks):
-            first[c, j] = at
-            at += counts[c, j]
-    pos = 0
-    for r in range(cycles):
-        for j in range(num_blocks):
-            bounds[r, j, 0] = pos
-            for c in range(n_shards):
-                n = counts[c, j]
-                a = first[c, j] + (r * n) // cycles
-                b = first[c, j] + ((r + 1) * n) // cycles
-                for i in range(a, b):
-                    out_centers[pos] = local[centers[i]]
-                    o = contexts[i]
-                    out_contexts[pos] = ~local[~o] if o < 0 else local[o]
-                    pos += 1
-            bounds[r, j, 1] = pos
+    planned, dest = plan_block(counts, cycles)
+    bounds[:] = planned
+    first = 0
+    for c in range(counts.shape[0]):
+        n = int(counts[c].sum())
+        place_shard(centers[first:first + n], contexts[first:first + n], counts[c], cycles, dest[c], local,
+                    out_centers, out_contexts)
+        first += n
 
 
 def split_by_center_block(centers: np.ndarray, contexts: np.ndarray, counts: np.ndarray):

@@ -36,7 +36,7 @@ from . import checkpoint, kernel, vocab as vocab_mod
 from .blockstore import Aborted, BlockStore
 from .config import TrainConfig
 from .encode import encode_corpus, num_shards
-from .errors import ConfigError, InputError, OutputWriteError, TrainingDivergedError
+from .errors import ConfigError, InputError, OutputWriteError, TrainingDivergedError, TrainingFailedError
 from .layout import BlockLayout, block_owner, owned_blocks, pair_weights
 from .pairs import generate_pairs, split_by_center_block
 from .schedule import Schedule
@@ -275,7 +275,7 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
 
     def on_cycle(cycle: int, report: EpochReport) -> None:
         try:
-            job.store.report_cycle(job.run, job.epoch, cycle, task, {
+            job.store.report_cycle(job.run, job.epoch, job.attempt, cycle, task, {
                 "pairs": int(report.pairs[cycle].sum()), "loss": float(report.loss[cycle].sum()),
                 "loss_pairs": int(report.loss_pairs[cycle].sum()), "time": time.time(), "pid": os.getpid()})
         except OSError:  # progress lines are best effort
@@ -325,8 +325,11 @@ def _arrange_pairs(job: _EpochJob, owned: range, layout: BlockLayout, tables: No
         sources[k].append((shard, c_k, o_k, n_k))
     timings["pairs_read_seconds"] = time.perf_counter() - started
     t = time.perf_counter()
-    pairs = {k: BlockPairs.arrange([s[1:] for s in sorted(sources[k], key=lambda s: s[0])],
-                                   job.schedule.cycles, layout, k, tables, job.negative) for k in owned}
+    pairs = {}
+    for k in owned:
+        ordered = [s[1:] for s in sorted(sources.pop(k), key=lambda s: s[0])]
+        pairs[k] = BlockPairs.arrange(ordered, job.schedule.cycles, layout, k, tables, job.negative)
+        del ordered
     timings["arrange_seconds"] = time.perf_counter() - t
     return pairs
 
@@ -364,10 +367,10 @@ def _failed(job: _EpochJob, task: int, exchange, message: str) -> EpochReport:
 class _Progress(threading.Thread):
     """Logs one line per cycle as the tasks of the running epoch report them."""
 
-    def __init__(self, store: BlockStore, run: str, epoch: int, num_tasks: int, schedule: Schedule,
+    def __init__(self, store: BlockStore, run: str, epoch: int, attempt: int, num_tasks: int, schedule: Schedule,
                  epoch_words: int, clock: dict):
         super().__init__(daemon=True, name="sparkw2v-progress")
-        self.store, self.run_id, self.epoch, self.num_tasks = store, run, epoch, num_tasks
+        self.store, self.run_id, self.epoch, self.attempt, self.num_tasks = store, run, epoch, attempt, num_tasks
         self.schedule, self.epoch_words, self.clock = schedule, epoch_words, clock
         self.logged: set[int] = set()
         self.stopped = threading.Event()
@@ -381,7 +384,7 @@ class _Progress(threading.Thread):
 
     def poll(self) -> None:
         s = self.schedule
-        for cycle, infos in sorted(self.store.cycle_reports(self.run_id, self.epoch).items()):
+        for cycle, infos in sorted(self.store.cycle_reports(self.run_id, self.epoch, self.attempt).items()):
             if cycle in self.logged or len(infos) < self.num_tasks:
                 continue
             self.logged.add(cycle)
@@ -591,12 +594,33 @@ def _run_epoch_with_retries(sc, corpus, job: _EpochJob, tables_bc, epoch_words: 
         try:
             return _run_epoch(sc, pairs, dataclasses.replace(job, attempt=attempt), tables_bc, epoch_words, clock)
         except Exception as exc:  # py4j's Py4JJavaError: the job failed in Spark
-            if attempt + 1 == EPOCH_ATTEMPTS or "barrier" not in str(exc).lower():
+            if "barrier" not in str(exc).lower():
                 raise
-            reason = next((line for line in str(exc).splitlines() if "barrier" in line.lower()), str(exc)[:300])
+            reason = _failure_reason(str(exc))
+            if attempt + 1 == EPOCH_ATTEMPTS:
+                raise TrainingFailedError(_failure_message(job, reason, epoch_words)) from None
             log.warning("epoch %d: attempt %d failed (%s); training the epoch again from its start",
-                        job.epoch + 1, attempt + 1, reason.strip()[:300])
+                        job.epoch + 1, attempt + 1, reason)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _failure_reason(text: str) -> str:
+    """The telling line of a failed barrier job's error."""
+    for marker in ("Python worker exited unexpectedly", "ExecutorLostFailure", "MemoryError", "Error: "):
+        for line in text.splitlines():
+            if marker in line:
+                return " ".join(line.split())[:300]
+    return " ".join(text.splitlines()[0].split())[:300] if text else "unknown"
+
+
+def _failure_message(job: _EpochJob, reason: str, epoch_words: int) -> str:
+    blocks = 2 * job.vocab_size * job.vector_size * 4 / job.num_tasks / 2**30
+    pairs = 4 * epoch_words * 8 / job.num_tasks / 2**30  # ~4 pairs a word of 8 bytes, twice while laid out
+    return (f"epoch {job.epoch + 1} failed {EPOCH_ATTEMPTS} times ({reason}); a task that dies like this has "
+            f"most often run out of memory: each of the {job.num_tasks} training tasks holds about {blocks:.1f} GiB "
+            f"of W and W' blocks and up to {2 * pairs:.1f} GiB of pairs: give the executors more memory, train on "
+            f"more task slots (the vocabulary is split over min(num_blocks, slots) tasks), or shrink the vocabulary "
+            f"(min_count, max_vocab_size); checkpoints, if any, are kept for --resume")
 
 
 def _run_epoch(sc, pairs, job: _EpochJob, tables_bc, epoch_words: int, clock: dict) -> list[EpochReport]:
@@ -605,7 +629,7 @@ def _run_epoch(sc, pairs, job: _EpochJob, tables_bc, epoch_words: int, clock: di
     s = job.schedule
     sc.setJobDescription(f"sparkw2v: epoch {job.epoch + 1}/{s.epochs}: {job.num_blocks} blocks, "
                          f"{s.cycles} cycles, {job.num_tasks} tasks" + (f", attempt {job.attempt + 1}" if job.attempt else ""))
-    progress = _Progress(job.store, job.run, job.epoch, job.num_tasks, s, epoch_words, clock)
+    progress = _Progress(job.store, job.run, job.epoch, job.attempt, job.num_tasks, s, epoch_words, clock)
     progress.start()
     try:
         reports = pairs.barrier().mapPartitions(functools.partial(_blocks_task, job, tables_bc)).collect()

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import kernel
 from .layout import BlockLayout, center_negative_rates, context_block, noise_shares, owned_blocks
-from .pairs import arrange_block, count_centers
+from .pairs import count_centers, place_shard, plan_block
 from .schedule import Schedule
 
 # A cycle whose mean sampled loss per pair exceeds this many times the starting loss
@@ -95,7 +95,8 @@ class BlockPairs:
         Args:
             sources: per shard (in shard order), (centers (n_c,) int32 word ids, contexts
                 (n_c,) int32 word ids, counts (P,) int64 pairs per context block), as
-                ``pairs.generate_pairs`` gives them for this center block.
+                ``pairs.generate_pairs`` gives them for this center block. Emptied as the
+                shards are placed, so that they are freed one by one.
             cycles: R.
             layout: the epoch's layout (for the local rows); block: the W block k.
             tables: the noise tables (block shares of noise and contexts).
@@ -104,12 +105,15 @@ class BlockPairs:
         P = layout.num_blocks
         counts = (np.stack([s[2] for s in sources]).astype(np.int64) if sources
                   else np.zeros((0, P), np.int64))
-        centers = (np.concatenate([s[0] for s in sources]) if sources else np.zeros(0, np.int32))
-        contexts = (np.concatenate([s[1] for s in sources]) if sources else np.zeros(0, np.int32))
-        out_centers = np.empty(centers.shape[0], np.int32)
-        out_contexts = np.empty(centers.shape[0], np.int32)
-        bounds = np.zeros((cycles, P, 2), np.int64)
-        arrange_block(centers, contexts, counts, cycles, layout.local, out_centers, out_contexts, bounds)
+        bounds, dest = plan_block(counts, cycles)
+        total = int(counts.sum())
+        out_centers = np.empty(total, np.int32)
+        out_contexts = np.empty(total, np.int32)
+        for c in range(len(sources)):  # one shard at a time, each dropped once placed
+            centers, contexts, _ = sources[c]
+            sources[c] = None
+            place_shard(centers, contexts, counts[c], cycles, dest[c], layout.local, out_centers, out_contexts)
+            del centers, contexts
         n_k = layout.size(block)
         rates = center_negative_rates(count_centers(out_centers, bounds, n_k), tables.shares, negative)
         max_rates = rates.max(axis=1) if n_k else np.zeros(P, np.float32)
@@ -237,6 +241,7 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
                     block = Wp.pop(j)
                     exchange.send(nr, ns, j, block)
                     report.bytes_sent += block.nbytes
+                    del block  # gone before the next block arrives
         trouble = _check_cycle(report, r, limit, layout, W, Wp)
         if trouble is not None:
             report.diverged = trouble

@@ -217,7 +217,7 @@ def _wait_for_cycle(out: Path, epoch: int, cycle: int, job, timeout: float = 600
     once it exists, the epoch's barrier stage is running."""
     deadline = time.time() + timeout
     while time.time() < deadline and job.poll() is None:
-        found = sorted((out / "_blocks").glob(f"run-*/status/e{epoch:04d}-c{cycle:04d}-t*.json"))
+        found = sorted((out / "_blocks").glob(f"run-*/status/e{epoch:04d}-a*-c{cycle:04d}-t*.json"))
         if found:
             return json.loads(found[0].read_text())
         time.sleep(0.01)

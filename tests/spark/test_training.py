@@ -219,3 +219,30 @@ def test_divergence_keeps_the_last_good_checkpoint(spark, tmp_path, monkeypatch)
     resumed = train(spark, path, config, work_dir=work, resume=True)
     straight = train(spark, path, config)
     np.testing.assert_array_equal(resumed.W, straight.W)
+
+
+def test_an_epoch_whose_tasks_keep_dying_fails_with_one_clear_error(spark, tmp_path, monkeypatch):
+    """Spark aborts a barrier job whose task dies (a Python worker killed for memory, say); the
+    driver trains the epoch again from its start, and after the last attempt says what failed
+    and what each task holds."""
+    from sparkw2v import trainer
+    from sparkw2v.errors import TrainingFailedError
+
+    path = write_text(tmp_path / "planted", planted_corpus(np.random.default_rng(6), 400))
+    attempts = []
+
+    def dying(sc, pairs, job, *args):
+        attempts.append(job.attempt)
+        raise RuntimeError("An error occurred while calling z:org.apache.spark.api.python.PythonRDD.collectAndServe."
+                           "\n: org.apache.spark.SparkException: Job aborted due to stage failure: Could not recover "
+                           "from a failed barrier ResultStage. Most recent failure reason: Stage failed because barrier "
+                           "task ResultTask(21, 1) finished unsuccessfully.\norg.apache.spark.SparkException: Python "
+                           "worker exited unexpectedly (crashed). Consider setting ...")
+
+    monkeypatch.setattr(trainer, "_run_epoch", dying)
+    config = TrainConfig(vector_size=8, window=2, min_count=1, epochs=1, num_blocks=2, sample=0.0)
+    with pytest.raises(TrainingFailedError, match=r"epoch 1 failed 4 times \(org.apache.spark.SparkException: Python "
+                       r"worker exited unexpectedly.*run out of memory: each of the 2 training tasks holds about "
+                       r"0.0 GiB of W and W' blocks"):
+        train(spark, path, config)
+    assert attempts == [0, 1, 2, 3]  # a fresh attempt directory each time
