@@ -8,11 +8,10 @@ single-line corpus) cut into rows of --row-tokens tokens. Streams with bounded m
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 import time
 
+from sparkw2v import cli
 from sparkw2v.errors import SparkW2VError
 from sparkw2v.prepare import prepare_text
 
@@ -23,19 +22,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="output Parquet directory")
     parser.add_argument("--row-tokens", type=int, default=1000, help="max tokens per row (default 1000)")
     parser.add_argument("--rows-per-file", type=int, default=4096, help="rows per Parquet part file")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing prepared corpus once the new one is complete")
+    parser.add_argument("--verbose", action="store_true", help="(accepted for symmetry; prepare runs no Spark)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cli.setup(args.verbose)
     if args.row_tokens < 1 or args.rows_per_file < 1:
         parser.error("--row-tokens and --rows-per-file must be >= 1")
     start = time.perf_counter()
     try:
         stats = prepare_text(args.input, args.output, args.row_tokens, args.rows_per_file, args.overwrite)
     except SparkW2VError as exc:
-        print(f"prepare: error: {exc}", file=sys.stderr)
-        return 2
+        return cli.error("prepare", str(exc))
     stats["seconds"] = round(time.perf_counter() - start, 2)
-    print(json.dumps(stats))
+    cli.result(stats)
     return 0
 
 

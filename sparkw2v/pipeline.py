@@ -1,9 +1,11 @@
 """Train and write a model directory end to end: what ``jobs/train.py`` runs.
 
-The blocks of W and W' live in ``MODEL_DIR/_blocks`` while training (``blockstore``; its
-states are the checkpoints); when training is done the executors write the model's tables from
-them (``modelwriter``), the driver its metadata and, last, ``_SUCCESS``, and the blocks are
-removed once the model is complete. The driver never holds W or W'.
+The model is built in ``MODEL_DIR.partial`` (``storage.Staging``): the blocks of W and W' live
+in its ``_blocks`` while training (``blockstore``; its states are the checkpoints); when
+training is done the executors write the model's tables from them (``modelwriter``), the
+driver its metadata and ``_SUCCESS``; the blocks are removed and the directory is renamed to
+``MODEL_DIR``, replacing an earlier model only then (with ``overwrite``). A failed or refused
+run leaves whatever was at ``MODEL_DIR`` as it was. The driver never holds W or W'.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 
 from . import __version__, storage
 from .config import TrainConfig
-from .errors import OutputExistsError, OutputWriteError
+from .errors import OutputWriteError
 from .trainer import train
 
 log = logging.getLogger(__name__)
@@ -29,34 +31,38 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         spark: the SparkSession (classic Spark).
         input_path: Parquet file or directory with the string column ``config.text_column``.
         output: the model directory (local path or fsspec URL; on a cluster one that every
-            executor can reach: the blocks live in ``output/_blocks`` while training).
+            executor can reach: the model is built in ``output.partial`` by the executors).
         config: training settings.
-        overwrite: replace an existing output.
-        resume: continue an unfinished run in ``output`` from its newest checkpoint.
-        work_dir: where the blocks live while training (default ``output/_blocks``); a directory
-            the driver and every executor reach, e.g. a faster filesystem than the output's.
-            Removed once the model is complete.
+        overwrite: replace an existing output (recognisably a sparkw2v output), once the new
+            model is complete.
+        resume: continue an unfinished run in ``output.partial`` from its newest checkpoint.
+        work_dir: where the blocks live while training (default ``output.partial/_blocks``); a
+            directory the driver and every executor reach, e.g. a faster filesystem than the
+            output's. Removed once the model is complete.
 
     Returns:
         A summary: output, total_seconds, vocab_size, train_words_per_epoch, train_seconds,
         words_per_sec.
 
     Raises:
-        OutputExistsError: the output exists (without ``overwrite``), or is complete (with
-            ``resume``).
+        InputError: the output or the work directory is, contains or lies inside the input.
+        OutputExistsError: the output exists (without ``overwrite``), is complete (with
+            ``resume``), is not sparkw2v's, or another run wrote it meanwhile.
         OutputWriteError: the model or a checkpoint could not be written.
         ConfigError, InputError, TrainingDivergedError: see :func:`sparkw2v.trainer.train`.
     """
-    blocks = work_dir or storage.child(output, BLOCKS)
-    if resume:
-        if storage.is_complete(output):
-            raise OutputExistsError(f"output {output!r} is already complete: nothing to resume")
-    else:
-        storage.check_output(output, overwrite)
-        if overwrite:
-            storage.prepare_output(output, overwrite=True)
+    storage.check_distinct(input_path, output)
+    if work_dir:
+        storage.check_distinct(input_path, work_dir, "work directory")
+    staging = storage.Staging(output, "model", overwrite=overwrite, resume=resume)
+    partial = staging.begin()
+    blocks = work_dir or storage.child(partial, BLOCKS)
     start = time.perf_counter()
-    result = train(spark, input_path, config, work_dir=blocks, resume=resume)
+    try:
+        result = train(spark, input_path, config, work_dir=blocks, resume=resume)
+    except BaseException:
+        _drop_if_nothing_to_resume(staging, blocks)
+        raise
     metadata = {
         "sparkw2v_version": __version__,
         "spark_version": spark.version,
@@ -69,7 +75,7 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         "cycles": result.cycles,
     }
     try:
-        written = result.write_model(spark.sparkContext, output, metadata, mllib_params={
+        written = result.write_model(spark.sparkContext, partial, metadata, mllib_params={
             "vectorSize": config.vector_size, "windowSize": config.window, "minCount": config.min_count,
             "maxIter": config.epochs, "stepSize": config.alpha, "seed": config.seed,
             "numPartitions": result.num_blocks})
@@ -80,8 +86,23 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
     fs, path = storage.url_to_fs(blocks)
     if fs.exists(path):
         fs.rm(path, recursive=True)
+    staging.commit()
     total = time.perf_counter() - start
     log.info("wrote %s from the executors (%.1f s); total %.1f s", output, written["seconds"], total)
     return {"output": output, "total_seconds": round(total, 2), "write_seconds": round(written["seconds"], 2),
             **{k: result.stats[k] for k in ("vocab_size", "train_words_per_epoch", "train_seconds",
                                             "words_per_sec")}}
+
+
+def _drop_if_nothing_to_resume(staging: storage.Staging, blocks: str) -> None:
+    """After a failed run: remove OUTPUT.partial unless it holds a state to resume from (so that
+    a run refused for bad input leaves nothing behind, and one that diverged or crashed keeps
+    its checkpoints)."""
+    from .blockstore import BlockStore
+
+    try:
+        if staging.owned() and not BlockStore(blocks).states():
+            fs, path = storage.url_to_fs(staging.partial)
+            storage.remove_quietly(fs, path)
+    except OSError:  # the filesystem is failing already
+        pass

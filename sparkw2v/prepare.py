@@ -61,7 +61,11 @@ def iter_rows(url: str, row_tokens: int = 1000, block_bytes: int = 1 << 20) -> I
     consumed = 0
     with fsspec.open(url, "rb", compression="infer") as fh:
         while True:
-            block = fh.read(block_bytes)
+            try:
+                block = fh.read(block_bytes)
+            except (OSError, EOFError) as exc:  # not gzip / bz2, or cut short
+                raise InputError(f"{url!r} cannot be decompressed ({exc or type(exc).__name__}); "
+                                 "is it a complete file of the type its name says?") from None
             final = not block
             try:
                 text = decoder.decode(block, final=final)
@@ -111,13 +115,32 @@ def prepare_text(input_url: str, output_url: str, row_tokens: int = 1000,
     Returns:
         dict with files read, rows and tokens written.
 
+    The corpus is written to ``output_url.partial`` and renamed into place when complete
+    (``storage.Staging``): an existing output is replaced only then, and only with
+    ``overwrite`` and if it is recognisably sparkw2v's.
+
     Raises:
-        InputError: missing input, invalid UTF-8, or no text at all.
-        OutputExistsError: the output exists and ``overwrite`` is False.
+        InputError: missing input, input and output overlap, invalid UTF-8, or no text at all.
+        OutputExistsError: the output exists and ``overwrite`` is False, or it is not sparkw2v's.
     """
     files = list_input_files(input_url)
-    storage.prepare_output(output_url, overwrite)
-    fs, out = storage.url_to_fs(output_url)
+    storage.check_distinct(input_url, output_url)
+    staging = storage.Staging(output_url, "corpus", overwrite=overwrite)
+    partial = staging.begin()
+    fs, out = storage.url_to_fs(partial)
+    try:
+        stats = _write_parts(files, fs, out, row_tokens, rows_per_file)
+    except BaseException:
+        storage.remove_quietly(fs, out)
+        raise
+    if stats["rows"] == 0:
+        storage.remove_quietly(fs, out)
+        raise InputError(f"input {input_url!r} holds no text (all files empty or whitespace)")
+    staging.commit()
+    return {"files": len(files), **stats}
+
+
+def _write_parts(files: list[str], fs, out: str, row_tokens: int, rows_per_file: int) -> dict:
     rows_total = tokens_total = 0
     part = 0
     batch: list[str] = []
@@ -142,8 +165,4 @@ def prepare_text(input_url: str, output_url: str, row_tokens: int = 1000,
         write(batch, part)
         rows_total += len(batch)
         part += 1
-    if rows_total == 0:
-        fs.rm(out, recursive=True)
-        raise InputError(f"input {input_url!r} holds no text (all files empty or whitespace)")
-    storage.mark_complete(output_url)
-    return {"files": len(files), "rows": rows_total, "tokens": tokens_total, "parts": part}
+    return {"rows": rows_total, "tokens": tokens_total, "parts": part}

@@ -7,7 +7,10 @@ written last. Tables are written under a temporary name and renamed into place.
 from __future__ import annotations
 
 import json
+import os
 import posixpath
+import re
+import time
 import uuid
 from typing import Any
 
@@ -15,14 +18,30 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import IncompleteModelError, OutputExistsError
+from .errors import IncompleteModelError, InputError, OutputExistsError
 
 SUCCESS = "_SUCCESS"
+# Written first into every directory sparkw2v makes: what it is and which run owns it.
+MARKER = "_sparkw2v.json"
+PARTIAL = ".partial"  # a result is built in OUTPUT.partial and renamed to OUTPUT when complete
+# What an output of an earlier sparkw2v version holds, so that --overwrite may replace it.
+_KNOWN_ENTRIES = re.compile(r"^(_SUCCESS|metadata\.json|embeddings|context_embeddings|mllib|_blocks|_checkpoint|"
+                            r"_tmp-.*|part-\d+\.parquet|_sparkw2v\.json)$")
 
 
 def url_to_fs(url: str):
-    """(fsspec filesystem, path inside it) for a local path or any fsspec URL."""
-    return fsspec.core.url_to_fs(url)
+    """(fsspec filesystem, path inside it) for a local path or any fsspec URL.
+
+    Raises:
+        InputError: fsspec knows no filesystem for the URL's scheme, or its package is missing.
+    """
+    try:
+        return fsspec.core.url_to_fs(url)
+    except (ValueError, ImportError) as exc:
+        scheme = url.partition("://")[0]
+        raise InputError(f"{url!r}: no filesystem for the scheme {scheme!r} ({exc}); sparkw2v reaches "
+                         "outputs through fsspec: install the fsspec implementation for it (e.g. s3fs, "
+                         "gcsfs, adlfs) or use a local or hdfs:// path") from exc
 
 
 def join(fs, path: str, *parts: str) -> str:
@@ -138,3 +157,131 @@ def mark_complete(url: str) -> None:
     fs, path = url_to_fs(url)
     with fs.open(join(fs, path, SUCCESS), "w") as fh:
         fh.write("")
+
+
+def _location(url: str) -> tuple[str, str]:
+    """(protocol, normalised absolute path) of a URL, symbolic links resolved for local paths.
+    A scheme fsspec does not know (Spark may) is compared by its name and path as written."""
+    try:
+        fs, path = url_to_fs(url)
+    except InputError:
+        scheme, _, rest = url.partition("://")
+        return scheme.lower(), posixpath.normpath("/" + rest.lstrip("/"))
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if protocol in ("file", "local"):
+        return "file", os.path.realpath(path)
+    return protocol, posixpath.normpath("/" + path.lstrip("/"))
+
+
+def check_distinct(input_url: str, output_url: str, what: str = "output") -> None:
+    """Refuse an output that is, contains or lies inside the input: writing it would destroy or
+    change the input.
+
+    Raises:
+        InputError: naming both paths.
+    """
+    (p_in, a), (p_out, b) = _location(input_url), _location(output_url)
+    if p_in != p_out:
+        return
+    if a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/"):
+        relation = "is" if a == b else ("contains" if a.startswith(b.rstrip("/") + "/") else "lies inside")
+        raise InputError(f"{what} {output_url!r} {relation} the input {input_url!r}: writing it would destroy "
+                         f"or change the input; choose an {what} outside the input")
+
+
+def is_ours(url: str) -> bool:
+    """True when the directory ``url`` is recognisably something sparkw2v wrote (a model, a
+    prepared corpus, or what an unfinished run left), so that --overwrite may replace it."""
+    fs, path = url_to_fs(url)
+    if not fs.isdir(path):
+        return False
+    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False)]
+    return MARKER in names or (bool(names) and all(_KNOWN_ENTRIES.match(n) for n in names))
+
+
+class Staging:
+    """Builds a result in ``OUTPUT.partial`` and swaps it into ``OUTPUT`` when complete, so that
+    no run, failed or refused, deletes or damages what was at ``OUTPUT`` before it, and no reader
+    ever sees a mix of two results.
+
+    Args:
+        url: the output directory.
+        kind: "model" or "corpus" (recorded in the marker).
+        overwrite: an existing output (recognisably sparkw2v's) may be replaced, at commit.
+        resume: continue in an existing ``OUTPUT.partial``.
+    """
+
+    def __init__(self, url: str, kind: str, overwrite: bool = False, resume: bool = False):
+        self.url = url.rstrip("/")
+        self.partial = self.url + PARTIAL
+        self.kind = kind
+        self.overwrite = overwrite
+        self.resume = resume
+        self.run = uuid.uuid4().hex
+
+    def begin(self) -> str:
+        """Check the destination and prepare ``OUTPUT.partial``; returns its URL.
+
+        Raises:
+            OutputExistsError: the output exists (without overwrite), is complete (with resume),
+                is not sparkw2v's, or an unfinished run's leftovers are in the way.
+        """
+        fs, path = url_to_fs(self.url)
+        _, partial = url_to_fs(self.partial)
+        if fs.exists(path):
+            if not fs.isdir(path) or not is_ours(self.url):
+                raise OutputExistsError(
+                    f"output {self.url!r} exists and is not a sparkw2v {self.kind} directory; refusing to "
+                    "replace it (even with --overwrite): choose another output path")
+            if self.resume and fs.exists(join(fs, path, SUCCESS)):
+                raise OutputExistsError(f"output {self.url!r} is already complete: nothing to resume")
+            if not self.overwrite and not self.resume:
+                state = "a complete result" if fs.exists(join(fs, path, SUCCESS)) else "the leftovers of an unfinished run"
+                raise OutputExistsError(f"output {self.url!r} already exists and holds {state}; pass --overwrite "
+                                        "to replace it (once the new result is complete) or choose another output path")
+        if fs.exists(partial):
+            if not is_ours(self.partial):
+                raise OutputExistsError(f"{self.partial!r} exists and is not sparkw2v's: move it away first")
+            if not (self.resume or self.overwrite):
+                raise OutputExistsError(
+                    f"output {self.url!r} has the leftovers of an unfinished run in {self.partial!r}; pass --resume "
+                    "to continue it, --overwrite to start afresh, or choose another output path")
+            if not self.resume:
+                fs.rm(partial, recursive=True)
+        elif self.resume:
+            raise OutputExistsError(f"nothing to resume: {self.partial!r} does not exist; train without --resume")
+        fs.makedirs(partial, exist_ok=True)
+        write_json({"kind": self.kind, "run": self.run, "started": time.time()}, self.partial, MARKER)
+        return self.partial
+
+    def owned(self) -> bool:
+        """True while ``OUTPUT.partial`` still belongs to this run (no other run took it over)."""
+        try:
+            return read_json(self.partial, MARKER).get("run") == self.run
+        except (OSError, ValueError):
+            return False
+
+    def commit(self) -> None:
+        """Mark ``OUTPUT.partial`` complete and swap it into ``OUTPUT`` (renames; the old output,
+        if any and if overwrite, is removed only after the new one is in place).
+
+        Raises:
+            OutputExistsError: another run took ``OUTPUT.partial`` over, or wrote ``OUTPUT``
+                meanwhile (without overwrite).
+        """
+        if not self.owned():
+            raise OutputExistsError(f"another run took over {self.partial!r} while this one wrote it; this run's "
+                                    f"result is not kept: {self.url!r} is the other run's")
+        fs, path = url_to_fs(self.url)
+        _, partial = url_to_fs(self.partial)
+        mark_complete(self.partial)
+        if fs.exists(path):
+            if not self.overwrite and fs.exists(join(fs, path, SUCCESS)):
+                raise OutputExistsError(f"another run wrote {self.url!r} while this one ran; this run's result is "
+                                        f"kept in {self.partial!r}: rename it or train again with --overwrite")
+            old = f"{path}.replaced-{self.run[:8]}"
+            fs.mv(path, old, recursive=True)
+            fs.mv(partial, path, recursive=True)
+            fs.rm(old, recursive=True)
+        else:
+            fs.mv(partial, path, recursive=True)

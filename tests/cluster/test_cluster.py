@@ -217,7 +217,7 @@ def _wait_for_cycle(out: Path, epoch: int, cycle: int, job, timeout: float = 600
     once it exists, the epoch's barrier stage is running."""
     deadline = time.time() + timeout
     while time.time() < deadline and job.poll() is None:
-        found = sorted((out / "_blocks").glob(f"run-*/status/e{epoch:04d}-a*-c{cycle:04d}-t*.json"))
+        found = sorted(Path(f"{out}.partial", "_blocks").glob(f"run-*/status/e{epoch:04d}-a*-c{cycle:04d}-t*.json"))
         if found:
             return json.loads(found[0].read_text())
         time.sleep(0.01)
@@ -261,7 +261,7 @@ def test_driver_killed_mid_training_resumes_to_the_same_vectors(
     out = base / "resumed"
     args = ["--input", corpus_slice, "--output", str(out), *JOB_ARGS, "--checkpoint-every", "1"]
     job = cluster.submit(*args, archive=archive, executor_python=bare_python, popen=True)
-    ckpt = out / "_blocks"
+    ckpt = Path(f"{out}.partial") / "_blocks"  # the model is built beside its destination
     deadline = time.time() + 600
     while time.time() < deadline and job.poll() is None:
         if (ckpt / "state-000001" / "state.json").exists():
