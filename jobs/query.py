@@ -1,47 +1,90 @@
 """spark-submit jobs/query.py --model MODEL_DIR --sql "SELECT * FROM w2v_neighbors(:w, 10)" --param w=king
 
-Registers the model's views and functions (see sparkw2v.sql) and prints the query's rows and
-how long it took. Words go in --param NAME=VALUE (named SQL parameters), never into the text.
+Registers the model's views and functions (see sparkw2v.sql) and prints, one JSON line per
+query, its rows and how long it took. Words go in --param NAME=VALUE (named SQL parameters),
+never into the text; --param NAME:int=VALUE (or :float, :bool) gives a typed value.
+
+Queries are read-only by default: one SELECT (or WITH ... SELECT) over the views
+``embeddings`` and ``vocab`` and the w2v functions, checked on the parsed plan before anything
+runs; no command (INSERT, CREATE, SET, ...), no other table, no file read by path.
+--allow-all-sql runs any Spark SQL with this process's rights to files and catalogs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
+from sparkw2v import cli
 from sparkw2v.errors import SparkW2VError
 from sparkw2v.session import build_session
-from sparkw2v.sql import register
+from sparkw2v.sql import QueryRefused, check_read_only, register
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": lambda v: {"true": True, "false": False}[v.lower()]}
+
+
+def parse_param(item: str) -> tuple[str, object]:
+    """NAME=VALUE (a string) or NAME:TYPE=VALUE with TYPE str, int, float or bool.
+
+    Raises:
+        ValueError: naming the malformed item.
+    """
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+        raise ValueError(f"--param takes NAME=VALUE or NAME:TYPE=VALUE, got {item!r}")
+    name, _, kind = name.partition(":")
+    kind = kind or "str"
+    if kind not in _TYPES:
+        raise ValueError(f"--param {item!r}: type {kind!r} is not one of {', '.join(_TYPES)}")
+    try:
+        return name, _TYPES[kind](value)
+    except (ValueError, KeyError):
+        raise ValueError(f"--param {item!r}: {value!r} is not a {kind}") from None
+
+
+def _spark_error(exc: Exception) -> str:
+    """The first line of a Spark SQL error (its class, e.g. [UNBOUND_SQL_PARAMETER], and text)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="model directory written by jobs/train.py")
     parser.add_argument("--sql", required=True, action="append", help="SQL to run (repeatable)")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--param", action="append", default=[], metavar="NAME[:TYPE]=VALUE",
                         help="named parameter :NAME for the SQL (repeatable)")
+    parser.add_argument("--allow-all-sql", action="store_true",
+                        help="run any Spark SQL, not only read-only queries of the model")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
+    parser.add_argument("--verbose", action="store_true", help="show Spark's own log too")
     args = parser.parse_args(argv)
-    params = {}
-    for item in args.param:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            parser.error(f"--param takes NAME=VALUE, got {item!r}")
-        params[name] = value
+    cli.setup(args.verbose)
+    try:
+        params = dict(parse_param(item) for item in args.param)
+    except ValueError as exc:
+        return cli.error("query", str(exc))
     spark = build_session("sparkw2v-query", args.master)
     try:
         register(spark, args.model)
     except SparkW2VError as exc:
-        print(f"query: error: {exc}", file=sys.stderr)
-        return 2
+        return cli.error("query", str(exc))
     for sql in args.sql:
         start = time.perf_counter()
-        rows = spark.sql(sql, args=params or None).collect()
+        try:
+            if not args.allow_all_sql:
+                check_read_only(spark, sql)
+            rows = spark.sql(sql, args=params or None).collect()
+        except QueryRefused as exc:
+            return cli.error("query", f"refused {sql!r}: {exc}; queries are read-only (one SELECT over the "
+                             "views embeddings and vocab and the w2v functions): pass --allow-all-sql to run "
+                             "any Spark SQL")
+        except Exception as exc:  # Spark's AnalysisException, ParseException, ...
+            return cli.error("query", f"{sql!r} failed: {_spark_error(exc)}")
         seconds = time.perf_counter() - start
-        print(json.dumps({"sql": sql, "params": params, "seconds": round(seconds, 3),
-                          "rows": [r.asDict(recursive=True) for r in rows]}))
+        cli.result({"sql": sql, "params": params, "seconds": round(seconds, 3),
+                    "rows": [r.asDict(recursive=True) for r in rows]})
     return 0
 
 

@@ -14,6 +14,7 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -e .
 export PATH="$PWD/.venv/bin:$PATH"
 export PYSPARK_PYTHON="$PWD/.venv/bin/python"
+export SPARK_CONF_DIR="${SPARK_CONF_DIR:-$PWD/conf}"  # conf/log4j2.properties: Spark logs errors only
 mkdir -p "$OUT"
 spark-submit --master "$MASTER" jobs/prepare.py --input "$CORPUS" --output "$OUT/corpus.parquet" --overwrite
 time spark-submit --master "$MASTER" jobs/train.py --input "$OUT/corpus.parquet" \

@@ -8,10 +8,9 @@ MODEL_DIR/_SUCCESS. Every configuration key has a flag (--vector-size, --window,
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 
+from sparkw2v import cli
 from sparkw2v.config import add_config_arguments, load_config, overrides_from_args
 from sparkw2v.errors import SparkW2VError
 from sparkw2v.pipeline import train_model_dir
@@ -24,23 +23,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="model directory to write")
     parser.add_argument("--config", help="TOML file of settings (see conf/default.toml)")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing model directory once the new one is complete")
     parser.add_argument("--resume", action="store_true",
                         help="continue an unfinished run from its last checkpoint (same settings)")
     parser.add_argument("--work-dir", help="where the blocks of W and W' live while training (default "
-                        "MODEL_DIR/_blocks; a directory the driver and every executor reach)")
+                        "MODEL_DIR.partial/_blocks; a directory the driver and every executor reach)")
+    parser.add_argument("--verbose", action="store_true", help="show Spark's own log too")
     add_config_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cli.setup(args.verbose)
     try:
         config = load_config(args.config, overrides_from_args(args))
         spark = build_session("sparkw2v-train", args.master)
         summary = train_model_dir(spark, args.input, args.output, config, overwrite=args.overwrite,
                                   resume=args.resume, work_dir=args.work_dir)
-        print(json.dumps(summary))
     except SparkW2VError as exc:
-        print(f"train: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+        return cli.error("train", str(exc))
+    cli.result(summary)
     return 0
 
 

@@ -33,31 +33,47 @@ def build_session(app_name: str = "sparkw2v", master: str | None = None,
 
     ``master`` defaults to what spark-submit was given, else ``local[*]``. The Python workers
     run the driver's interpreter unless PYSPARK_PYTHON says otherwise, so that numba and
-    sparkw2v are importable in local mode.
+    sparkw2v are importable in local mode. Spark's own log shows errors only (``conf/
+    log4j2.properties`` for a JVM this process starts; the level for one spark-submit started)
+    unless ``SPARKW2V_VERBOSE`` is set (``cli.setup(verbose=True)``).
     """
     from pyspark.sql import SparkSession
 
+    from .cli import LOG4J2
+
+    verbose = bool(os.environ.get("SPARKW2V_VERBOSE"))
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
+    quiet = f"-Dlog4j2.configurationFile=file:{LOG4J2}" if not verbose and LOG4J2.exists() else ""
+    submitted = _submitted_conf(quiet)
     if master:
         builder = builder.master(master)
-    elif "spark.master" not in _submitted_conf():
+    elif "spark.master" not in submitted:
         builder = builder.master("local[*]")
-    for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
-        if key not in _submitted_conf():
+    settings = {**DEFAULT_CONF, **(conf or {})}
+    for key, value in settings.items():
+        if key not in submitted:
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
+    spark.sparkContext.setLogLevel("INFO" if verbose else "ERROR")
     return spark
 
 
-def _submitted_conf() -> dict[str, str]:
+def _submitted_conf(java_options: str = "") -> dict[str, str]:
     """Spark properties given to spark-submit (--master, --conf ...).
 
     spark-submit hands them to the JVM it starts before the Python driver, as system
-    properties; SparkConf reads them once the Python side is attached to that JVM.
+    properties; SparkConf reads them once the Python side is attached to that JVM. Run with
+    ``python``, this process starts the JVM here, with ``java_options`` (the log configuration):
+    they can only be given at its start.
     """
     from pyspark import SparkConf, SparkContext
 
-    SparkContext._ensure_initialized()
+    from .cli import under_spark_submit
+
+    if SparkContext._gateway is None and not under_spark_submit() and java_options:
+        conf = SparkConf(loadDefaults=False).set("spark.driver.extraJavaOptions", java_options)
+        SparkContext._ensure_initialized(conf=conf)
+    else:
+        SparkContext._ensure_initialized()
     return dict(SparkConf().getAll())

@@ -1,0 +1,62 @@
+"""The jobs under spark-submit, the documented launcher: results alone on stdout, one error line
+on stderr, Spark's log only with --verbose."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+pytestmark = pytest.mark.spark
+
+REPO = Path(__file__).resolve().parents[2]
+SPARK_LOG = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (INFO|WARN) ")
+
+
+def submit(*argv: str, verbose: bool = False) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+               SPARK_CONF_DIR=str(REPO / "conf"))
+    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", *argv]
+    if verbose:
+        cmd.append("--verbose")
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("launch") / "in"
+    path.mkdir()
+    pq.write_table(pa.table({"text": ["the cat sat on the mat", "the dog sat on the log"] * 20}),
+                   str(path / "part-0.parquet"))
+    return str(path)
+
+
+def test_a_refused_run_prints_one_error_line_on_stderr_and_nothing_on_stdout(corpus, tmp_path):
+    done = submit(str(REPO / "jobs" / "train.py"), "--input", corpus, "--output", str(tmp_path / "m"),
+                  "--text-column", "body")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    errors = [line for line in done.stderr.splitlines() if line.startswith("train: error:")]
+    assert len(errors) == 1 and "has no column 'body'" in errors[0]
+    assert not [line for line in done.stderr.splitlines() if SPARK_LOG.match(line)], done.stderr[-3000:]
+
+
+def test_a_run_prints_its_result_alone_on_stdout(corpus, tmp_path):
+    done = submit(str(REPO / "jobs" / "train.py"), "--input", corpus, "--output", str(tmp_path / "m"),
+                  "--min-count", "1", "--epochs", "1", "--vector-size", "8")
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["vocab_size"] == 7
+    assert "sparkw2v.trainer: epoch 1/1" in done.stderr  # progress lines are on stderr
+    assert not [line for line in done.stderr.splitlines() if SPARK_LOG.match(line)], done.stderr[-3000:]
+    query = submit(str(REPO / "jobs" / "query.py"), "--model", str(tmp_path / "m"),
+                   "--sql", "SELECT count(*) AS n FROM vocab")
+    assert query.returncode == 0 and json.loads(query.stdout.strip())["rows"] == [{"n": 7}], query.stderr[-2000:]
+    loud = submit(str(REPO / "jobs" / "query.py"), "--model", str(tmp_path / "m"),
+                  "--sql", "SELECT count(*) AS n FROM vocab", verbose=True)
+    assert loud.returncode == 0 and [line for line in loud.stderr.splitlines() if SPARK_LOG.match(line)]
