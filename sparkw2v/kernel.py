@@ -168,7 +168,8 @@ def sgns_update(W, Wp, centers, m, context, negatives, uses, alpha, neu, grad_ou
         uses: (>= m,) int: how many of the negatives each center uses (<= K).
         alpha: learning rate.
         neu: (>= m, N) float32 scratch; grad_out: (K + 1, N) float32 scratch.
-        w_updates, wp_updates: (V,) int32; incremented once per row update applied.
+        w_updates, wp_updates: (V,) int32; incremented once per row update applied (pass
+            empty arrays to skip the counting).
         with_loss: also compute the loss (costs a log per score; the trainer samples it).
 
     Returns:
@@ -207,11 +208,13 @@ def sgns_update(W, Wp, centers, m, context, negatives, uses, alpha, neu, grad_ou
             for d in range(n_dim):
                 neu[j, d] += g * Wp[o, d]
                 grad_out[s, d] += g * W[c, d]
+    count = w_updates.shape[0] > 0
     for j in range(m):
         c = centers[j]
         for d in range(n_dim):
             W[c, d] += neu[j, d]
-        w_updates[c] += 1
+        if count:
+            w_updates[c] += 1
     for s in range(n_out):
         if s == 0:
             o = context
@@ -221,7 +224,8 @@ def sgns_update(W, Wp, centers, m, context, negatives, uses, alpha, neu, grad_ou
                 continue
         for d in range(n_dim):
             Wp[o, d] += grad_out[s, d]
-        wp_updates[o] += 1
+        if count:
+            wp_updates[o] += 1
     return loss
 
 
@@ -280,7 +284,8 @@ def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates
             ``~row`` marks the first pair of a position).
         noise: :class:`Noise` of the W' block and the W block's centers.
         step: :class:`Step`.
-        w_updates, wp_updates: (n_k,) and (n_j,) int32 update counters, incremented in place.
+        w_updates, wp_updates: (n_k,) and (n_j,) int32 update counters, incremented in place
+            (empty arrays: no counting).
 
     Returns:
         (loss_sum float64 in nats over the sampled pairs, loss_pairs int64 pairs sampled for

@@ -130,8 +130,10 @@ def plan_block(counts, cycles):
 def place_shard(centers, contexts, counts, cycles, dest, local, out_centers, out_contexts):
     """Copy one shard's pairs of a W block (sorted by context block, as
     :func:`generate_pairs` gives them) to their places (``dest`` (R, P) of :func:`plan_block`),
-    as local rows (a context ``~id`` becomes ``~row``)."""
+    as local rows (a context ``~id`` becomes ``~row``). With an empty ``local`` the pairs are
+    local rows already (:func:`to_local_rows`) and are copied as they are."""
     num_blocks = counts.shape[0]
+    mapped = local.shape[0] > 0
     first = 0
     for j in range(num_blocks):
         n = counts[j]
@@ -140,11 +142,33 @@ def place_shard(centers, contexts, counts, cycles, dest, local, out_centers, out
             b = first + ((r + 1) * n) // cycles
             pos = dest[r, j]
             for i in range(a, b):
-                out_centers[pos] = local[centers[i]]
                 o = contexts[i]
-                out_contexts[pos] = ~local[~o] if o < 0 else local[o]
+                if mapped:
+                    out_centers[pos] = local[centers[i]]
+                    out_contexts[pos] = ~local[~o] if o < 0 else local[o]
+                else:
+                    out_centers[pos] = centers[i]
+                    out_contexts[pos] = o
                 pos += 1
         first += n
+
+
+# local rows travel as int16 (4 bytes a pair instead of 8) when every block has fewer rows
+LOCAL_ROWS_MAX = 32767
+
+
+@njit(cache=True)
+def to_local_rows(centers, contexts, local):
+    """Word ids -> (n,) int16 local rows in their blocks (a context ``~id`` -> ``~row``): the
+    compact form of a shard's pairs when no block has more than LOCAL_ROWS_MAX rows."""
+    n = centers.shape[0]
+    out_c = np.empty(n, np.int16)
+    out_o = np.empty(n, np.int16)
+    for i in range(n):
+        out_c[i] = local[centers[i]]
+        o = contexts[i]
+        out_o[i] = ~local[~o] if o < 0 else local[o]
+    return out_c, out_o
 
 
 def arrange_block(centers, contexts, counts, cycles, local, out_centers, out_contexts, bounds):

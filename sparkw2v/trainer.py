@@ -38,7 +38,7 @@ from .config import TrainConfig
 from .encode import encode_corpus, num_shards
 from .errors import ConfigError, InputError, OutputWriteError, TrainingDivergedError, TrainingFailedError
 from .layout import BlockLayout, block_owner, owned_blocks, pair_weights
-from .pairs import generate_pairs, split_by_center_block
+from .pairs import LOCAL_ROWS_MAX, generate_pairs, split_by_center_block, to_local_rows
 from .schedule import Schedule
 from .tokenizer import TOKENS, input_errors, read_text, tokenize
 from .vocab import Vocabulary
@@ -222,6 +222,10 @@ class _EpochJob:
             _LAYOUTS[key] = BlockLayout.build(weights, self.num_blocks, self.schedule.seed, epoch)
         return _LAYOUTS[key]
 
+    def compact_pairs(self, layout: BlockLayout) -> bool:
+        """Whether pairs travel as int16 local rows (every block small enough)."""
+        return int(np.diff(layout.starts).max()) <= LOCAL_ROWS_MAX
+
     def owner(self, block: int) -> int:
         """The task that owns W block ``block``."""
         return block_owner(block, self.num_tasks, self.num_blocks)
@@ -233,11 +237,14 @@ _LAYOUTS: dict = {}  # (run, epoch) -> BlockLayout, the newest three, per Python
 def _pairs_task(job: _EpochJob, tables_bc, shard: int, records):
     """Stage 1, one corpus shard: its pairs of the epoch, keyed by the task owning their center's block."""
     counts, keep = tables_bc.value
-    labels = job.layout(job.epoch, pair_weights(counts, keep)).labels
+    layout = job.layout(job.epoch, pair_weights(counts, keep))
+    compact = job.compact_pairs(layout)
     for ids, offsets in records:
         centers, contexts, strata, _ = generate_pairs(
-            ids, offsets, keep, labels, job.num_blocks, job.window,
+            ids, offsets, keep, layout.labels, job.num_blocks, job.window,
             np.uint64(job.schedule.pair_seed(job.epoch, shard)))
+        if compact:  # local rows as int16: half the bytes to shuffle
+            centers, contexts = to_local_rows(centers, contexts, layout.local)
         for k, c_k, o_k, n_k in split_by_center_block(centers, contexts, strata):
             if c_k.shape[0]:
                 yield job.owner(k), (k, shard, c_k, o_k, n_k)
@@ -328,9 +335,11 @@ def _arrange_pairs(job: _EpochJob, owned: range, layout: BlockLayout, tables: No
     pairs = {}
     for k in owned:
         ordered = [s[1:] for s in sorted(sources.pop(k), key=lambda s: s[0])]
-        pairs[k] = BlockPairs.arrange(ordered, job.schedule.cycles, layout, k, tables, job.negative)
+        pairs[k] = BlockPairs.arrange(ordered, job.schedule.cycles, layout, k, tables, job.negative,
+                                      local_rows=job.compact_pairs(layout))
         del ordered
     timings["arrange_seconds"] = time.perf_counter() - t
+    timings["compact_pairs"] = float(job.compact_pairs(layout))
     return pairs
 
 
@@ -458,8 +467,9 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
     with input_errors(input_path):
         corpus, shard_words, row_stats = encode_corpus(tokens, vocab.words, shards)
     timings["encode_seconds"] = time.perf_counter() - t1
-    log.info("corpus encoded in %d shards (%.1f s); %d blocks trained by %d tasks, %d cycles per epoch",
-             shards, timings["encode_seconds"], P, T, config.cycles_per_epoch)
+    log.info("corpus encoded in %d shards (%.1f s); %d blocks trained by %d tasks: %d epochs x %d cycles x %d "
+             "sub-epochs, %d words an epoch", shards, timings["encode_seconds"], P, T, config.epochs,
+             config.cycles_per_epoch, P, int(shard_words.sum()))
     if row_stats["null_rows"] or row_stats["empty_rows"]:
         log.warning("skipped %d row(s) with null text and %d with no token, of %d rows",
                     row_stats["null_rows"], row_stats["empty_rows"], row_stats["rows"])
@@ -707,7 +717,7 @@ def _summarise_epoch(epoch: int, reports: list[EpochReport], schedule: Schedule,
         "bytes_ring": int(sum(r.bytes_sent for r in reports)),
         "bytes_state_read": int(sum(r.bytes_read for r in reports)),
         "bytes_state_written": int(sum(r.bytes_written for r in reports)),
-        "bytes_pairs": int(pairs.sum()) * 8,
+        "bytes_pairs": int(pairs.sum()) * (4 if reports and reports[0].timings.get("compact_pairs") else 8),
         "task_timings_max": {key: float(max(r.timings.get(key, 0.0) for r in reports)) for key in timing_keys},
     }
     return {"epoch": epoch, "loss": float(loss.sum() / max(loss_pairs.sum(), 1)), "pairs": int(pairs.sum()),

@@ -88,7 +88,8 @@ class BlockPairs:
 
     @classmethod
     def arrange(cls, sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cycles: int,
-                layout: BlockLayout, block: int, tables: "NoiseTables", negative: int) -> "BlockPairs":
+                layout: BlockLayout, block: int, tables: "NoiseTables", negative: int,
+                local_rows: bool = False) -> "BlockPairs":
         """Lay out the pairs of one W block from every corpus shard, in shard order, and the
         noise words per pair of its centers.
 
@@ -101,6 +102,7 @@ class BlockPairs:
             layout: the epoch's layout (for the local rows); block: the W block k.
             tables: the noise tables (block shares of noise and contexts).
             negative: K.
+            local_rows: the sources hold local rows already (``pairs.to_local_rows``), not ids.
         """
         P = layout.num_blocks
         counts = (np.stack([s[2] for s in sources]).astype(np.int64) if sources
@@ -109,10 +111,11 @@ class BlockPairs:
         total = int(counts.sum())
         out_centers = np.empty(total, np.int32)
         out_contexts = np.empty(total, np.int32)
+        local = np.zeros(0, np.int32) if local_rows else layout.local
         for c in range(len(sources)):  # one shard at a time, each dropped once placed
             centers, contexts, _ = sources[c]
             sources[c] = None
-            place_shard(centers, contexts, counts[c], cycles, dest[c], layout.local, out_centers, out_contexts)
+            place_shard(centers, contexts, counts[c], cycles, dest[c], local, out_centers, out_contexts)
             del centers, contexts
         n_k = layout.size(block)
         rates = center_negative_rates(count_centers(out_centers, bounds, n_k), tables.shares, negative)
@@ -212,8 +215,7 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
         return report
     loop_start = time.perf_counter()
     d = next(iter(W.values())).shape[1]
-    w_updates = {k: np.zeros(W[k].shape[0], np.int32) for k in owned}
-    wp_updates = np.zeros(max(layout.size(j) for j in range(P)), np.int32)
+    no_counts = np.zeros(0, np.int32)  # the kernel's update counters are for tests only
     limit = LOSS_LIMIT_FACTOR * (1 + negative) * math.log(2.0)
     last = (R - 1, P - 1)
     for r in range(R):
@@ -231,7 +233,7 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
                 noise = kernel.Noise(tables.prob[j], tables.alias[j], pairs[k].rates[j], float(pairs[k].max_rates[j]))
                 step = kernel.Step(int(a), int(b), a0, a1, np.uint64(schedule.stratum_seed(epoch, r, s, k)), 2 * window)
                 loss, loss_pairs, n = kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise,
-                                                           step, w_updates[k], wp_updates[:Wp[j].shape[0]])
+                                                           step, no_counts, no_counts)
                 report.kernel_seconds[r, s] += time.perf_counter() - started
                 report.pairs[r, s] += n
                 report.loss[r, s] += loss

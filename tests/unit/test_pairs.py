@@ -120,3 +120,28 @@ def test_arrange_block_cuts_every_shard_stratum_into_cycles_in_shard_order():
     # stratum (0,1): shard 0 has 3 pairs (one per cycle), shard 1 none
     assert [got[r, 1] for r in range(R)] == [[(4, ~1)], [(0, 3)], [(2, ~5)]]
     assert bounds[-1, -1, 1] == 9
+
+
+def test_pairs_sent_as_local_rows_are_laid_out_as_the_ids_are():
+    """The compact form (int16 local rows, when blocks are small) gives the same layout."""
+    from sparkw2v.pairs import place_shard, plan_block, to_local_rows
+
+    rng = np.random.default_rng(4)
+    V, P, R = 300, 3, 4
+    counts_w = np.sort(rng.integers(1, 1000, size=V))[::-1].astype(np.int64)
+    keep = vocab.keep_probabilities(counts_w, 1e-2)
+    layout = BlockLayout.build(counts_w * keep, P, 2, 0)
+    ids = rng.integers(0, V, size=4000).astype(np.int32)
+    offsets = np.arange(0, 4001, 200, dtype=np.int64)
+    centers, contexts, strata, _ = generate_pairs(ids, offsets, keep, layout.labels, P, 4, np.uint64(3))
+    lc, lo = to_local_rows(centers, contexts, layout.local)
+    assert lc.dtype == np.int16 and (lo < 0).sum() == (contexts < 0).sum()
+    for k, c, o, n in split_by_center_block(centers, contexts, strata):
+        start = int(strata[:k].sum())
+        local_c, local_o = lc[start:start + len(c)], lo[start:start + len(c)]
+        bounds, dest = plan_block(n[None, :], R)
+        got = [np.empty(len(c), np.int32) for _ in range(4)]
+        place_shard(c, o, n, R, dest[0], layout.local, got[0], got[1])
+        place_shard(local_c, local_o, n, R, dest[0], np.zeros(0, np.int32), got[2], got[3])
+        np.testing.assert_array_equal(got[0], got[2])
+        np.testing.assert_array_equal(got[1], got[3])
