@@ -19,6 +19,12 @@ import fsspec
 from .errors import ConfigError
 
 
+# Bounds past any sensible run: a typo (an extra zero or three) is refused at once instead of
+# training for a month.
+MAX_EPOCHS = 10_000
+MAX_CYCLES = 10_000
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of one training run (names as in gensim and Spark MLlib).
@@ -99,10 +105,11 @@ class TrainConfig:
         _check(self.alpha > 0.0, "alpha", self.alpha, "> 0")
         _check(0.0 <= self.min_alpha <= self.alpha, "min_alpha", self.min_alpha,
                f"in [0, alpha={self.alpha}]")
-        _check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
+        _check(1 <= self.epochs <= MAX_EPOCHS, "epochs", self.epochs, f"an integer in [1, {MAX_EPOCHS}]")
         _check(self.num_blocks >= 0, "num_blocks", self.num_blocks,
                ">= 0 (0: the session's task slots)")
-        _check(self.cycles_per_epoch >= 1, "cycles_per_epoch", self.cycles_per_epoch, "an integer >= 1")
+        _check(1 <= self.cycles_per_epoch <= MAX_CYCLES, "cycles_per_epoch", self.cycles_per_epoch,
+               f"an integer in [1, {MAX_CYCLES}]")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "in [0, 2**63)")
         _check(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, ">= 0 (0: never)")
         _check(bool(self.text_column), "text_column", self.text_column, "a non-empty column name")

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import storage
+from .errors import ModelFormatError
 
 EMBEDDINGS = "embeddings"
 CONTEXT_EMBEDDINGS = "context_embeddings"
@@ -106,6 +107,81 @@ def write_model(url: str, words, counts: np.ndarray, W: np.ndarray, Wp: np.ndarr
     storage.mark_complete(url)
 
 
+def validate_model_dir(model_dir: str, table: str = EMBEDDINGS) -> list[str]:
+    """Check that ``model_dir`` is a complete sparkw2v model whose ``table`` holds Parquet files
+    of the model's schema (their footers only: cheap); returns those files.
+
+    Raises:
+        IncompleteModelError: missing, or no ``_SUCCESS`` marker.
+        ModelFormatError: a prepared corpus or something else, no such table, a file that is
+            not Parquet, or a file of another schema; the message names it.
+    """
+    storage.require_complete(model_dir)
+    fs, path = storage.url_to_fs(model_dir)
+    try:
+        kind = storage.read_json(model_dir, storage.MARKER).get("kind", "model")
+    except (OSError, ValueError):
+        kind = "model"
+    if kind != "model":
+        raise ModelFormatError(f"{model_dir!r} is a {kind} directory, not a model: give a directory written by "
+                               "jobs/train.py")
+    if not fs.exists(storage.join(fs, path, METADATA)):
+        raise ModelFormatError(f"{model_dir!r} has no {METADATA}: it is not a sparkw2v model (a prepared corpus?); "
+                               "give a directory written by jobs/train.py")
+    table_path = storage.join(fs, path, table)
+    if not fs.isdir(table_path):
+        raise ModelFormatError(f"model {model_dir!r} has no {table}/ table: it is damaged; train it again")
+    files = sorted(p for p in fs.find(table_path)
+                   if not p.rsplit("/", 1)[-1].startswith((".", "_")))
+    if not files:
+        raise ModelFormatError(f"model {model_dir!r}: {table}/ holds no Parquet file; train it again")
+    for f in files:
+        try:
+            schema = pq.read_schema(f, filesystem=fs)
+        except (pa.ArrowException, OSError) as exc:
+            raise ModelFormatError(f"model {model_dir!r}: {f} is not a Parquet file "
+                                   f"({' '.join(str(exc).split())[:160]}); remove it or train again") from None
+        missing = [c.name for c in TABLE_SCHEMA if c.name not in schema.names]
+        wrong = [c.name for c in TABLE_SCHEMA if c.name in schema.names and
+                 not schema.field(c.name).type.equals(c.type) and
+                 not (c.name == "vector" and pa.types.is_list(schema.field(c.name).type))]
+        if missing or wrong:
+            raise ModelFormatError(f"model {model_dir!r}: {f} has columns {schema.names} of other types than "
+                                   "word string, id int, count long, vector array<float>; it is not a sparkw2v "
+                                   "table (remove it or train again)")
+    return files
+
+
+def _scatter(batch, name: str, n: int, vectors, words: list, counts: np.ndarray, seen: np.ndarray):
+    """Put one record batch's rows at their ids; returns the (n, N) array (made on first use)."""
+    ids = batch.column("id").to_numpy(zero_copy_only=False)
+    vec = batch.column("vector")
+    if vec.null_count or batch.column("word").null_count or batch.column("id").null_count:
+        raise ModelFormatError(f"model file {name} holds a null word, id or vector: the model is damaged; train it again")
+    lengths = np.diff(vec.offsets.to_numpy())
+    width = int(lengths[0]) if lengths.size else (vectors.shape[1] if vectors is not None else 0)
+    if vectors is not None:
+        width = vectors.shape[1]
+    if lengths.size and (lengths != width).any():
+        bad = int(ids[np.flatnonzero(lengths != width)[0]])
+        raise ModelFormatError(f"model file {name}: the vector of word id {bad} has "
+                               f"{int(lengths[lengths != width][0])} components, not {width}: the model is damaged")
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        raise ModelFormatError(f"model file {name} holds word id {int(ids.max() if ids.max() >= n else ids.min())}, "
+                               f"outside 0..{n - 1}: the model is damaged")
+    if seen[ids].any() or np.unique(ids).size != ids.size:
+        raise ModelFormatError(f"model file {name} holds word id {int(ids[seen[ids]][0]) if seen[ids].any() else int(ids[0])} "
+                               "twice: the model is damaged")
+    seen[ids] = True
+    if vectors is None:
+        vectors = np.zeros((n, width), np.float32)
+    vectors[ids] = vec.flatten().to_numpy(zero_copy_only=False).reshape(len(ids), width)
+    counts[ids] = batch.column("count").to_numpy(zero_copy_only=False)
+    for i, w in zip(ids.tolist(), batch.column("word").to_pylist()):
+        words[i] = w
+    return vectors
+
+
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms > 0, norms, 1.0)
@@ -135,26 +211,27 @@ class Embeddings:
 
         Raises:
             IncompleteModelError: ``model_dir`` is missing or has no ``_SUCCESS`` marker.
+            ModelFormatError: it is not a model, or a file of it is damaged (a null or short
+                vector, an id missing or twice, a file that is not Parquet): the message names it.
         """
-        storage.require_complete(model_dir)
-        fs, path = storage.url_to_fs(model_dir)
-        dataset = pq.ParquetDataset(storage.join(fs, path, table), filesystem=fs)
-        n = sum(fragment.count_rows() for fragment in dataset.fragments)
+        files = validate_model_dir(model_dir, table)
+        fs, _ = storage.url_to_fs(model_dir)
+        n = sum(pq.ParquetFile(f, filesystem=fs).metadata.num_rows for f in files)
         words: list = [None] * n
         counts = np.zeros(n, np.int64)
+        seen = np.zeros(n, bool)
         vectors = None
-        for fragment in dataset.fragments:
-            for batch in fragment.to_batches(columns=["word", "id", "count", "vector"]):
-                ids = batch.column("id").to_numpy()
-                vec = batch.column("vector")
-                flat = vec.flatten().to_numpy(zero_copy_only=False)
-                width = flat.shape[0] // max(len(ids), 1) if len(ids) else 0
-                if vectors is None:
-                    vectors = np.zeros((n, width), np.float32)
-                vectors[ids] = flat.reshape(len(ids), width)
-                counts[ids] = batch.column("count").to_numpy()
-                for i, w in zip(ids.tolist(), batch.column("word").to_pylist()):
-                    words[i] = w
+        for f in files:
+            try:
+                batches = pq.ParquetFile(f, filesystem=fs).iter_batches(columns=["word", "id", "count", "vector"])
+                for batch in batches:
+                    vectors = _scatter(batch, f, n, vectors, words, counts, seen)
+            except (pa.ArrowException, OSError) as exc:
+                raise ModelFormatError(f"model file {f} cannot be read ({' '.join(str(exc).split())[:200]}): the "
+                                       "model is damaged; train it again") from None
+        if not seen.all():
+            raise ModelFormatError(f"model {model_dir!r} lacks the vectors of {int((~seen).sum())} word id(s) "
+                                   f"(e.g. {int(np.flatnonzero(~seen)[0])}): it is damaged; train it again")
         if vectors is None:
             vectors = np.zeros((0, 0), np.float32)
         return cls(tuple(words), counts, vectors)

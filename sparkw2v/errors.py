@@ -24,6 +24,10 @@ class IncompleteModelError(SparkW2VError, FileNotFoundError):
     """A model directory has no ``_SUCCESS`` marker: it is missing or was left by a failed run."""
 
 
+class ModelFormatError(SparkW2VError, ValueError):
+    """A directory given as a model is not one, or is damaged."""
+
+
 class TrainingDivergedError(SparkW2VError, FloatingPointError):
     """NaN or Inf appeared in the parameters after a round."""
 

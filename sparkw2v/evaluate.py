@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .embeddings import Embeddings
+from .errors import InputError
 
 SEMANTIC_SECTIONS_PREFIX = "gram"  # gram* sections are syntactic, the others semantic
 
@@ -31,21 +32,45 @@ def _lower_index(words) -> dict[str, int]:
     return index
 
 
+def _lines(path: str):
+    """(number, line) of a UTF-8 text file through fsspec.
+
+    Raises:
+        InputError: the file is missing or not UTF-8 (naming the line).
+    """
+    try:
+        handle = fsspec.open(path, "rb").open()
+    except FileNotFoundError:
+        raise InputError(f"evaluation file {path!r} does not exist") from None
+    with handle as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"evaluation file {path!r} is not UTF-8 (line {number}): convert it to UTF-8") from None
+            yield number, line
+
+
 def read_analogies(path: str) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
-    """Sections of an analogy file: [(name, [(a, b, c, d), ...]), ...], words lowercased."""
+    """Sections of an analogy file: [(name, [(a, b, c, d), ...]), ...], words lowercased.
+
+    Raises:
+        InputError: a missing or non-UTF-8 file, or a line that is neither ': section' nor
+            four words (naming the line).
+    """
     sections: list[tuple[str, list]] = []
-    with fsspec.open(path, "r", encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(":"):
-                sections.append((line[1:].strip(), []))
-                continue
-            parts = line.lower().split()
-            if len(parts) != 4 or not sections:
-                raise ValueError(f"{path!r}: bad analogy line {line!r} (want ': section' or 'a b c d')")
-            sections[-1][1].append(tuple(parts))
+    for number, line in _lines(path):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(":"):
+            sections.append((line[1:].strip(), []))
+            continue
+        parts = line.lower().split()
+        if len(parts) != 4 or not sections:
+            why = "before any ': section' line" if len(parts) == 4 else f"has {len(parts)} words, not 4"
+            raise InputError(f"analogy file {path!r}, line {number}: {line[:80]!r} {why} (want ': section' or 'a b c d')")
+        sections[-1][1].append(tuple(parts))
     return sections
 
 
@@ -93,27 +118,41 @@ def analogy_accuracy(emb: Embeddings, path: str, restrict_vocab: int = 30000,
 
 
 def read_pairs(path: str) -> list[tuple[str, str, float]]:
-    """(word1, word2, score) lines of a tab-separated similarity file; '#' lines skipped."""
+    """(word1, word2, score) lines of a tab-separated similarity file; '#' lines skipped.
+
+    Raises:
+        InputError: a missing or non-UTF-8 file, or a line without three tab-separated fields
+            or with a score that is not a number (naming the line).
+    """
     pairs = []
-    with fsspec.open(path, "r", encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 3:
-                raise ValueError(f"{path!r}: bad similarity line {line!r} (want word1<TAB>word2<TAB>score)")
-            pairs.append((parts[0].lower(), parts[1].lower(), float(parts[2])))
+    for number, line in _lines(path):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) < 3:
+            raise InputError(f"similarity file {path!r}, line {number}: {line.strip()[:80]!r} has {len(parts)} "
+                             "tab-separated field(s) (want word1<TAB>word2<TAB>score)")
+        try:
+            score = float(parts[2])
+        except ValueError:
+            raise InputError(f"similarity file {path!r}, line {number}: score {parts[2][:40]!r} is not a number") from None
+        if not np.isfinite(score):
+            raise InputError(f"similarity file {path!r}, line {number}: score {parts[2][:40]!r} is not finite")
+        pairs.append((parts[0].lower(), parts[1].lower(), score))
     return pairs
 
 
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rank correlation, ties given their average rank (as scipy.stats.spearmanr)."""
+def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman's rank correlation, ties given their average rank (as scipy.stats.spearmanr);
+    None when it is undefined (all of x, or all of y, tied)."""
     def ranks(v):
         arr = pa.array(np.asarray(v, dtype=np.float64))
         lo = pc.rank(arr, tiebreaker="min").to_numpy().astype(np.float64)
         hi = pc.rank(arr, tiebreaker="max").to_numpy().astype(np.float64)
         return (lo + hi) / 2.0
     rx, ry = ranks(x), ranks(y)
+    if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+        return None
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
@@ -121,7 +160,11 @@ def similarity_correlation(emb: Embeddings, path: str) -> dict:
     """Spearman's rho between a similarity file's scores and cosine similarities.
 
     Returns:
-        dict with ``spearman``, ``pairs`` evaluated, ``skipped`` and ``skipped_share``.
+        dict with ``spearman`` (None when undefined: fewer than two pairs, or all scores tied),
+        ``pairs`` evaluated, ``skipped`` and ``skipped_share``.
+
+    Raises:
+        InputError: see :func:`read_pairs`.
     """
     index = _lower_index(emb.words)
     unit = emb.unit()

@@ -109,9 +109,22 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
 
         from .trainer import train_tokens
 
+        from pyspark.sql.types import ArrayType, StringType
+
+        from .errors import ConfigError
+
         config = self.config()
         length = self.getOrDefault(self.maxSentenceLength)
-        col = F.col(self.getInputCol())
+        if length < 1:
+            raise ConfigError(f"maxSentenceLength={length} is invalid: it must be an integer >= 1")
+        name = self.getInputCol()
+        if name not in dataset.columns:
+            raise ConfigError(f"inputCol {name!r} is not a column of the dataset; its columns are {dataset.columns}")
+        dtype = dataset.schema[name].dataType
+        if not (isinstance(dtype, ArrayType) and isinstance(dtype.elementType, StringType)):
+            raise ConfigError(f"inputCol {name!r} has type {dtype.simpleString()}; Word2Vec takes array<string> "
+                              "(split text first, e.g. with pyspark.ml.feature.Tokenizer)")
+        col = F.col("`" + name.replace("`", "``") + "`")
         pieces = F.transform(F.sequence(F.lit(0), F.greatest(F.lit(0), F.ceil(F.size(col) / length) - 1)),
                              lambda i: F.slice(col, i * length + 1, length))
         tokens = dataset.where(col.isNotNull()).select(F.explode(pieces).alias(TOKENS))

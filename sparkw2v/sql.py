@@ -21,17 +21,30 @@ from __future__ import annotations
 import numpy as np
 
 from . import storage
-from .embeddings import EMBEDDINGS, Embeddings
+from .embeddings import EMBEDDINGS, Embeddings, validate_model_dir
 
-_MODELS: dict[str, Embeddings] = {}
+_MODELS: dict[tuple[str, str], Embeddings] = {}
 
 
-def _model(model_dir: str) -> Embeddings:
-    """The model at ``model_dir``, loaded once per process."""
-    emb = _MODELS.get(model_dir)
+def _model(model_dir: str, identity: str) -> Embeddings:
+    """The model at ``model_dir`` as it was registered (``identity``), loaded once per process;
+    a model written there since is another identity, hence loaded afresh."""
+    key = (model_dir, identity)
+    emb = _MODELS.get(key)
     if emb is None:
-        emb = _MODELS[model_dir] = Embeddings.load(model_dir)
+        for old in [k for k in _MODELS if k[0] == model_dir]:
+            del _MODELS[old]  # the model at this path was replaced
+        emb = _MODELS[key] = Embeddings.load(model_dir)
     return emb
+
+
+def model_identity(model_dir: str) -> str:
+    """A digest of the model's metadata.json: every training run writes a different one."""
+    import hashlib
+
+    fs, path = storage.url_to_fs(model_dir)
+    with fs.open(storage.join(fs, path, "metadata.json"), "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
 
 
 def cosine(a, b) -> float | None:
@@ -48,17 +61,20 @@ def register(spark, model_dir: str) -> None:
 
     Raises:
         IncompleteModelError: the directory is missing or has no ``_SUCCESS`` marker.
+        ModelFormatError: it is not a model, or a file of it is not a Parquet table of the
+            model's schema.
     """
     from pyspark.sql.functions import udtf
     from pyspark.sql.types import ArrayType, DoubleType, FloatType
 
-    storage.require_complete(model_dir)
+    validate_model_dir(model_dir)
+    identity = model_identity(model_dir)
     table = spark.read.parquet(storage.child(model_dir, EMBEDDINGS))
     table.createOrReplaceTempView("embeddings")
     table.select("word", "id", "count").createOrReplaceTempView("vocab")
 
     def vector(word):
-        emb = _model(model_dir)
+        emb = _model(model_dir, identity)
         i = emb.index.get(word) if word is not None else None
         return None if i is None else emb.vectors[i].tolist()
 
@@ -68,7 +84,7 @@ def register(spark, model_dir: str) -> None:
     @udtf(returnType="word: string, similarity: double", useArrow=False)
     class Neighbors:
         def eval(self, word: str, k: int):
-            emb = _model(model_dir)
+            emb = _model(model_dir, identity)
             if word is None or word not in emb.index or k is None or k <= 0:
                 return
             for w, s in emb.most_similar(word, int(k)):
@@ -77,7 +93,7 @@ def register(spark, model_dir: str) -> None:
     @udtf(returnType="word: string, similarity: double", useArrow=False)
     class Analogy:
         def eval(self, a: str, b: str, c: str, k: int):
-            emb = _model(model_dir)
+            emb = _model(model_dir, identity)
             if any(w is None or w not in emb.index for w in (a, b, c)) or k is None or k <= 0:
                 return
             for w, s in emb.analogy(a, b, c, int(k)):
@@ -119,4 +135,83 @@ def similar_pairs(spark, model_dir: str, min_similarity: float = 0.7, num_hash_t
                     (1.0 - F.col("distance") ** 2 / 2.0).alias("similarity")))
 
 
-__all__ = ["register", "cosine", "similar_pairs"]
+
+
+# The logical plan nodes a read-only query may contain (as Spark's parser names them).
+_READ_ONLY_NODES = frozenset({
+    "Project", "Filter", "Aggregate", "Sort", "GlobalLimit", "LocalLimit", "Offset", "Tail", "Distinct",
+    "Deduplicate", "Union", "Intersect", "Except", "Join", "LateralJoin", "SubqueryAlias", "UnresolvedRelation",
+    "UnresolvedTableValuedFunction", "UnresolvedWith", "OneRowRelation", "UnresolvedInlineTable", "Window",
+    "WithWindowDefinition", "Generate", "UnresolvedHaving", "Sample", "Range", "Pivot", "Unpivot",
+    "UnresolvedSubqueryColumnAliases", "LocalRelation", "CTERelationRef", "Expand", "UnresolvedTVFAliases",
+})
+VIEWS = ("embeddings", "vocab")
+TABLE_FUNCTIONS = ("w2v_neighbors", "w2v_analogy", "range", "explode", "explode_outer", "inline",
+                   "inline_outer", "posexplode", "posexplode_outer", "stack")
+
+
+class QueryRefused(ValueError):
+    """A query that the read-only mode does not run."""
+
+
+def check_read_only(spark, sql: str) -> None:
+    """Refuse anything but one query that reads the registered views and table functions.
+
+    The SQL is parsed, not run, and its logical plan is walked (subqueries in expressions and
+    WITH clauses included): every node must be a query operator (no command: INSERT, CREATE,
+    SET, CACHE, ADD JAR, ...), every table one of the views ``embeddings``, ``vocab`` or a WITH
+    name of the query, every table function a w2v function or a generator. Reading files by path
+    (``text.`/etc/passwd```) is a table name outside that list, and the session is also told not
+    to run SQL on files.
+
+    Raises:
+        QueryRefused: naming what is not allowed.
+        Exception: Spark's parse error for SQL that does not parse.
+    """
+    spark.conf.set("spark.sql.runSQLOnFiles", "false")
+    plan = spark._jsparkSession.sessionState().sqlParser().parsePlan(sql)
+    _check_plan(plan, set())
+
+
+def _seq(scala_seq) -> list:
+    return [scala_seq.apply(i) for i in range(scala_seq.size())]
+
+
+def _name(parts) -> str:
+    return ".".join(str(p) for p in _seq(parts))
+
+
+def _check_plan(node, ctes: set) -> None:
+    name = node.nodeName()
+    if name not in _READ_ONLY_NODES:
+        raise QueryRefused(f"{name} is not a read-only query operation")
+    if name == "UnresolvedWith":
+        for pair in _seq(node.cteRelations()):
+            _check_plan(pair._2(), ctes)
+            ctes = ctes | {str(pair._1()).lower()}
+    if name == "UnresolvedRelation":
+        table = _name(node.multipartIdentifier())
+        if table.lower() not in VIEWS and table.lower() not in ctes:
+            raise QueryRefused(f"table {table!r} is not one of the views {', '.join(VIEWS)}")
+    if name == "UnresolvedTableValuedFunction":
+        function = _name(node.name())
+        if function.lower() not in TABLE_FUNCTIONS:
+            raise QueryRefused(f"table function {function!r} is not one of {', '.join(TABLE_FUNCTIONS)}")
+    for expression in _seq(node.expressions()):
+        _check_expression(expression, ctes)
+    for child in _seq(node.children()):
+        _check_plan(child, ctes)
+
+
+def _check_expression(expression, ctes: set) -> None:
+    try:
+        subquery = expression.plan()  # ScalarSubquery, Exists, ListQuery, ...
+    except Exception:
+        subquery = None
+    if subquery is not None:
+        _check_plan(subquery, ctes)
+    for child in _seq(expression.children()):
+        _check_expression(child, ctes)
+
+
+__all__ = ["register", "cosine", "similar_pairs", "check_read_only", "QueryRefused", "model_identity"]

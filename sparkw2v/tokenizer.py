@@ -45,6 +45,13 @@ def input_errors(path: str):
         if match is None:
             raise
         kind, bad = match.groups()
+        if kind == "PARQUET_COLUMN_DATA_TYPE_MISMATCH":
+            detail = re.search(r"column (\S+)\. Expected Spark type \"?([\w<>]+)\"?, actual Parquet type "
+                               r"\"?([\w<>]+)\"?", str(exc))
+            what = (f"has column {detail.group(1)} of Parquet type {detail.group(3)}, where the other files have "
+                    f"{detail.group(2).lower()}" if detail else "has a column of another type than the other files")
+            raise InputError(f"input {path!r}: file {bad} {what}: every file must have the same schema; remove "
+                             "or rewrite that file") from None
         what = "is not a Parquet file" if kind == "CANNOT_READ_FILE_FOOTER" else "is corrupt or not Parquet"
         raise InputError(
             f"input {path!r}: file {bad} {what}; remove or replace it (jobs/prepare.py turns raw "
@@ -69,6 +76,9 @@ def read_text(spark, path: str, text_column: str):
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType
 
+    if any(c in path for c in "*?[]{}"):
+        raise InputError(f"input {path!r} holds glob characters (*?[]{{}}), which Spark reads as patterns: give "
+                         "the directory that holds the files, or rename it")
     try:
         with input_errors(path):
             df = spark.read.parquet(path)
@@ -81,6 +91,16 @@ def read_text(spark, path: str, text_column: str):
             raise InputError(f"input {path!r} holds no Parquet files; give a Parquet file or "
                              "directory (jobs/prepare.py makes one from raw text)") from None
         raise InputError(f"cannot read Parquet input {path!r}: {reason}") from None
+    except Exception as exc:  # py4j: Hadoop's path and filesystem errors
+        text = str(exc)
+        scheme = re.search(r'No FileSystem for scheme "?([\w.+-]+)"?', text)
+        if scheme:
+            raise InputError(f"Spark cannot read input {path!r}: it knows no filesystem for the scheme "
+                             f"{scheme.group(1)!r} (add its Hadoop connector, or give a path Spark reads)") from None
+        if "URISyntaxException" in text or "Relative path in absolute URI" in text:
+            raise InputError(f"input {path!r} is not a path Spark can read (a ':' in a local path is read as a "
+                             "URL scheme): give an absolute path or a file: URL, or rename it") from None
+        raise
     if text_column not in df.columns:
         raise InputError(
             f"input {path!r} has no column {text_column!r}; its columns are {df.columns}: pass "
@@ -92,8 +112,31 @@ def read_text(spark, path: str, text_column: str):
             f"column {text_column!r} of {path!r} has type {dtype.simpleString()}, not string: "
             "pass a string column with --text-column"
         )
-    return df.select(text_column, F.col("_metadata.file_name").alias(ROW_FILE),
+    # backquoted: a column name with a dot is a name, not a struct field
+    return df.select(F.col(quote(text_column)).alias(text_column), F.col("_metadata.file_name").alias(ROW_FILE),
                      F.col("_metadata.row_index").alias(ROW_INDEX))
+
+
+def quote(name: str) -> str:
+    """A column name as Spark SQL reads it literally: in backquotes, backquotes doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def check_token_pattern(spark, pattern: str) -> None:
+    """Compile ``token_pattern`` with the JVM's regex engine, which RegexTokenizer uses.
+
+    Raises:
+        ConfigError: naming the pattern and the engine's complaint.
+    """
+    from .errors import ConfigError
+
+    try:
+        spark.sparkContext._jvm.java.util.regex.Pattern.compile(pattern)
+    except Exception as exc:
+        lines = [line for line in str(exc).splitlines() if "PatternSyntaxException" in line or "near index" in line]
+        detail = " ".join(lines[0].split(":", 2)[-1].split()) if lines else "it does not compile"
+        raise ConfigError(f"config key 'token_pattern' has invalid value {pattern!r}: it must be a Java "
+                          f"regular expression ({detail})") from None
 
 
 def tokenize(df, text_column: str, config: TrainConfig, max_row_chars: int = MAX_ROW_CHARS):
@@ -107,17 +150,18 @@ def tokenize(df, text_column: str, config: TrainConfig, max_row_chars: int = MAX
     from pyspark.ml.feature import RegexTokenizer
     from pyspark.sql import functions as F
 
-    text = F.coalesce(F.col(text_column), F.lit(""))
+    check_token_pattern(df.sparkSession, config.token_pattern)
+    text = F.coalesce(F.col(quote(text_column)), F.lit(""))
     count = F.ceil(F.length(text) / F.lit(max_row_chars))
     pieces = F.when(F.length(text) <= max_row_chars, F.array(text)).otherwise(
         F.transform(F.sequence(F.lit(0), count - 1),
                     lambda i: F.substring(text, i * max_row_chars + 1, F.lit(max_row_chars))))
     row_file = F.col(ROW_FILE) if ROW_FILE in df.columns else F.lit(None).cast("string")
     row_index = F.col(ROW_INDEX) if ROW_INDEX in df.columns else F.monotonically_increasing_id()
-    flagged = df.select(F.posexplode(pieces).alias(PIECE, text_column),
-                        F.col(text_column).isNull().alias(NULL_FLAG), row_file.alias(ROW_FILE),
+    flagged = df.select(F.posexplode(pieces).alias(PIECE, "_text"),
+                        F.col(quote(text_column)).isNull().alias(NULL_FLAG), row_file.alias(ROW_FILE),
                         row_index.alias(ROW_INDEX))
-    tokenizer = RegexTokenizer(inputCol=text_column, outputCol=TOKENS, pattern=config.token_pattern,
+    tokenizer = RegexTokenizer(inputCol="_text", outputCol=TOKENS, pattern=config.token_pattern,
                                gaps=True, toLowercase=config.lowercase,
                                minTokenLength=config.min_token_length)
     return tokenizer.transform(flagged).select(TOKENS, NULL_FLAG, PIECE, ROW_FILE, ROW_INDEX)

@@ -10,9 +10,10 @@ Both are read by gensim's ``KeyedVectors.load_word2vec_format``. Files go throug
 
 from __future__ import annotations
 
-import numpy as np
+import os
 
 import fsspec
+import numpy as np
 
 from .embeddings import Embeddings
 from .errors import InputError
@@ -38,39 +39,80 @@ def save_word2vec_format(emb: Embeddings, url: str, binary: bool = False) -> Non
                 fh.write((word + " " + " ".join(repr(float(x)) for x in vec) + "\n").encode("utf-8"))
 
 
-def load_word2vec_format(url: str, binary: bool = False) -> Embeddings:
+def load_word2vec_format(url: str, binary: bool = False, max_bytes: int = 0) -> Embeddings:
     """Read a C-tool vector file into :class:`Embeddings` (counts unknown: all 0, file order kept).
 
+    Args:
+        max_bytes: refuse a header announcing vectors of more bytes than this (0: the memory
+            the machine has), rather than running out of memory allocating them.
+
     Raises:
-        InputError: bad header, truncated file, or a line with the wrong number of values.
+        InputError: a missing file, a bad header, vectors larger than ``max_bytes``, a
+            truncated file, a line with the wrong number of values or one that is not a
+            number, or a word that is not UTF-8.
     """
+    try:
+        handle = fsspec.open(url, "rb", compression="infer").open()
+    except FileNotFoundError:
+        raise InputError(f"{url!r} does not exist") from None
+    with handle as fh:
+        try:
+            return _read_vectors(url, fh, binary, max_bytes)
+        except (OSError, EOFError) as exc:  # a damaged gzip or bz2 stream, say
+            raise InputError(f"{url!r} cannot be read: {exc}") from None
+
+
+def _read_vectors(url: str, fh, binary: bool, max_bytes: int) -> Embeddings:
     words: list[str] = []
-    with fsspec.open(url, "rb", compression="infer") as fh:
-        header = fh.readline().split()
-        if len(header) != 2 or not all(h.isdigit() for h in header):
-            raise InputError(f"{url!r}: first line must be 'V N', got {b' '.join(header)!r}")
-        V, N = int(header[0]), int(header[1])
-        vectors = np.empty((V, N), np.float32)
-        for i in range(V):
-            if binary:
-                word = bytearray()
-                while True:
-                    ch = fh.read(1)
-                    if not ch:
-                        raise InputError(f"{url!r} ends after {i} of {V} vectors")
-                    if ch == b" ":
-                        break
-                    if ch != b"\n" or word:  # the newline that ends the previous entry
-                        word += ch
-                raw = fh.read(4 * N)
-                if len(raw) != 4 * N:
-                    raise InputError(f"{url!r} ends inside the vector of {word.decode(errors='replace')!r}")
-                vectors[i] = np.frombuffer(raw, dtype="<f4")
-                words.append(word.decode("utf-8"))
-            else:
-                parts = fh.readline().decode("utf-8").rstrip().split(" ")  # the C tool ends lines with a space
-                if len(parts) != N + 1:
-                    raise InputError(f"{url!r}: line {i + 2} has {len(parts) - 1} values, expected {N}")
-                words.append(parts[0])
+    header = fh.readline().split()
+    if len(header) != 2 or not all(h.isdigit() for h in header):
+        raise InputError(f"{url!r}: first line must be 'V N', got {b' '.join(header)[:80]!r}")
+    V, N = int(header[0]), int(header[1])
+    limit = max_bytes or _physical_memory()
+    if V * N * 4 > limit:
+        raise InputError(f"{url!r}: its header announces {V} vectors of {N} components ({V * N * 4 / 2**30:.1f} GiB), "
+                         f"more than {limit / 2**30:.1f} GiB; is it a word2vec file? (binary={binary})")
+    vectors = np.empty((V, N), np.float32)
+    for i in range(V):
+        if binary:
+            word = bytearray()
+            while True:
+                ch = fh.read(1)
+                if not ch:
+                    raise InputError(f"{url!r} ends after {i} of {V} vectors")
+                if ch == b" ":
+                    break
+                if ch != b"\n" or word:  # the newline that ends the previous entry
+                    word += ch
+            raw = fh.read(4 * N)
+            if len(raw) != 4 * N:
+                raise InputError(f"{url!r} ends inside the vector of {word.decode(errors='replace')!r}")
+            vectors[i] = np.frombuffer(raw, dtype="<f4")
+            words.append(_utf8(url, bytes(word), i + 1))
+        else:
+            line = fh.readline()
+            if not line:
+                raise InputError(f"{url!r} ends after {i} of {V} vectors")
+            parts = _utf8(url, line, i + 2).rstrip().split(" ")  # the C tool ends lines with a space
+            if len(parts) != N + 1:
+                raise InputError(f"{url!r}: line {i + 2} has {len(parts) - 1} values, expected {N}")
+            words.append(parts[0])
+            try:
                 vectors[i] = np.array(parts[1:], dtype=np.float32)
+            except ValueError:
+                raise InputError(f"{url!r}: line {i + 2} holds a value that is not a number") from None
     return Embeddings(tuple(words), np.zeros(V, np.int64), vectors)
+
+
+def _utf8(url: str, raw: bytes, where: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{url!r}: entry {where} is not UTF-8 text: is it the other format (binary or text)?") from None
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 1 << 40

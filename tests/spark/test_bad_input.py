@@ -3,6 +3,7 @@ and nothing is left that looks complete (no ``_SUCCESS``). The README lists ever
 message; keep the two in step."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -98,6 +99,15 @@ def test_truncated_parquet_file(spark, capsys, tmp_path):
     assert_refused(code, line, "part-0.parquet")
 
 
+def test_files_whose_text_column_types_disagree(spark, capsys, tmp_path):
+    path = tmp_path / "mixed-types"
+    write(path, pa.table({"text": ["the cat sat on the mat"] * 10}), "part-0.parquet")
+    write(path, pa.table({"text": pa.array([1, 2, 3], pa.int64())}), "part-1.parquet")
+    code, line = train(capsys, "--input", str(path), "--output", str(tmp_path / "m"), *SMALL)
+    assert_refused(code, line, "part-1.parquet", "every file must have the same schema")
+    assert "corrupt" not in line
+
+
 def test_missing_text_column(spark, capsys, tmp_path, good_input):
     code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--text-column", "body")
     assert_refused(code, line, "has no column 'body'", "['text']", "--text-column")
@@ -148,7 +158,44 @@ def test_a_50_megabyte_row_trains(spark, capsys, tmp_path):
     assert corpus["train_words_per_epoch"] == pytest.approx(9_000_000, abs=120)
 
 
+def test_a_text_column_whose_name_holds_a_dot(spark, capsys, tmp_path):
+    rows = ["the cat sat on the mat", "the dog sat on the log"] * 20
+    path = write(tmp_path / "dotted", pa.table({"body.text": rows}))
+    code, line = train(capsys, "--input", path, "--output", str(tmp_path / "m"), *SMALL, "--text-column", "body.text")
+    assert code == 0, line
+    assert len(Embeddings.load(str(tmp_path / "m")).words) == 7
+
+
+def test_an_input_url_of_an_unknown_scheme(spark, capsys, tmp_path):
+    code, line = train(capsys, "--input", "nosuchfs://bucket/corpus", "--output", str(tmp_path / "m"))
+    assert_refused(code, line, "knows no filesystem for the scheme 'nosuchfs'")
+
+
+def test_an_output_url_of_an_unknown_scheme(spark, capsys, good_input):
+    code, line = train(capsys, "--input", good_input, "--output", "nosuchfs://bucket/model")
+    assert_refused(code, line, "no filesystem for the scheme 'nosuchfs'", "install the fsspec implementation")
+
+
+def test_an_input_path_with_glob_characters(spark, capsys, tmp_path, good_input):
+    code, line = train(capsys, "--input", str(tmp_path / "corpus[1]"), "--output", str(tmp_path / "m"))
+    assert_refused(code, line, "holds glob characters")
+
+
+def test_a_gz_file_that_is_not_gzip(capsys, tmp_path):
+    (tmp_path / "corpus.txt.gz").write_bytes(b"this is plain text, not gzip\n")
+    code, line = run(prepare_job, capsys, "--input", str(tmp_path / "corpus.txt.gz"),
+                     "--output", str(tmp_path / "p"), prefix="prepare")
+    assert_refused(code, line, "cannot be decompressed", "corpus.txt.gz")
+    assert not (tmp_path / "p").exists() and not (tmp_path / "p.partial").exists()
+
+
 # --- the settings ----------------------------------------------------------------------------
+
+def test_a_token_pattern_the_jvm_cannot_compile(spark, capsys, tmp_path, good_input):
+    code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--token-pattern", "[a-")
+    assert_refused(code, line, "config key 'token_pattern' has invalid value '[a-': it must be a Java regular "
+                   "expression")
+
 
 def test_vocabulary_emptied_by_min_count(spark, capsys, tmp_path, good_input):
     code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--min-count", "1000")
@@ -243,9 +290,10 @@ def test_output_filesystem_failing_mid_write(spark, capsys, tmp_path, good_input
     code, line = train(capsys, "--input", good_input, "--output", str(out), *SMALL, "--num-blocks", "2")
     assert_refused(code, line, f"writing the model to '{out}' failed", "plain-file", "Error",
                    "no _SUCCESS marker", "--resume (the trained blocks are kept)")
-    assert not (out / "_SUCCESS").exists() and not (out / "embeddings").exists()
-    assert not list(out.glob("_tmp-*"))  # the parts written are gone
-    assert (out / "_blocks" / "state-000001" / "state.json").exists()
+    assert not out.exists()  # the model is built beside it, in m.partial
+    partial = tmp_path / "m.partial"
+    assert not list(partial.glob("_tmp-*")) and not (partial / "_SUCCESS").exists()  # the parts written are gone
+    assert (partial / "_blocks" / "state-000001" / "state.json").exists()
 
 
 def test_failed_write_resumes_without_training_again(spark, capsys, tmp_path, good_input, full_disk):
@@ -255,14 +303,14 @@ def test_failed_write_resumes_without_training_again(spark, capsys, tmp_path, go
     assert_refused(code, line, "failed", "--resume (the trained blocks are kept)")
     # a second attempt without --resume must not clobber what is there
     code, line = train(capsys, *args)
-    assert_refused(code, line, "already exists and holds the leftovers of an unfinished run")
+    assert_refused(code, line, "has the leftovers of an unfinished run in", "r.partial", "pass --resume")
     code, line = train(capsys, *args, "--resume", "--window", "3")
     assert_refused(code, line, "cannot resume: the checkpoint was made with other settings (window)")
     full_disk["on"] = False  # the disk is fixed
     assert train(capsys, *args, "--resume") == (0, None)
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["resumed"] and meta["cycles"] == []  # nothing trained again
-    assert (out / "_SUCCESS").exists() and not (out / "_blocks").exists()
+    assert (out / "_SUCCESS").exists() and not (tmp_path / "r.partial").exists()
     assert len(Embeddings.load(str(out)).words) == 7
     code, line = train(capsys, *args, "--resume")
     assert_refused(code, line, "is already complete: nothing to resume")
@@ -278,7 +326,58 @@ def test_work_directory_that_cannot_be_written(spark, capsys, tmp_path, good_inp
 
 def test_resume_without_checkpoint(spark, capsys, tmp_path, good_input):
     code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), *SMALL, "--resume")
-    assert_refused(code, line, "nothing to resume: no checkpoint", "--checkpoint-every")
+    assert_refused(code, line, "nothing to resume", "m.partial' does not exist", "train without --resume")
+
+
+# --- a user's files are sacred ---------------------------------------------------------------
+
+def test_an_output_that_is_or_contains_the_input_is_refused_and_the_input_kept(spark, capsys, tmp_path, good_input):
+    before = sorted(p.name for p in Path(good_input).iterdir())
+    code, line = train(capsys, "--input", good_input, "--output", good_input, "--overwrite", *SMALL)
+    assert_refused(code, line, "is the input", "choose an output outside the input")
+    code, line = train(capsys, "--input", good_input, "--output", str(Path(good_input).parent), "--overwrite", *SMALL)
+    assert_refused(code, line, "contains the input")
+    assert sorted(p.name for p in Path(good_input).iterdir()) == before
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "corpus.txt").write_text("the cat sat on the mat\n")
+    code, line = run(prepare_job, capsys, "--input", str(raw), "--output", str(raw), "--overwrite", prefix="prepare")
+    assert_refused(code, line, "is the input")
+    assert (raw / "corpus.txt").read_text() == "the cat sat on the mat\n"
+
+
+def test_a_failed_overwrite_keeps_the_previous_model(spark, capsys, tmp_path, good_input):
+    out = tmp_path / "m"
+    assert train(capsys, "--input", good_input, "--output", str(out), *SMALL)[0] == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code, line = train(capsys, "--input", str(tmp_path / "typo"), "--output", str(out), "--overwrite", *SMALL)
+    assert_refused(code, line, "does not exist")
+    code, line = train(capsys, "--input", good_input, "--output", str(out), "--overwrite", *SMALL, "--alpha", "30",
+                       "--sample", "0")
+    assert_refused(code, line, "training diverged")
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "m.partial").exists()  # nothing to resume from: nothing left behind
+
+
+def test_overwrite_replaces_only_a_sparkw2v_directory(spark, capsys, tmp_path, good_input):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "thesis.tex").write_text("years of work")
+    code, line = train(capsys, "--input", good_input, "--output", str(thesis), "--overwrite", *SMALL)
+    assert_refused(code, line, "is not a sparkw2v model directory; refusing to replace it")
+    assert (thesis / "thesis.tex").read_text() == "years of work"
+
+
+def test_a_token_holding_nul_is_a_word_like_another(spark, capsys, tmp_path):
+    rows = ["the c\x00t sat on the mat", "the c\x00t sat on the log"] * 20
+    out = tmp_path / "m"
+    code, line = train(capsys, "--input", write(tmp_path / "in", pa.table({"text": rows})), "--output", str(out),
+                       *SMALL, "--sample", "0")
+    assert code == 0, line
+    emb = Embeddings.load(str(out))
+    assert "c\x00t" in emb.words and "c" not in emb.words and "t" not in emb.words
+    meta = json.loads((out / "metadata.json").read_text())["corpus"]
+    assert meta["train_words_per_epoch"] == meta["corpus_tokens"] == 240
 
 
 # --- reading a model -------------------------------------------------------------------------

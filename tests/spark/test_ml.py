@@ -53,3 +53,14 @@ def test_mllib_layout_beside_tables_agrees_with_ours(spark, tmp_path):
     want = ours.most_similar("w3", 10)
     assert [w for w, _ in got] == [w for w, _ in want]
     np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, column, message", [
+    ({"maxSentenceLength": 0}, "words", "maxSentenceLength=0 is invalid"),
+    ({}, "text", "inputCol 'text' has type string; Word2Vec takes array<string>"),
+    ({}, "nope", "inputCol 'nope' is not a column"),
+])
+def test_bad_estimator_input_is_a_config_error(spark, kwargs, column, message):
+    df = spark.createDataFrame([("a b", ["a", "b"])], "text string, words array<string>")
+    with pytest.raises(ConfigError, match=message):
+        Word2Vec(inputCol=column, **kwargs).fit(df)

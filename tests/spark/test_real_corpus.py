@@ -33,7 +33,7 @@ def test_real_corpus_trains_through_the_jobs_above_the_floor(model_dir, eval_dir
     evaluate = load_job("evaluate")
     assert evaluate.main(["--model", str(model_dir), "--analogies", str(eval_dir / "questions-words.txt"),
                           "--similarity", str(eval_dir / "wordsim353.tsv"), str(eval_dir / "simlex999.txt"),
-                          "--neighbors", "king", "ship"]) == 0
+                          "--neighbors", "king", "ship", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     meta = json.loads((model_dir / "metadata.json").read_text())
     print(json.dumps({k: out[k] for k in ("analogies", "similarity")}, indent=1))

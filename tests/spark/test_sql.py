@@ -1,6 +1,8 @@
 """Spark SQL over a model directory: every function against the numpy reference, and
 hostile words passed as parameters."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -83,3 +85,75 @@ def test_lsh_similar_pairs_are_true_and_recall_most(spark, tmp_path):
     for (a, b), s in got.items():
         assert s == pytest.approx(float(sims[emb.index[a], emb.index[b]]), abs=1e-5)
     assert len(got) >= 0.8 * len(exact) and len(exact) > 20
+
+
+# --- jobs/query.py: read-only by default, one error line, typed parameters -------------------
+
+def query(capsys, model_dir, *argv):
+    from tests.jobs_util import load_job
+
+    capsys.readouterr()
+    code = load_job("query").main(["--model", model_dir, *argv])
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("query: error:")]
+    assert len(errors) <= 1, captured.err
+    return code, (errors[0] if errors else None), captured.out
+
+
+@pytest.fixture(scope="module")
+def model_dir(model, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("q") / "model")
+    write_model(path, model.words, model.counts, model.vectors, model.vectors, {"run": 1})
+    return path
+
+
+@pytest.mark.parametrize("sql, refused", [
+    ("SELECT * FROM text.`/etc/passwd`", "table 'text./etc/passwd' is not one of the views"),
+    ("INSERT OVERWRITE DIRECTORY '/tmp/x' USING parquet SELECT * FROM vocab", "is not a read-only query"),
+    ("CREATE TABLE t USING parquet LOCATION '/tmp/t' AS SELECT * FROM vocab", "is not a read-only query"),
+    ("SELECT word FROM vocab WHERE word IN (SELECT value FROM text.`/etc/passwd`)", "is not one of the views"),
+    ("WITH x AS (SELECT * FROM csv.`/etc/hosts`) SELECT * FROM x", "is not one of the views"),
+    ("SET spark.sql.runSQLOnFiles=true", "is not a read-only query"),
+    ("SELECT * FROM read_files('/etc')", "table function 'read_files' is not one of"),
+])
+def test_query_refuses_anything_but_reading_the_model(spark, capsys, model_dir, tmp_path, sql, refused):
+    code, line, out = query(capsys, model_dir, "--sql", sql)
+    assert code == 2 and refused in line and "--allow-all-sql" in line, line
+    assert out == "" and not (tmp_path / "x").exists()
+
+
+def test_query_reads_the_model_with_typed_parameters(spark, capsys, model_dir, model):
+    sql = ("WITH n AS (SELECT * FROM w2v_neighbors(:w, :k)) "
+           "SELECT n.word, v.count FROM n JOIN vocab v USING (word) ORDER BY n.similarity DESC")
+    code, line, out = query(capsys, model_dir, "--sql", sql, "--param", "w=king", "--param", "k:int=3")
+    assert code == 0, line
+    rows = [json.loads(x) for x in out.splitlines()][0]["rows"]
+    assert [r["word"] for r in rows] == [w for w, _ in model.most_similar("king", 3)]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sql", "SELECT * FROM w2v_neighbors(:w, 3)"], "UNBOUND_SQL_PARAMETER"),
+    (["--sql", "SELEC 1"], "PARSE_SYNTAX_ERROR"),
+    (["--sql", "SELECT nope FROM vocab"], "UNRESOLVED_COLUMN"),
+    (["--sql", "SELECT 1", "--param", "k:int=three"], "'three' is not a int"),
+    (["--sql", "SELECT 1", "--param", "k"], "takes NAME=VALUE"),
+])
+def test_query_errors_are_one_line(spark, capsys, model_dir, argv, message):
+    code, line, _ = query(capsys, model_dir, *argv)
+    assert code == 2 and message in line, line
+
+
+def test_a_replaced_model_is_not_answered_from_the_old_one(spark, tmp_path):
+    """The functions run in long-lived Python workers that keep the model they loaded; a model
+    written to the same path since is another model and is loaded afresh."""
+    path = str(tmp_path / "m")
+    rng = np.random.default_rng(5)
+    old = Embeddings(("a", "b", "c"), np.array([3, 2, 1]), rng.normal(size=(3, 4)).astype(np.float32))
+    write_model(path, old.words, old.counts, old.vectors, old.vectors, {"run": "old"})
+    register(spark, path)
+    assert spark.sql("SELECT word FROM w2v_neighbors('a', 5)").count() == 2
+    new = Embeddings(("a", "b", "c", "d"), np.array([4, 3, 2, 1]), rng.normal(size=(4, 4)).astype(np.float32))
+    write_model(path, new.words, new.counts, new.vectors, new.vectors, {"run": "new"}, overwrite=True)
+    register(spark, path)
+    assert spark.sql("SELECT word FROM w2v_neighbors('a', 5)").count() == 3
+    assert spark.sql("SELECT count(*) AS n FROM vocab").first().n == 4

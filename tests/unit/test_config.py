@@ -30,6 +30,7 @@ def test_repo_default_toml_equals_code_defaults():
     ("min_alpha", 0.5, "'min_alpha'"),
     ("negative", 0, "'negative'"),
     ("epochs", 0, "'epochs'"),
+    ("epochs", 1_000_000, "'epochs' has invalid value 1000000: it must be an integer in [1, 10000]"),
     ("cycles_per_epoch", 0, "'cycles_per_epoch' has invalid value 0"),
     ("num_blocks", -1, "'num_blocks' has invalid value -1"),
     ("vector_size", "100", "must be of type int"),

@@ -77,3 +77,38 @@ def test_model_through_an_fsspec_url_and_evaluate(tmp_path):
     out = back.evaluate(analogies=str(q), similarity=[str(s)])
     assert out["analogies"]["accuracy"] == 1.0
     assert out["similarity"][str(s)]["spearman"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kind, content, message", [
+    ("analogy", "man woman king queen\n", "line 1: 'man woman king queen' before any ': section' line"),
+    ("analogy", ": s\nman woman king\n", "line 2: 'man woman king' has 3 words, not 4"),
+    ("similarity", "man\twoman\n", "line 1: 'man\\\\twoman' has 2 tab-separated field"),
+    ("similarity", "# c\nman\twoman\tlots\n", "line 2: score 'lots' is not a number"),
+    ("similarity", "man\twoman\tnan\n", "line 1: score 'nan' is not finite"),
+])
+def test_bad_evaluation_lines_name_file_and_line(tmp_path, kind, content, message):
+    from sparkw2v.errors import InputError
+
+    path = tmp_path / "gold.txt"
+    path.write_text(content)
+    score = analogy_accuracy if kind == "analogy" else similarity_correlation
+    with pytest.raises(InputError, match=message):
+        score(toy_embeddings(), str(path))
+
+
+def test_missing_and_non_utf8_evaluation_files(tmp_path):
+    from sparkw2v.errors import InputError
+
+    with pytest.raises(InputError, match="does not exist"):
+        similarity_correlation(toy_embeddings(), str(tmp_path / "nope.tsv"))
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("man\twoman\t3\ncaf\xe9\tking\t2\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"is not UTF-8 \(line 2\)"):
+        similarity_correlation(toy_embeddings(), str(path))
+
+
+def test_tied_gold_scores_give_an_undefined_correlation_not_nan(tmp_path):
+    path = tmp_path / "s.tsv"
+    path.write_text("man\twoman\t5\nking\tqueen\t5\napple\tpear\t5\n")
+    assert similarity_correlation(toy_embeddings(), str(path))["spearman"] is None
+    assert spearman(np.array([1.0, 1.0]), np.array([1.0, 2.0])) is None

@@ -53,3 +53,29 @@ def test_bad_files_and_words(tmp_path):
     emb = Embeddings(("a b",), np.zeros(1, np.int64), np.zeros((1, 2), np.float32))
     with pytest.raises(ValueError, match="whitespace"):
         save_word2vec_format(emb, str(tmp_path / "x.txt"))
+
+
+@pytest.mark.parametrize("content, binary, message", [
+    (b"999999999 999999\n", False, "header announces 999999999 vectors"),
+    (b"2 3\nthe 0.1 0.2 0.3\n", False, "ends after 1 of 2 vectors"),
+    (b"1 3\nthe 0.1 zero 0.3\n", False, "line 2 holds a value that is not a number"),
+    (b"1 2\n\xff\xfe 0.1 0.2\n", False, "entry 2 is not UTF-8"),
+    (b"not a header\n", True, "first line must be 'V N'"),
+])
+def test_bad_vector_files_are_input_errors(tmp_path, content, binary, message):
+    from sparkw2v.errors import InputError
+
+    path = tmp_path / "v.txt"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        load_word2vec_format(str(path), binary=binary)
+
+
+def test_missing_or_damaged_compressed_vector_files(tmp_path):
+    from sparkw2v.errors import InputError
+
+    with pytest.raises(InputError, match="does not exist"):
+        load_word2vec_format(str(tmp_path / "nope.txt"))
+    (tmp_path / "cut.txt.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(InputError, match="cannot be read"):
+        load_word2vec_format(str(tmp_path / "cut.txt.gz"))
