@@ -109,8 +109,9 @@ def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size:
     """Count the tokens of a Spark DataFrame and build the vocabulary.
 
     Counting runs in the executors; only the kept words and their counts reach the driver, as
-    one list of words and one numpy array a partition, and only after ``check_size`` accepted
-    their number; the driver numbers them with pyarrow's sort (descending count, then word).
+    Arrow batches straight from the JVM (no Python object a word on the way), and only after
+    ``check_size`` accepted their number; the driver numbers them with pyarrow's sort
+    (descending count, then word).
 
     Args:
         tokens_df: Spark DataFrame with an array<string> column ``tokens_col``.
@@ -147,36 +148,26 @@ def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size:
             )
         if check_size is not None:
             check_size(kept)
-        parts = counted.where(F.col("count") >= min_count).rdd.mapPartitions(_to_arrays).collect()
+        kept_table = counted.where(F.col("count") >= min_count).toArrow()
     finally:
         counted.unpersist()
-    words, counts = sort_vocabulary_parts(parts, max_vocab_size)
+    words, counts = sort_vocabulary_table(kept_table, max_vocab_size)
     return Vocabulary(words, counts, corpus_tokens, corpus_types)
 
 
-def _to_arrays(rows):
-    """A partition of (word, count) rows as ([words], (n,) int64 counts)."""
-    words, counts = [], []
-    for row in rows:
-        words.append(row[0])
-        counts.append(row[1])
-    yield words, np.asarray(counts, np.int64)
-
-
-def sort_vocabulary_parts(parts, max_vocab_size: int = 0) -> tuple[tuple[str, ...], np.ndarray]:
-    """Order (words, counts) parts by descending count, then word (by code point, as
+def sort_vocabulary_table(table, max_vocab_size: int = 0) -> tuple[tuple[str, ...], np.ndarray]:
+    """Order a table of words and counts by descending count, then word (by code point, as
     :func:`sort_vocabulary` does), and cap at ``max_vocab_size`` (0: no cap), with pyarrow's
     sort: no Python object a word beyond the words themselves.
+
+    Args:
+        table: pyarrow Table with a string column ``word`` and an integer column ``count``.
 
     Returns:
         (words tuple of str, counts (V,) int64).
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    words = pa.array([w for part_words, _ in parts for w in part_words], pa.string())
-    counts = pa.array(np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.int64))
-    table = pa.table({"word": words, "count": counts})
     order = pc.sort_indices(table, sort_keys=[("count", "descending"), ("word", "ascending")])
     if max_vocab_size:
         order = order[:max_vocab_size]

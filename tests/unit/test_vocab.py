@@ -21,6 +21,21 @@ def test_max_vocab_size_keeps_most_frequent():
     assert words == ("y", "z") and counts.tolist() == [9, 7]
 
 
+def test_arrow_table_sorts_like_the_plain_sort_across_chunks():
+    import pyarrow as pa
+
+    items = [("zebra", 3), ("apple", 3), ("\u00e9t\u00e9", 3), ("b", 9), ("a", 1), ("Z", 3)]
+    chunks = [pa.record_batch({"word": [w for w, _ in part], "count": pa.array([c for _, c in part], pa.int64())})
+              for part in (items[:2], items[2:])]  # toArrow gives one chunk per Spark batch
+    table = pa.Table.from_batches(chunks)
+    for cap in (0, 3):
+        words, counts = vocab.sort_vocabulary_table(table, cap)
+        expected_words, expected_counts = vocab.sort_vocabulary(items, 1, cap)
+        assert words == expected_words and counts.tolist() == expected_counts.tolist()
+        assert counts.dtype == np.int64
+    assert vocab.sort_vocabulary_table(table)[0][:3] == ("b", "Z", "apple")  # code point order on ties
+
+
 def test_keep_probability_formula():
     counts = np.array([1_000_000, 10_000, 100, 1], np.int64)
     t = 1e-4
