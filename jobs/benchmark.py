@@ -305,7 +305,7 @@ def main() -> int:
             for repeat in range(args.repeats) for system in systems]
     ratios = {}
     for peer in systems:
-        if peer == "sparkw2v" or "sparkw2v" not in systems:
+        if peer == "sparkw2v" or "sparkw2v" not in systems or not args.repeats:
             continue
         per = []
         for repeat in range(args.repeats):

@@ -56,37 +56,40 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         storage.check_distinct(input_path, work_dir, "work directory")
     staging = storage.Staging(output, "model", overwrite=overwrite, resume=resume)
     partial = staging.begin()
-    blocks = work_dir or storage.child(partial, BLOCKS)
-    start = time.perf_counter()
     try:
-        result = train(spark, input_path, config, work_dir=blocks, resume=resume)
-    except BaseException:
-        _drop_if_nothing_to_resume(staging, blocks)
-        raise
-    metadata = {
-        "sparkw2v_version": __version__,
-        "spark_version": spark.version,
-        "master": spark.sparkContext.master,
-        "input": input_path,
-        "config": config.to_dict(),
-        "num_blocks": result.num_blocks,
-        "corpus": result.stats,
-        "resumed": resume,
-        "cycles": result.cycles,
-    }
-    try:
-        written = result.write_model(spark.sparkContext, partial, metadata, mllib_params={
-            "vectorSize": config.vector_size, "windowSize": config.window, "minCount": config.min_count,
-            "maxIter": config.epochs, "stepSize": config.alpha, "seed": config.seed,
-            "numPartitions": result.num_blocks})
-    except OSError as exc:
-        raise OutputWriteError(f"writing the model to {output!r} failed ({exc}); it has no "
-                               f"{storage.SUCCESS} marker, so it does not look complete: fix the "
-                               "filesystem and train again with --resume (the trained blocks are kept)") from None
-    fs, path = storage.url_to_fs(blocks)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
-    staging.commit()
+        blocks = work_dir or storage.child(partial, BLOCKS)
+        start = time.perf_counter()
+        try:
+            result = train(spark, input_path, config, work_dir=blocks, resume=resume)
+        except BaseException:
+            _drop_if_nothing_to_resume(staging, blocks)
+            raise
+        metadata = {
+            "sparkw2v_version": __version__,
+            "spark_version": spark.version,
+            "master": spark.sparkContext.master,
+            "input": input_path,
+            "config": config.to_dict(),
+            "num_blocks": result.num_blocks,
+            "corpus": result.stats,
+            "resumed": resume,
+            "cycles": result.cycles,
+        }
+        try:
+            written = result.write_model(spark.sparkContext, partial, metadata, mllib_params={
+                "vectorSize": config.vector_size, "windowSize": config.window, "minCount": config.min_count,
+                "maxIter": config.epochs, "stepSize": config.alpha, "seed": config.seed,
+                "numPartitions": result.num_blocks})
+        except OSError as exc:
+            raise OutputWriteError(f"writing the model to {output!r} failed ({exc}); it has no "
+                                   f"{storage.SUCCESS} marker, so it does not look complete: fix the "
+                                   "filesystem and train again with --resume (the trained blocks are kept)") from None
+        fs, path = storage.url_to_fs(blocks)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+        staging.commit()
+    finally:
+        staging.release()  # after a failure: the checkpoints are free to --resume at once
     total = time.perf_counter() - start
     log.info("wrote %s from the executors (%.1f s); total %.1f s", output, written["seconds"], total)
     return {"output": output, "total_seconds": round(total, 2), "write_seconds": round(written["seconds"], 2),

@@ -129,14 +129,17 @@ def prepare_text(input_url: str, output_url: str, row_tokens: int = 1000,
     partial = staging.begin()
     fs, out = storage.url_to_fs(partial)
     try:
-        stats = _write_parts(files, fs, out, row_tokens, rows_per_file)
-    except BaseException:
-        storage.remove_quietly(fs, out)
-        raise
-    if stats["rows"] == 0:
-        storage.remove_quietly(fs, out)
-        raise InputError(f"input {input_url!r} holds no text (all files empty or whitespace)")
-    staging.commit()
+        try:
+            stats = _write_parts(files, fs, out, row_tokens, rows_per_file)
+        except BaseException:
+            storage.remove_quietly(fs, out)
+            raise
+        if stats["rows"] == 0:
+            storage.remove_quietly(fs, out)
+            raise InputError(f"input {input_url!r} holds no text (all files empty or whitespace)")
+        staging.commit()
+    finally:
+        staging.release()
     return {"files": len(files), **stats}
 
 

@@ -56,13 +56,62 @@ def cosine(a, b) -> float | None:
     return float(x @ y / norm) if norm > 0 else None
 
 
+def check_rows(table, model_dir: str) -> None:
+    """Refuse an embeddings table whose rows a reader would load wrong (one Spark scan).
+
+    Raises:
+        ModelFormatError: a null word, id or vector; vectors of different lengths; ids
+            missing, repeated or outside 0..V-1. The message names the model and the problem.
+    """
+    from pyspark.sql import functions as F
+
+    from .errors import ModelFormatError
+
+    null = F.col("word").isNull() | F.col("id").isNull() | F.col("vector").isNull()
+    s = table.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(null, 1)).alias("nulls"),
+                  F.min(F.size("vector")).alias("shortest"), F.max(F.size("vector")).alias("longest"),
+                  F.min("id").alias("lo"), F.max("id").alias("hi"), F.countDistinct("id").alias("ids")).first()
+    if s.nulls:
+        raise ModelFormatError(f"model {model_dir!r}: {s.nulls} row(s) of embeddings/ hold a null word, id or "
+                               "vector: the model is damaged; train it again")
+    if s.n and s.shortest != s.longest:
+        raise ModelFormatError(f"model {model_dir!r}: embeddings/ holds vectors of {s.shortest} to {s.longest} "
+                               "components: the model is damaged; train it again")
+    if s.n and (s.lo != 0 or s.hi != s.n - 1 or s.ids != s.n):
+        raise ModelFormatError(f"model {model_dir!r}: the {s.n} rows of embeddings/ have {s.ids} distinct ids in "
+                               f"{s.lo}..{s.hi}, not the ids 0..{s.n - 1} once each: the model is damaged; train it again")
+
+
+def count_argument(k) -> int:
+    """The ``k`` of a table function: an integer, or a string of one (``jobs/query.py --param k=3``
+    binds a string); 0 when missing.
+
+    Raises:
+        ValueError: anything else (the query fails with a message naming the value).
+    """
+    if k is None:
+        return 0
+    if isinstance(k, str):
+        try:
+            return int(k.strip())
+        except ValueError:
+            raise ValueError(f"k must be a whole number of neighbours, not {k!r}") from None
+    if isinstance(k, float) and not k.is_integer():
+        raise ValueError(f"k must be a whole number of neighbours, not {k!r}")
+    return int(k)
+
+
 def register(spark, model_dir: str) -> None:
     """Register the views and functions of the model at ``model_dir`` in ``spark``.
 
+    The rows are checked by one Spark scan before anything is registered (the functions load
+    the model in Python workers, where a damaged row would surface as a task failure).
+
     Raises:
         IncompleteModelError: the directory is missing or has no ``_SUCCESS`` marker.
-        ModelFormatError: it is not a model, or a file of it is not a Parquet table of the
-            model's schema.
+        ModelFormatError: it is not a model, a file of it is not a Parquet table of the
+            model's schema, or its rows are damaged (a null word, id or vector, vectors of
+            different lengths, ids missing, repeated or outside 0..V-1).
     """
     from pyspark.sql.functions import udtf
     from pyspark.sql.types import ArrayType, DoubleType, FloatType
@@ -70,6 +119,7 @@ def register(spark, model_dir: str) -> None:
     validate_model_dir(model_dir)
     identity = model_identity(model_dir)
     table = spark.read.parquet(storage.child(model_dir, EMBEDDINGS))
+    check_rows(table, model_dir)
     table.createOrReplaceTempView("embeddings")
     table.select("word", "id", "count").createOrReplaceTempView("vocab")
 
@@ -85,7 +135,8 @@ def register(spark, model_dir: str) -> None:
     class Neighbors:
         def eval(self, word: str, k: int):
             emb = _model(model_dir, identity)
-            if word is None or word not in emb.index or k is None or k <= 0:
+            k = count_argument(k)
+            if word is None or word not in emb.index or k <= 0:
                 return
             for w, s in emb.most_similar(word, int(k)):
                 yield w, s
@@ -94,7 +145,8 @@ def register(spark, model_dir: str) -> None:
     class Analogy:
         def eval(self, a: str, b: str, c: str, k: int):
             emb = _model(model_dir, identity)
-            if any(w is None or w not in emb.index for w in (a, b, c)) or k is None or k <= 0:
+            k = count_argument(k)
+            if any(w is None or w not in emb.index for w in (a, b, c)) or k <= 0:
                 return
             for w, s in emb.analogy(a, b, c, int(k)):
                 yield w, s

@@ -10,6 +10,8 @@ import json
 import os
 import posixpath
 import re
+import socket
+import threading
 import time
 import uuid
 from typing import Any
@@ -24,6 +26,11 @@ SUCCESS = "_SUCCESS"
 # Written first into every directory sparkw2v makes: what it is and which run owns it.
 MARKER = "_sparkw2v.json"
 PARTIAL = ".partial"  # a result is built in OUTPUT.partial and renamed to OUTPUT when complete
+# A run renews the heartbeat in its OUTPUT.partial marker this often (seconds); another run may
+# take the directory over (--overwrite, --resume) only when the owner is known dead: its process
+# is gone (same host) or it has not renewed the heartbeat for LEASE_SECONDS.
+HEARTBEAT_SECONDS = 20.0
+LEASE_SECONDS = 90.0
 # What an output of an earlier sparkw2v version holds, so that --overwrite may replace it.
 _KNOWN_ENTRIES = re.compile(r"^(_SUCCESS|metadata\.json|embeddings|context_embeddings|mllib|_blocks|_checkpoint|"
                             r"_tmp-.*|part-\d+\.parquet|_sparkw2v\.json)$")
@@ -91,14 +98,19 @@ def check_output(url: str, overwrite: bool) -> None:
 def prepare_output(url: str, overwrite: bool) -> None:
     """Make ``url`` an empty directory to write a new result into.
 
-    An existing directory is replaced only with ``overwrite``; its marker is removed first so
-    that it stops looking complete before anything else is deleted.
+    An existing directory is replaced only with ``overwrite`` and only if it is recognisably
+    sparkw2v's (:func:`is_ours`); its marker is removed first so that it stops looking complete
+    before anything else is deleted. (The jobs build in ``OUTPUT.partial`` instead: :class:`Staging`.)
 
     Raises:
-        OutputExistsError: ``url`` exists (complete or not) and ``overwrite`` is False.
+        OutputExistsError: ``url`` exists (complete or not) and ``overwrite`` is False, or it is
+            not a sparkw2v directory.
     """
     check_output(url, overwrite)
     fs, path = url_to_fs(url)
+    if fs.exists(path) and not (fs.isdir(path) and (not fs.ls(path, detail=False) or is_ours(url))):
+        raise OutputExistsError(f"output {url!r} exists and is not a sparkw2v directory; refusing to replace it "
+                                "(even with overwrite): choose another output path")
     if fs.exists(path):
         if fs.exists(join(fs, path, SUCCESS)):
             fs.rm(join(fs, path, SUCCESS))
@@ -199,6 +211,22 @@ def is_ours(url: str) -> bool:
     return MARKER in names or (bool(names) and all(_KNOWN_ENTRIES.match(n) for n in names))
 
 
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine is running (a zombie, killed but not yet reaped,
+    is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:  # no /proc (not Linux): the process exists
+        return True
+
+
 class Staging:
     """Builds a result in ``OUTPUT.partial`` and swaps it into ``OUTPUT`` when complete, so that
     no run, failed or refused, deletes or damages what was at ``OUTPUT`` before it, and no reader
@@ -242,6 +270,12 @@ class Staging:
         if fs.exists(partial):
             if not is_ours(self.partial):
                 raise OutputExistsError(f"{self.partial!r} exists and is not sparkw2v's: move it away first")
+            owner = self._live_owner()
+            if owner:
+                raise OutputExistsError(
+                    f"output {self.url!r} is being written by another run ({owner}) in {self.partial!r}; wait for "
+                    "it to end, or stop it, then try again (a stopped run's directory is free at once on the same "
+                    f"machine, else {LEASE_SECONDS:.0f} s after its last sign of life)")
             if not (self.resume or self.overwrite):
                 raise OutputExistsError(
                     f"output {self.url!r} has the leftovers of an unfinished run in {self.partial!r}; pass --resume "
@@ -251,8 +285,55 @@ class Staging:
         elif self.resume:
             raise OutputExistsError(f"nothing to resume: {self.partial!r} does not exist; train without --resume")
         fs.makedirs(partial, exist_ok=True)
-        write_json({"kind": self.kind, "run": self.run, "started": time.time()}, self.partial, MARKER)
+        self.started = time.time()
+        self._beat()
+        self._stop = threading.Event()
+        self._heart = threading.Thread(target=self._keep_beating, name="sparkw2v-staging-heartbeat", daemon=True)
+        self._heart.start()
         return self.partial
+
+    def _beat(self, alive: bool = True) -> None:
+        write_json({"kind": self.kind, "run": self.run, "started": self.started, "host": socket.gethostname(),
+                    "pid": os.getpid(), "heartbeat": time.time() if alive else 0.0}, self.partial, MARKER)
+
+    def _keep_beating(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                if not self.owned():
+                    return
+                self._beat()
+            except OSError:  # a failing filesystem fails the run elsewhere; the lease then lapses
+                pass
+
+    def _live_owner(self) -> str | None:
+        """Who owns the existing ``OUTPUT.partial`` if that run may still be running, else None."""
+        try:
+            marker = read_json(self.partial, MARKER)
+        except (OSError, ValueError):
+            return None
+        beat = float(marker.get("heartbeat", 0.0) or 0.0)
+        age = time.time() - beat
+        if beat <= 0.0 or age > LEASE_SECONDS:
+            return None
+        pid, host = marker.get("pid"), marker.get("host")
+        if host == socket.gethostname() and isinstance(pid, int) and pid > 0:
+            if not _process_alive(pid):
+                return None
+        return f"process {pid} on {host}, last sign of life {age:.0f} s ago"
+
+    def release(self) -> None:
+        """Stop renewing the heartbeat and, if this run still owns ``OUTPUT.partial``, mark it
+        free (a failed run's checkpoints are then open to --resume at once). Idempotent."""
+        stop = getattr(self, "_stop", None)
+        if stop is None or stop.is_set():
+            return
+        stop.set()
+        self._heart.join(timeout=5)
+        try:
+            if self.owned():
+                self._beat(alive=False)
+        except OSError:
+            pass
 
     def owned(self) -> bool:
         """True while ``OUTPUT.partial`` still belongs to this run (no other run took it over)."""
@@ -270,13 +351,17 @@ class Staging:
                 meanwhile (without overwrite).
         """
         if not self.owned():
+            self.release()
             raise OutputExistsError(f"another run took over {self.partial!r} while this one wrote it; this run's "
                                     f"result is not kept: {self.url!r} is the other run's")
+        self._stop.set()  # the heartbeat must not rewrite the marker once the directory moves
+        self._heart.join(timeout=5)
         fs, path = url_to_fs(self.url)
         _, partial = url_to_fs(self.partial)
         mark_complete(self.partial)
         if fs.exists(path):
             if not self.overwrite and fs.exists(join(fs, path, SUCCESS)):
+                self._beat(alive=False)
                 raise OutputExistsError(f"another run wrote {self.url!r} while this one ran; this run's result is "
                                         f"kept in {self.partial!r}: rename it or train again with --overwrite")
             old = f"{path}.replaced-{self.run[:8]}"

@@ -261,7 +261,9 @@ def _check_cycle(report: EpochReport, cycle: int, limit: float, layout: BlockLay
     loss = float(report.loss[cycle].sum()) / max(loss_pairs, 1)
     bad_rows = {}
     for name, blocks in (("W", W), ("W'", Wp)):
-        ids = [layout.members(b)[~np.isfinite(rows).all(axis=1)] for b, rows in sorted(blocks.items())]
+        # NaN and Inf survive a sum: one pass without a temporary, rows only when it fails
+        suspect = [(b, rows) for b, rows in sorted(blocks.items()) if not np.isfinite(rows.sum(dtype=np.float32))]
+        ids = [layout.members(b)[~np.isfinite(rows).all(axis=1)] for b, rows in suspect]
         ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         if ids.size:
             bad_rows[name] = ids

@@ -181,12 +181,24 @@ def test_an_input_path_with_glob_characters(spark, capsys, tmp_path, good_input)
     assert_refused(code, line, "holds glob characters")
 
 
-def test_a_gz_file_that_is_not_gzip(capsys, tmp_path):
-    (tmp_path / "corpus.txt.gz").write_bytes(b"this is plain text, not gzip\n")
+@pytest.mark.parametrize("damage", ["not gzip", "truncated"])
+def test_a_gz_file_that_is_not_gzip_or_is_truncated(capsys, tmp_path, damage):
+    import gzip
+
+    whole = gzip.compress(b"the cat sat on the mat\n" * 5000)
+    data = b"this is plain text, not gzip\n" if damage == "not gzip" else whole[:len(whole) // 2]
+    (tmp_path / "corpus.txt.gz").write_bytes(data)
     code, line = run(prepare_job, capsys, "--input", str(tmp_path / "corpus.txt.gz"),
                      "--output", str(tmp_path / "p"), prefix="prepare")
     assert_refused(code, line, "cannot be decompressed", "corpus.txt.gz")
     assert not (tmp_path / "p").exists() and not (tmp_path / "p.partial").exists()
+
+
+def test_a_colon_in_a_local_input_path(spark, capsys, tmp_path, good_input, monkeypatch):
+    (tmp_path / "a:b").symlink_to(good_input)
+    monkeypatch.chdir(tmp_path)  # a relative path whose first part holds ':' reads as a URL scheme
+    code, line = train(capsys, "--input", "a:b", "--output", str(tmp_path / "m"))
+    assert_refused(code, line, "a ':' in a local path is read as a URL scheme")
 
 
 # --- the settings ----------------------------------------------------------------------------
@@ -357,6 +369,25 @@ def test_a_failed_overwrite_keeps_the_previous_model(spark, capsys, tmp_path, go
     assert_refused(code, line, "training diverged")
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert not (tmp_path / "m.partial").exists()  # nothing to resume from: nothing left behind
+
+
+def test_an_interrupted_overwrite_keeps_the_previous_model(spark, capsys, tmp_path, good_input, monkeypatch):
+    """Ctrl-C (KeyboardInterrupt) in the middle of training: the old model stays as it was, and
+    the staging directory is released and removed (nothing to resume from)."""
+    import sparkw2v.pipeline
+
+    out = tmp_path / "m"
+    assert train_job.main(["--input", good_input, "--output", str(out), *SMALL]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sparkw2v.pipeline, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_job.main(["--input", good_input, "--output", str(out), "--overwrite", *SMALL])
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "m.partial").exists()
 
 
 def test_overwrite_replaces_only_a_sparkw2v_directory(spark, capsys, tmp_path, good_input):

@@ -64,3 +64,16 @@ def test_bad_estimator_input_is_a_config_error(spark, kwargs, column, message):
     df = spark.createDataFrame([("a b", ["a", "b"])], "text string, words array<string>")
     with pytest.raises(ConfigError, match=message):
         Word2Vec(inputCol=column, **kwargs).fit(df)
+
+
+def test_a_token_holding_nul_is_trained_like_another_word(spark):
+    """The estimator encodes through the same path as jobs/train.py: a token with NUL in it is
+    one word with its own vector, and its pieces are not words."""
+    rows = [["the", "c\x00t", "sat", "on", "the", "mat"], ["a", "c\x00t", "ran", "to", "a", "log"]] * 30
+    df = spark.createDataFrame([(r,) for r in rows], "words array<string>")
+    model = Word2Vec(inputCol="words", vectorSize=8, minCount=1, maxIter=2, sample=0.0, seed=3).fit(df)
+    vectors = {r.word: np.array(r.vector) for r in model.getVectors().collect()}
+    assert "c\x00t" in vectors and "c" not in vectors and "t" not in vectors
+    start = Word2Vec(inputCol="words", vectorSize=8, minCount=1, maxIter=1, sample=0.0, seed=3, stepSize=1e-9).fit(df)
+    before = {r.word: np.array(r.vector) for r in start.getVectors().collect()}
+    assert np.abs(vectors["c\x00t"] - before["c\x00t"]).max() > 1e-4  # trained, not left at its start

@@ -2,6 +2,7 @@
 hostile words passed as parameters."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,6 +130,10 @@ def test_query_reads_the_model_with_typed_parameters(spark, capsys, model_dir, m
     assert code == 0, line
     rows = [json.loads(x) for x in out.splitlines()][0]["rows"]
     assert [r["word"] for r in rows] == [w for w, _ in model.most_similar("king", 3)]
+    # an untyped number arrives as a string; the table functions read it as the count it is
+    code, line, out = query(capsys, model_dir, "--sql", sql, "--param", "w=king", "--param", "k=3")
+    assert code == 0, line
+    assert [json.loads(x) for x in out.splitlines()][0]["rows"] == rows
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -137,6 +142,7 @@ def test_query_reads_the_model_with_typed_parameters(spark, capsys, model_dir, m
     (["--sql", "SELECT nope FROM vocab"], "UNRESOLVED_COLUMN"),
     (["--sql", "SELECT 1", "--param", "k:int=three"], "'three' is not a int"),
     (["--sql", "SELECT 1", "--param", "k"], "takes NAME=VALUE"),
+    (["--sql", "SELECT 1", "--param", "k:long=3"], "type 'long' is not one of str, int, float, bool"),
 ])
 def test_query_errors_are_one_line(spark, capsys, model_dir, argv, message):
     code, line, _ = query(capsys, model_dir, *argv)
@@ -157,3 +163,112 @@ def test_a_replaced_model_is_not_answered_from_the_old_one(spark, tmp_path):
     register(spark, path)
     assert spark.sql("SELECT word FROM w2v_neighbors('a', 5)").count() == 3
     assert spark.sql("SELECT count(*) AS n FROM vocab").first().n == 4
+
+
+# --- damaged or hand-edited model directories: one line from every job, never a wrong load ----
+
+def _rewrite_embeddings(path, change):
+    """Replace the embeddings/ table of the model at ``path`` by ``change(table)``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = sorted((Path(path) / "embeddings").glob("*.parquet"))
+    table = pa.concat_tables(pq.read_table(p) for p in parts)
+    for p in parts:
+        p.unlink()
+    pq.write_table(change(table), Path(path) / "embeddings" / "part-00000.parquet")
+
+
+def _short_vector(table):
+    import pyarrow as pa
+
+    rows = table.to_pylist()
+    rows[2]["vector"] = rows[2]["vector"][:-1]
+    return pa.Table.from_pylist(rows, schema=table.schema)
+
+
+def _null_vector(table):
+    import pyarrow as pa
+
+    schema = table.schema.set(table.schema.get_field_index("vector"), table.schema.field("vector").with_nullable(True))
+    rows = table.to_pylist()
+    rows[1]["vector"] = None
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _repeated_id(table):
+    import pyarrow as pa
+
+    rows = table.to_pylist()
+    rows[3]["id"] = rows[4]["id"]
+    return pa.Table.from_pylist(rows, schema=table.schema)
+
+
+def _damage(path, how):
+    import shutil
+
+    if how == "short vector":
+        _rewrite_embeddings(path, _short_vector)
+    elif how == "null vector":
+        _rewrite_embeddings(path, _null_vector)
+    elif how == "repeated id":
+        _rewrite_embeddings(path, _repeated_id)
+    elif how == "no embeddings/":
+        shutil.rmtree(Path(path) / "embeddings")
+    elif how == "stray file":
+        (Path(path) / "embeddings" / "notes.txt").write_text("my notes\n")
+
+
+@pytest.mark.parametrize("how, message", [
+    ("short vector", ["components", "damaged"]),
+    ("null vector", ["null word, id or vector", "damaged"]),
+    ("repeated id", ["damaged"]),
+    ("no embeddings/", ["has no embeddings/ table", "damaged"]),
+    ("stray file", ["notes.txt is not a Parquet file", "remove it"]),
+])
+def test_a_damaged_model_is_refused_in_one_line_by_every_job(spark, capsys, model, tmp_path, how, message):
+    from tests.jobs_util import load_job
+
+    from sparkw2v.errors import ModelFormatError
+
+    path = str(tmp_path / "m")
+    write_model(path, model.words, model.counts, model.vectors, model.vectors, {"run": how})
+    _damage(path, how)
+    with pytest.raises(ModelFormatError) as err:
+        Embeddings.load(path)
+    assert all(m in str(err.value) for m in message), err.value
+    for job, argv in (("evaluate", ["--model", path, "--neighbors", "king"]),
+                      ("query", ["--model", path, "--sql", "SELECT * FROM w2v_neighbors('king', 3)"])):
+        capsys.readouterr()
+        code = load_job(job).main(argv)
+        captured = capsys.readouterr()
+        errors = [line for line in captured.err.splitlines() if line.startswith(f"{job}: error:")]
+        assert code == 2 and len(errors) == 1 and captured.out == "", (job, captured)
+        assert "Traceback" not in captured.err and ("damaged" in errors[0] or "remove it" in errors[0]), errors
+
+
+def test_a_prepared_corpus_given_as_a_model_is_refused(spark, capsys, tmp_path):
+    from tests.jobs_util import load_job
+
+    raw = tmp_path / "raw.txt"
+    raw.write_text("the cat sat on the mat\n" * 50)
+    corpus = tmp_path / "corpus"
+    assert load_job("prepare").main(["--input", str(raw), "--output", str(corpus)]) == 0
+    for job, argv in (("evaluate", ["--model", str(corpus), "--neighbors", "cat"]),
+                      ("query", ["--model", str(corpus), "--sql", "SELECT * FROM vocab"])):
+        capsys.readouterr()
+        code = load_job(job).main(argv)
+        captured = capsys.readouterr()
+        errors = [line for line in captured.err.splitlines() if line.startswith(f"{job}: error:")]
+        assert code == 2 and len(errors) == 1 and captured.out == "", (job, captured)
+        assert "not a model" in errors[0] or "not a sparkw2v model" in errors[0], errors
+
+
+def test_allow_all_sql_runs_what_read_only_mode_refuses(spark, capsys, model_dir, tmp_path):
+    target = tmp_path / "copy"
+    sql = f"INSERT OVERWRITE DIRECTORY '{target}' USING parquet SELECT word FROM vocab"
+    code, line, _ = query(capsys, model_dir, "--sql", sql)
+    assert code == 2 and "--allow-all-sql" in line and not target.exists()
+    code, line, _ = query(capsys, model_dir, "--sql", sql, "--allow-all-sql")
+    assert code == 0, line
+    assert spark.read.parquet(str(target)).count() == 10

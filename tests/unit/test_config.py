@@ -32,6 +32,7 @@ def test_repo_default_toml_equals_code_defaults():
     ("epochs", 0, "'epochs'"),
     ("epochs", 1_000_000, "'epochs' has invalid value 1000000: it must be an integer in [1, 10000]"),
     ("cycles_per_epoch", 0, "'cycles_per_epoch' has invalid value 0"),
+    ("cycles_per_epoch", 10_001, "'cycles_per_epoch' has invalid value 10001: it must be an integer in [1, 10000]"),
     ("num_blocks", -1, "'num_blocks' has invalid value -1"),
     ("vector_size", "100", "must be of type int"),
 ])

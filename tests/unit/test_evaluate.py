@@ -112,3 +112,29 @@ def test_tied_gold_scores_give_an_undefined_correlation_not_nan(tmp_path):
     path.write_text("man\twoman\t5\nking\tqueen\t5\napple\tpear\t5\n")
     assert similarity_correlation(toy_embeddings(), str(path))["spearman"] is None
     assert spearman(np.array([1.0, 1.0]), np.array([1.0, 2.0])) is None
+
+
+def test_evaluate_job_prints_a_short_summary_and_the_full_json_on_request(tmp_path, capsys):
+    import json
+
+    from tests.jobs_util import load_job
+
+    emb = toy_embeddings()
+    model = tmp_path / "m"
+    write_model(str(model), emb.words, emb.counts, emb.vectors, emb.vectors, {"x": 1})
+    sim = tmp_path / "s.tsv"
+    sim.write_text("king\tqueen\t9\nking\tapple\t1\nman\twoman\t8\n")
+    job = load_job("evaluate")
+    argv = ["--model", str(model), "--similarity", str(sim), "--neighbors", "king", "nope", "--topn", "2"]
+    assert job.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"model {model}: 6 words" and len(lines) == 4, lines
+    assert lines[1] == f"{sim}: Spearman rho 1.000 over 3 pairs; 0 skipped"
+    assert lines[2].startswith("king: queen ") and lines[3] == "nope: not in the vocabulary"
+    assert job.main([*argv, "--json"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert full["neighbors"]["king"][0][0] == "queen" and full["neighbors"]["nope"] is None
+    out_file = tmp_path / "r.json"
+    assert job.main([*argv, "--json", str(out_file)]) == 0
+    assert capsys.readouterr().out.splitlines() == lines  # the summary still, the JSON in the file
+    assert json.loads(out_file.read_text()) == full
