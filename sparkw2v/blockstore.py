@@ -174,10 +174,14 @@ class BlockStore:
         return self._path(f"run-{run}")
 
     def exchange(self, run: str, epoch: int, attempt: int, task: int, num_tasks: int,
-                 timeout: float = 1800.0) -> "FileExchange":
-        """The W' ring of one task in one attempt at ``epoch``."""
+                 timeout: float = 1800.0, same_host: bool = False) -> "FileExchange":
+        """The W' ring of one task in one attempt at ``epoch``.
+
+        ``same_host``: every task of the ring runs on this machine (a local master), so a local
+        store may hand blocks over without copying them (see :class:`FileExchange`).
+        """
         return FileExchange(self, posixpath.join(self.run_dir(run), f"e{epoch:04d}-a{attempt}"), task,
-                            num_tasks, timeout)
+                            num_tasks, timeout, zero_copy=same_host and self.local)
 
     def remove_run(self, run: str, epoch: int | None = None) -> None:
         """Remove a run's scratch files (of one epoch, or all)."""
@@ -287,25 +291,39 @@ class FileExchange:
     """The W' ring of one task through files: send = write and rename, receive = wait, read and
     remove (each handed-over block has exactly one reader).
 
+    With ``zero_copy`` (every task on this machine, a local directory) a received block is not
+    read into memory: the file is renamed to a name of this task's and mapped (``np.memmap``,
+    shared), the kernel trains on the mapping, and sending it on is a rename again, so a block
+    is copied once an epoch (its first send) instead of twice a sub-epoch. The bytes are the same
+    either way; only the copies go.
+
     Args:
         store: the block store; directory: this stage attempt's scratch directory.
         task, num_tasks: t and T (for messages).
         timeout: seconds to wait for one block before giving up.
+        zero_copy: hand mapped blocks over by renaming their files (local directory, one host).
     """
 
-    def __init__(self, store: BlockStore, directory: str, task: int, num_tasks: int, timeout: float):
+    def __init__(self, store: BlockStore, directory: str, task: int, num_tasks: int, timeout: float,
+                 zero_copy: bool = False):
         self.store = store
         self.directory = directory
         self.task = task
         self.num_tasks = num_tasks
         self.timeout = timeout
+        self.zero_copy = zero_copy and store.local
         self.abort_path = posixpath.join(directory, "ABORT")
 
     def _name(self, cycle: int, sub_epoch: int, block: int) -> str:
         return posixpath.join(self.directory, f"h-{cycle:04d}-{sub_epoch:05d}-{block:05d}.f32")
 
     def send(self, cycle: int, sub_epoch: int, block: int, rows: np.ndarray) -> None:
-        self.store._write_bytes(self._name(cycle, sub_epoch, block), memoryview(np.ascontiguousarray(rows)).cast("B"))
+        target = self._name(cycle, sub_epoch, block)
+        if self.zero_copy and isinstance(rows, np.memmap) and rows.filename is not None:
+            # same machine: the mapping is the page cache itself, the next reader sees every write
+            os.replace(rows.filename, target)
+            return
+        self.store._write_bytes(target, memoryview(np.ascontiguousarray(rows)).cast("B"))
 
     def receive(self, cycle: int, sub_epoch: int, block: int, shape: tuple[int, int]) -> np.ndarray:
         path = self._name(cycle, sub_epoch, block)
@@ -326,6 +344,10 @@ class FileExchange:
                     f"{(self.task + 1) % self.num_tasks} stopped; Spark retries the stage")
             time.sleep(pause)
             pause = min(pause * 1.5, 0.02)
+        if self.zero_copy:
+            held = posixpath.join(self.directory, f"held-{self.task:05d}-{os.path.basename(path)}")
+            os.replace(path, held)
+            return np.memmap(held, np.float32, "r+", shape=tuple(shape))
         if local:
             rows = np.fromfile(path, np.float32)
             os.remove(path)

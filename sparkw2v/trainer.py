@@ -208,6 +208,7 @@ class _EpochJob:
     run: str
     wait_timeout: float
     attempt: int = 0  # the driver's attempt at this epoch (Spark never retries a barrier result stage)
+    same_host: bool = False  # every task on the driver's machine (a local master): blocks move without copies
 
     @property
     def num_blocks(self) -> int:
@@ -264,7 +265,8 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
     weights = pair_weights(counts, keep)
     layout = job.layout(job.epoch, weights)
     owned = owned_blocks(task, job.num_tasks, job.num_blocks)
-    exchange = (job.store.exchange(job.run, job.epoch, job.attempt, task, job.num_tasks, job.wait_timeout)
+    exchange = (job.store.exchange(job.run, job.epoch, job.attempt, task, job.num_tasks, job.wait_timeout,
+                                   same_host=job.same_host)
                 if job.num_tasks > 1 else None)
     timings = {}
     t = time.perf_counter()
@@ -548,7 +550,7 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
     try:
         for epoch in range(first, config.epochs):
             job = _EpochJob(epoch, schedule, len(vocab), T, config.vector_size, config.window, config.negative,
-                            config.ns_exponent, store, run, WAIT_TIMEOUT)
+                            config.ns_exponent, store, run, WAIT_TIMEOUT, same_host=sc.master.startswith("local"))
             started = time.perf_counter()
             reports = _run_epoch_with_retries(sc, corpus, job, tables_bc, epoch_words, clock)
             seconds = time.perf_counter() - started
