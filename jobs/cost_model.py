@@ -13,11 +13,12 @@ Predicts the wall time of one epoch of a large corpus on X executors from what i
 and the stated assumptions of the cluster (network / shared-filesystem bandwidth per executor,
 vocabulary size, pairs per token). The model, per epoch, with N pairs, |W| = V x d x 4 bytes:
 
-  T(X) = t_job + N g / X + 8 N / (X bw)                  pairs: generate, shuffle, lay out
+  T(X) = t_job + N g / X + b N / (X bw)                  pairs: generate, shuffle, lay out
        + N / (X r(P) e(P, X))                             the kernel's critical path
        + P R max(0, h0 + 2 |W| / (P bw) - (B - 1) t_s)    W' handed round the ring, B = P / X
        + 4 |W| / (X bw)                                   read and write W and W' per epoch
-  t_s = N / (P^2 R r(P)): one stratum of one cycle. T(1) has neither ring nor balance loss.
+  t_s = N / (P^2 R r(P)): one stratum of one cycle; b = 4 bytes a pair when a block has at most
+  32767 rows (int16 local rows), else 8. T(1) has neither ring nor balance loss.
   Efficiency E(X) = T(1) / (X T(X)).
 """
 
@@ -136,7 +137,8 @@ def predict(X: int, P: int, R: int, N: float, model_bytes: float, bw: float, cos
     r, e = m["kernel_pairs_per_sec"], m["balance"][X] if X in m["balance"] else 1.0
     B = P / X
     t_stratum = N / (P * P * R * r)
-    pairs_t = N * costs["pair_core_seconds"] / X + 8 * N / (X * bw)
+    pair_bytes = 4 if model_bytes / (400 * P) <= 32767 else 8  # rows per block at d=100 float32
+    pairs_t = N * costs["pair_core_seconds"] / X + pair_bytes * N / (X * bw)
     kernel_t = N / (X * r * e)
     ring_t = P * R * max(0.0, ring_latency + 2 * model_bytes / (P * bw) - (B - 1) * t_stratum) if X > 1 else 0.0
     state_t = 4 * model_bytes / (X * bw)
