@@ -184,7 +184,8 @@ def main() -> None:
             p = predict(X, P, R, N, model_bytes, args.bandwidth, costs, blocks, latency)
             p["efficiency"] = serial["seconds"] / (X * p["seconds"])
             rows.append(p)
-    print(f"measured: kernel {', '.join(f'P={P} {m['kernel_pairs_per_sec'] / 1e6:.2f}M' for P, m in blocks.items())} "
+    rates = ", ".join("P=%d %.2fM" % (P, m["kernel_pairs_per_sec"] / 1e6) for P, m in blocks.items())
+    print(f"measured: kernel {rates} "
           f"pairs/s/core; pair cost {costs['pair_core_seconds'] * 1e9:.0f} ns/pair/core; job {costs['job_seconds']:.2f} s/epoch; "
           f"ring latency {latency * 1e3:.2f} ms/sub-epoch (2 tasks, 64 KiB blocks, local disk), local ring bandwidth "
           f"{local_bw / 1e9:.2f} GB/s; {costs['pairs_per_token']:.2f} pairs/token")
