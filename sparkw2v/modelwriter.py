@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from . import storage
 from .blockstore import BlockStore
@@ -59,7 +58,7 @@ def _write_part(store: BlockStore, epochs_done: int, vector_size: int, targets: 
 def _write(table, url: str) -> None:
     fs, path = storage.url_to_fs(url)
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    pq.write_table(table, path, filesystem=fs)
+    storage.write_parquet(table, fs, path)
 
 
 def write_model_from_blocks(sc, url: str, store: BlockStore, epochs_done: int, layout: BlockLayout,

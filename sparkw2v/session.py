@@ -45,7 +45,9 @@ def build_session(app_name: str = "sparkw2v", master: str | None = None,
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     quiet = f"-Dlog4j2.configurationFile=file:{LOG4J2}" if not verbose and LOG4J2.exists() else ""
-    submitted = _submitted_conf(quiet)
+    # what only counts when the JVM starts (its heap, its options): given to it if this process starts it
+    at_start = {k: v for k, v in (conf or {}).items() if k.startswith("spark.driver.")}
+    submitted = _submitted_conf(quiet, at_start)
     if master:
         builder = builder.master(master)
     elif "spark.master" not in submitted:
@@ -59,20 +61,25 @@ def build_session(app_name: str = "sparkw2v", master: str | None = None,
     return spark
 
 
-def _submitted_conf(java_options: str = "") -> dict[str, str]:
+def _submitted_conf(java_options: str = "", at_start: dict[str, str] | None = None) -> dict[str, str]:
     """Spark properties given to spark-submit (--master, --conf ...).
 
     spark-submit hands them to the JVM it starts before the Python driver, as system
     properties; SparkConf reads them once the Python side is attached to that JVM. Run with
-    ``python``, this process starts the JVM here, with ``java_options`` (the log configuration):
-    they can only be given at its start.
+    ``python``, this process starts the JVM here, with ``java_options`` (the log configuration)
+    and ``at_start`` (``spark.driver.*`` settings such as the heap, ``spark.driver.memory``):
+    they can only be given at its start (set later, they would be silently ignored).
     """
     from pyspark import SparkConf, SparkContext
 
     from .cli import under_spark_submit
 
-    if SparkContext._gateway is None and not under_spark_submit() and java_options:
-        conf = SparkConf(loadDefaults=False).set("spark.driver.extraJavaOptions", java_options)
+    at_start = dict(at_start or {})
+    if java_options:
+        at_start["spark.driver.extraJavaOptions"] = " ".join(
+            x for x in (java_options, at_start.get("spark.driver.extraJavaOptions", "")) if x)
+    if SparkContext._gateway is None and not under_spark_submit() and at_start:
+        conf = SparkConf(loadDefaults=False).setAll(list(at_start.items()))
         SparkContext._ensure_initialized(conf=conf)
     else:
         SparkContext._ensure_initialized()

@@ -118,13 +118,30 @@ def prepare_output(url: str, overwrite: bool) -> None:
     fs.makedirs(path, exist_ok=True)
 
 
+# Rows of a Parquet row group are chosen to make it about this many bytes: Spark's reader (and
+# MLlib's Word2VecModel.load) reads a whole column chunk of a row group into one heap buffer, so
+# a block of a million 100-dimensional vectors in one row group (400 MB) ran a JVM out of heap.
+ROW_GROUP_BYTES = 32 << 20
+
+
+def row_group_rows(table: pa.Table) -> int:
+    """Rows per row group so that one is about ROW_GROUP_BYTES of ``table`` (>= 1)."""
+    per_row = table.nbytes / max(1, table.num_rows)
+    return max(1, int(ROW_GROUP_BYTES // max(per_row, 1.0)))
+
+
+def write_parquet(table: pa.Table, fs, path: str) -> None:
+    """``pq.write_table`` with row groups of about ROW_GROUP_BYTES."""
+    pq.write_table(table, path, filesystem=fs, row_group_size=row_group_rows(table))
+
+
 def write_table(table: pa.Table, url: str, name: str, part: str = "part-00000.parquet") -> None:
     """Write ``table`` as Parquet ``url/name/part``: into a temporary directory, then renamed."""
     fs, path = url_to_fs(url)
     tmp = join(fs, path, f"_tmp-{name}-{uuid.uuid4().hex}")
     fs.makedirs(tmp, exist_ok=True)
     try:
-        pq.write_table(table, join(fs, tmp, part), filesystem=fs)
+        write_parquet(table, fs, join(fs, tmp, part))
     except BaseException:
         remove_quietly(fs, tmp)
         raise

@@ -60,3 +60,13 @@ def test_a_run_prints_its_result_alone_on_stdout(corpus, tmp_path):
     loud = submit(str(REPO / "jobs" / "query.py"), "--model", str(tmp_path / "m"),
                   "--sql", "SELECT count(*) AS n FROM vocab", verbose=True)
     assert loud.returncode == 0 and [line for line in loud.stderr.splitlines() if SPARK_LOG.match(line)]
+
+
+def test_driver_settings_reach_the_jvm_this_process_starts(spark):
+    """``spark.driver.memory`` given to build_session must size the heap of the JVM it starts
+    (it only counts at the JVM's start: set later, Spark ignores it without a word)."""
+    from sparkw2v.session import TEST_CONF
+
+    want = int(TEST_CONF["spark.driver.memory"].rstrip("g")) * 2**30
+    heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
+    assert heap > 0.85 * want, (heap, want)
