@@ -22,6 +22,7 @@ of a failed attempt that have not yet died can never take a block meant for the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
@@ -220,52 +221,45 @@ class BlockStore:
 
     # ------------------------------------------------------------------ bytes
 
-    def _write_bytes(self, path: str, data) -> None:
+    @contextlib.contextmanager
+    def _writing(self, path: str):
+        """A file open for writing under a temporary name beside ``path``: renamed to ``path``
+        when the block ends, removed if it fails, so that a reader never sees half a file."""
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        if self.local:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-            return
-        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        try:
-            self.fs.pipe_file(tmp, bytes(data))
-            self.fs.mv(tmp, path)
-        except BaseException:
-            storage.remove_quietly(self.fs, tmp)
-            raise
-
-    def _write_npy_rows(self, path: str, rows: np.ndarray, order: np.ndarray, chunk_bytes: int = 64 << 20) -> None:
-        """Write ``rows[order]`` ((n, N) float32) as a .npy file, streaming: a chunk of rows at
-        a time, so that a block of several GB needs no second copy in memory. Temporary name,
-        then renamed."""
-        n, width = order.shape[0], rows.shape[1]
-        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
-                  "shape": (n, width)}
-        step = max(1, chunk_bytes // max(1, width * 4))
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        opener = open if self.local else self.fs.open
         if self.local:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         else:
             self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
         try:
-            with opener(tmp, "wb") as fh:
-                np.lib.format.write_array_header_1_0(fh, header)
-                for start in range(0, n, step):
-                    fh.write(np.ascontiguousarray(rows[order[start:start + step]], dtype=np.float32).data)
+            with (open(tmp, "wb") if self.local else self.fs.open(tmp, "wb")) as fh:
+                yield fh
             if self.local:
                 os.replace(tmp, path)
             else:
                 self.fs.mv(tmp, path)
         except BaseException:
             if self.local:
-                if os.path.exists(tmp):
+                with contextlib.suppress(FileNotFoundError):
                     os.remove(tmp)
             else:
                 storage.remove_quietly(self.fs, tmp)
             raise
+
+    def _write_bytes(self, path: str, data) -> None:
+        with self._writing(path) as fh:
+            fh.write(data)
+
+    def _write_npy_rows(self, path: str, rows: np.ndarray, order: np.ndarray, chunk_bytes: int = 64 << 20) -> None:
+        """Write ``rows[order]`` ((n, N) float32) as a .npy file, streaming: a chunk of rows at
+        a time, so that a block of several GB needs no second copy in memory."""
+        n, width = order.shape[0], rows.shape[1]
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                  "shape": (n, width)}
+        step = max(1, chunk_bytes // max(1, width * 4))
+        with self._writing(path) as fh:
+            np.lib.format.write_array_header_1_0(fh, header)
+            for start in range(0, n, step):
+                fh.write(np.ascontiguousarray(rows[order[start:start + step]], dtype=np.float32).data)
 
     def _read_rows(self, path: str, lo: int, hi: int, vector_size: int) -> np.ndarray:
         with (open(path, "rb") if self.local else self.fs.open(path, "rb")) as fh:

@@ -110,18 +110,12 @@ def write_model_from_blocks(sc, url: str, store: BlockStore, epochs_done: int, l
         raise OSError(f"the blocks hold {rows} rows, the vocabulary {len(words)} words")
     fs, path = storage.url_to_fs(url)
     for name, final in ((EMBEDDINGS, EMBEDDINGS), (CONTEXT_EMBEDDINGS, CONTEXT_EMBEDDINGS)):
-        _replace(fs, storage.url_to_fs(tmp[name])[1], storage.join(fs, path, final))
+        storage.replace_dir(fs, storage.url_to_fs(tmp[name])[1], storage.join(fs, path, final))
     write_mllib_metadata(storage.child(url, MLLIB), vector_size, mllib_params)
-    _replace(fs, storage.url_to_fs(tmp["mllib"])[1], storage.join(fs, path, MLLIB, "data"))
+    storage.replace_dir(fs, storage.url_to_fs(tmp["mllib"])[1], storage.join(fs, path, MLLIB, "data"))
     storage.write_json(metadata, url, METADATA)
     storage.mark_complete(url)
     return {"rows": int(rows), "seconds": time.perf_counter() - start}
-
-
-def _replace(fs, source: str, target: str) -> None:
-    if fs.exists(target):  # left by an earlier attempt that did not complete
-        fs.rm(target, recursive=True)
-    fs.mv(source, target, recursive=True)
 
 
 def _remove(url: str) -> None:

@@ -145,10 +145,15 @@ def write_table(table: pa.Table, url: str, name: str, part: str = "part-00000.pa
     except BaseException:
         remove_quietly(fs, tmp)
         raise
-    final = join(fs, path, name)
-    if fs.exists(final):  # left by an earlier attempt that did not complete
-        fs.rm(final, recursive=True)
-    fs.mv(tmp, final, recursive=True)
+    replace_dir(fs, tmp, join(fs, path, name))
+
+
+def replace_dir(fs, source: str, target: str) -> None:
+    """Move the finished directory ``source`` to ``target``, removing what an earlier attempt
+    that did not complete left there."""
+    if fs.exists(target):
+        fs.rm(target, recursive=True)
+    fs.mv(source, target, recursive=True)
 
 
 def write_json(obj: Any, url: str, name: str) -> None:
@@ -338,14 +343,20 @@ class Staging:
                 return None
         return f"process {pid} on {host}, last sign of life {age:.0f} s ago"
 
+    def _stop_beating(self) -> bool:
+        """Stop the heartbeat thread; False if it was not running (not begun, or stopped)."""
+        stop = getattr(self, "_stop", None)
+        if stop is None or stop.is_set():
+            return False
+        stop.set()
+        self._heart.join(timeout=5)
+        return True
+
     def release(self) -> None:
         """Stop renewing the heartbeat and, if this run still owns ``OUTPUT.partial``, mark it
         free (a failed run's checkpoints are then open to --resume at once). Idempotent."""
-        stop = getattr(self, "_stop", None)
-        if stop is None or stop.is_set():
+        if not self._stop_beating():
             return
-        stop.set()
-        self._heart.join(timeout=5)
         try:
             if self.owned():
                 self._beat(alive=False)
@@ -371,8 +382,7 @@ class Staging:
             self.release()
             raise OutputExistsError(f"another run took over {self.partial!r} while this one wrote it; this run's "
                                     f"result is not kept: {self.url!r} is the other run's")
-        self._stop.set()  # the heartbeat must not rewrite the marker once the directory moves
-        self._heart.join(timeout=5)
+        self._stop_beating()  # the heartbeat must not rewrite the marker once the directory moves
         fs, path = url_to_fs(self.url)
         _, partial = url_to_fs(self.partial)
         mark_complete(self.partial)
