@@ -9,9 +9,10 @@ stay together: the kernel shares their noise words. The first pair of a position
 carries its context as ``~id`` (a negative number), so that two positions with the same context
 word are never taken for one.
 
-:func:`arrange_block` then lays out the pairs one task trains for one W block: each stratum's
-pairs of every shard are cut into ``cycles`` consecutive parts, and part r of all shards,
-concatenated in shard order, is what the stratum trains in cycle r.
+:func:`plan_block` and :func:`place_shard` then lay out the pairs one task trains for one W block
+(``worker.BlockPairs.arrange``): each stratum's pairs of every shard are cut into ``cycles``
+consecutive parts, and part r of all shards, concatenated in shard order, is what the stratum
+trains in cycle r.
 """
 
 from __future__ import annotations
@@ -171,30 +172,6 @@ def to_local_rows(centers, contexts, local):
     return out_c, out_o
 
 
-def arrange_block(centers, contexts, counts, cycles, local, out_centers, out_contexts, bounds):
-    """Lay out the pairs of one W block for training, in local rows (all shards at once).
-
-    Args:
-        centers, contexts: (n,) int32 word ids: the block's pairs of every shard, shard after
-            shard, each shard's pairs sorted by context block (as :func:`generate_pairs` gives
-            them, restricted to one center block; ``~id`` marks the first pair of a position).
-        counts: (C, P) int64, pairs of shard c with context block j.
-        cycles: R.
-        local: (V,) int32 row of each word inside its block (``BlockLayout.local``).
-        out_centers, out_contexts: (n,) int32, filled with local rows (``~row`` where the
-            context was ``~id``).
-        bounds: (R, P, 2) int64, filled (see :func:`plan_block`).
-    """
-    planned, dest = plan_block(counts, cycles)
-    bounds[:] = planned
-    first = 0
-    for c in range(counts.shape[0]):
-        n = int(counts[c].sum())
-        place_shard(centers[first:first + n], contexts[first:first + n], counts[c], cycles, dest[c], local,
-                    out_centers, out_contexts)
-        first += n
-
-
 def split_by_center_block(centers: np.ndarray, contexts: np.ndarray, counts: np.ndarray):
     """The pairs of :func:`generate_pairs` cut by center block.
 
@@ -212,7 +189,7 @@ def split_by_center_block(centers: np.ndarray, contexts: np.ndarray, counts: np.
 @njit(cache=True)
 def count_centers(centers, bounds, block_size):
     """n(c, j): (P, block_size) int32 pairs of each center (local row) with each context block
-    over all cycles, from :func:`arrange_block`'s output."""
+    over all cycles, from the laid-out pairs of ``worker.BlockPairs.arrange``."""
     cycles, num_blocks, _ = bounds.shape
     out = np.zeros((num_blocks, block_size), np.int32)
     for r in range(cycles):

@@ -5,7 +5,7 @@ import pytest
 
 from sparkw2v import vocab
 from sparkw2v.layout import BlockLayout
-from sparkw2v.pairs import arrange_block, generate_pairs, split_by_center_block
+from sparkw2v.pairs import generate_pairs, split_by_center_block
 
 
 def rows_of(ids, offsets):
@@ -92,7 +92,7 @@ def test_strata_partition_the_pairs_of_one_block_scheme():
     assert many[2].sum() == len(c1)
 
 
-def test_arrange_block_cuts_every_shard_stratum_into_cycles_in_shard_order():
+def test_a_block_layout_cuts_every_shard_stratum_into_cycles_in_shard_order():
     P, R = 2, 3
     labels = np.array([0, 1, 0, 1, 0, 1], np.int32)  # words 0, 2, 4 in block 0; 1, 3, 5 in block 1
     layout = BlockLayout.from_labels(labels, P)
@@ -100,12 +100,11 @@ def test_arrange_block_cuts_every_shard_stratum_into_cycles_in_shard_order():
     # (~x marks the first pair of a position)
     shard0 = ([0, 2, 4, 0, 2], [~0, ~2, ~1, 3, ~5], [2, 3])
     shard1 = ([4, 4, 0, 2], [~4, ~0, 2, ~2], [4, 0])
-    centers = np.array(shard0[0] + shard1[0], np.int32)
-    contexts = np.array(shard0[1] + shard1[1], np.int32)
-    counts = np.array([shard0[2], shard1[2]], np.int64)
-    out_c, out_o = np.empty(9, np.int32), np.empty(9, np.int32)
-    bounds = np.zeros((R, P, 2), np.int64)
-    arrange_block(centers, contexts, counts, R, layout.local, out_c, out_o, bounds)
+    from sparkw2v.worker import BlockPairs, NoiseTables
+
+    sources = [(np.array(c, np.int32), np.array(o, np.int32), np.array(n, np.int64)) for c, o, n in (shard0, shard1)]
+    laid = BlockPairs.arrange(sources, R, layout, 0, NoiseTables.build(np.ones(6, np.int64), layout), 5)
+    out_c, out_o, bounds = laid.centers, laid.contexts, laid.bounds
     to_ids = {b: layout.members(b) for b in range(P)}
     got = {}
     for r in range(R):
