@@ -178,7 +178,7 @@ def run_child(system: str, args, out: Path, extra: list[str]) -> dict:
             got = _peak_rss(pid)
             if got and got[1] >= peaks.get(pid, ("", 0))[1]:
                 peaks[pid] = got
-            tree += _rss(pid)
+            tree += rss(pid)
         tree_peak = max(tree_peak, tree)
         time.sleep(0.25)
     stdout, _ = proc.communicate()
@@ -195,7 +195,7 @@ def run_child(system: str, args, out: Path, extra: list[str]) -> dict:
     return result
 
 
-def _rss(pid: int) -> int:
+def rss(pid: int) -> int:
     """Resident bytes of a process now (0 if it is gone)."""
     try:
         with open(f"/proc/{pid}/status") as fh:

@@ -138,7 +138,7 @@ def register(spark, model_dir: str) -> None:
             k = count_argument(k)
             if word is None or word not in emb.index or k <= 0:
                 return
-            for w, s in emb.most_similar(word, int(k)):
+            for w, s in emb.most_similar(word, k):
                 yield w, s
 
     @udtf(returnType="word: string, similarity: double", useArrow=False)
@@ -148,7 +148,7 @@ def register(spark, model_dir: str) -> None:
             k = count_argument(k)
             if any(w is None or w not in emb.index for w in (a, b, c)) or k <= 0:
                 return
-            for w, s in emb.analogy(a, b, c, int(k)):
+            for w, s in emb.analogy(a, b, c, k):
                 yield w, s
 
     spark.udtf.register("w2v_neighbors", Neighbors)

@@ -334,14 +334,15 @@ def _arrange_pairs(job: _EpochJob, owned: range, layout: BlockLayout, tables: No
         sources[k].append((shard, c_k, o_k, n_k))
     timings["pairs_read_seconds"] = time.perf_counter() - started
     t = time.perf_counter()
+    compact = job.compact_pairs(layout)
     pairs = {}
     for k in owned:
         ordered = [s[1:] for s in sorted(sources.pop(k), key=lambda s: s[0])]
         pairs[k] = BlockPairs.arrange(ordered, job.schedule.cycles, layout, k, tables, job.negative,
-                                      local_rows=job.compact_pairs(layout))
+                                      local_rows=compact)
         del ordered
     timings["arrange_seconds"] = time.perf_counter() - t
-    timings["compact_pairs"] = float(job.compact_pairs(layout))
+    timings["compact_pairs"] = float(compact)
     return pairs
 
 

@@ -22,15 +22,8 @@ pytestmark = pytest.mark.spark
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "jobs"))
+from benchmark import rss  # noqa: E402
 from zipf_corpus import write_corpus  # noqa: E402
-
-
-def rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            return next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS")), 0)
-    except OSError:
-        return 0
 
 
 def train_and_sample(corpus: str, out: Path, vector_size: int) -> tuple[dict, int]:
