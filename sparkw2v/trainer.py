@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 import weakref
 from dataclasses import dataclass, field
 from typing import Callable
@@ -208,7 +209,7 @@ class _EpochJob:
     run: str
     wait_timeout: float
     attempt: int = 0  # the driver's attempt at this epoch (Spark never retries a barrier result stage)
-    same_host: bool = False  # every task on the driver's machine (a local master): blocks move without copies
+    transit: BlockStore | None = None  # shared memory for the W' ring (local masters, see transit_store)
 
     @property
     def num_blocks(self) -> int:
@@ -265,8 +266,9 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
     weights = pair_weights(counts, keep)
     layout = job.layout(job.epoch, weights)
     owned = owned_blocks(task, job.num_tasks, job.num_blocks)
-    exchange = (job.store.exchange(job.run, job.epoch, job.attempt, task, job.num_tasks, job.wait_timeout,
-                                   same_host=job.same_host)
+    ring = job.transit or job.store
+    exchange = (ring.exchange(job.run, job.epoch, job.attempt, task, job.num_tasks, job.wait_timeout,
+                              same_host=job.transit is not None)
                 if job.num_tasks > 1 else None)
     timings = {}
     t = time.perf_counter()
@@ -544,6 +546,7 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
     keep = vocab_mod.keep_probabilities(vocab.counts, config.sample)
     tables_bc = sc.broadcast((vocab.counts, keep))
     run = store.new_run()
+    transit = transit_store(sc.master, len(vocab) * config.vector_size * 4)
     epoch_words = int(shard_words.sum())
     clock = {"start": time.perf_counter(), "words_before": 0.0}
     cycles: list[dict] = []
@@ -551,7 +554,7 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
     try:
         for epoch in range(first, config.epochs):
             job = _EpochJob(epoch, schedule, len(vocab), T, config.vector_size, config.window, config.negative,
-                            config.ns_exponent, store, run, WAIT_TIMEOUT, same_host=sc.master.startswith("local"))
+                            config.ns_exponent, store, run, WAIT_TIMEOUT, transit=transit)
             started = time.perf_counter()
             reports = _run_epoch_with_retries(sc, corpus, job, tables_bc, epoch_words, clock)
             seconds = time.perf_counter() - started
@@ -566,6 +569,8 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
                                                        config.epochs):
                     store.remove_state(old)
                 store.remove_run(run, epoch)
+                if transit is not None:
+                    transit.remove_run(run, epoch)
             except OSError as exc:
                 raise OutputWriteError(f"writing the blocks after epoch {epoch + 1} to {store.url} failed "
                                        f"({exc}): fix the filesystem and train again with --resume") from None
@@ -583,9 +588,38 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
             store.remove_run(run)
         except OSError:  # pragma: no cover - best effort: scratch files of a failing filesystem
             pass
+        if transit is not None:
+            shutil.rmtree(transit.url, ignore_errors=True)
     stats = {"train_seconds": sum(s["seconds"] for s in epoch_stats),
              "epochs_trained": len(epoch_stats), "epochs": epoch_stats}
     return cycles, stats
+
+
+# Where W' blocks in transit go when every task runs on the driver's machine: in shared memory
+# (tmpfs) a received block is mapped and handed on by a rename, without copies, and nothing is
+# written back to a disk (mapped files on a disk were: a 10M-word run stalled in writeback).
+SHARED_MEMORY = "/dev/shm"
+
+
+def transit_store(master: str, model_bytes: int) -> BlockStore | None:
+    """A block store in shared memory for the W' ring of a local master, if SHARED_MEMORY has
+    room for W' (``model_bytes`` = V x d x 4) with a margin; else None: blocks are then copied
+    through the work directory. Also removes what killed runs of this machine left there.
+    """
+    from .storage import _process_alive
+
+    if not master.startswith("local") or not os.path.isdir(SHARED_MEMORY):
+        return None
+    for name in os.listdir(SHARED_MEMORY):
+        pid = name[len("sparkw2v-"):].split("-")[0] if name.startswith("sparkw2v-") else ""
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(os.path.join(SHARED_MEMORY, name), ignore_errors=True)
+    st = os.statvfs(SHARED_MEMORY)
+    if st.f_bavail * st.f_frsize < 1.25 * model_bytes + (64 << 20):
+        log.info("W' blocks in transit are copied through the work directory: %s has less room than "
+                 "1.25 x W' (%d bytes)", SHARED_MEMORY, model_bytes)
+        return None
+    return BlockStore(os.path.join(SHARED_MEMORY, f"sparkw2v-{os.getpid()}-{uuid.uuid4().hex[:8]}"))
 
 
 # how long a task waits for a W' block from its neighbour before it fails (Spark then retries
