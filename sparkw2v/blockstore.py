@@ -285,7 +285,8 @@ class FileExchange:
     """The W' ring of one task through files: send = write and rename, receive = wait, read and
     remove (each handed-over block has exactly one reader).
 
-    With ``zero_copy`` (every task on this machine, a local directory) a received block is not
+    With ``zero_copy`` (every task on this machine, a local directory; the trainer gives it one in
+    shared memory, where mapped pages are never written back to a disk) a received block is not
     read into memory: the file is renamed to a name of this task's and mapped (``np.memmap``,
     shared), the kernel trains on the mapping, and sending it on is a rename again, so a block
     is copied once an epoch (its first send) instead of twice a sub-epoch. The bytes are the same
