@@ -6,6 +6,11 @@ training is done the executors write the model's tables from them (``modelwriter
 driver its metadata and ``_SUCCESS``; the blocks are removed and the directory is renamed to
 ``MODEL_DIR``, replacing an earlier model only then (with ``overwrite``). A failed or refused
 run leaves whatever was at ``MODEL_DIR`` as it was. The driver never holds W or W'.
+
+With a ``work_dir`` the blocks live in the run's own subdirectory of it
+(``WORK/sparkw2v-NAME-HASH``, the same for every run of one output, so --resume finds it); that
+subdirectory alone is removed when the model is complete, never ``work_dir`` or anything else
+in it.
 """
 
 from __future__ import annotations
@@ -36,28 +41,32 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         overwrite: replace an existing output (recognisably a sparkw2v output), once the new
             model is complete.
         resume: continue an unfinished run in ``output.partial`` from its newest checkpoint.
-        work_dir: where the blocks live while training (default ``output.partial/_blocks``); a
-            directory the driver and every executor reach, e.g. a faster filesystem than the
-            output's. Removed once the model is complete.
+        work_dir: a directory in which the blocks live while training, in the run's own
+            subdirectory (default: ``output.partial/_blocks``); a directory the driver and every
+            executor reach, e.g. a faster filesystem than the output's. Only the run's
+            subdirectory is removed once the model is complete.
 
     Returns:
         A summary: output, total_seconds, vocab_size, train_words_per_epoch, train_seconds,
         words_per_sec.
 
     Raises:
-        InputError: the output or the work directory is, contains or lies inside the input.
+        InputError: the output or the work directory is, contains or lies inside the input, is
+            in memory (``memory://``), or the output is a symbolic link.
         OutputExistsError: the output exists (without ``overwrite``), is complete (with
-            ``resume``), is not sparkw2v's, or another run wrote it meanwhile.
-        OutputWriteError: the model or a checkpoint could not be written.
+            ``resume``), is not sparkw2v's, or another run wrote it meanwhile (the model is then
+            kept in ``output.partial``); see :class:`sparkw2v.storage.Staging`.
+        OutputWriteError: the output or work directory cannot be created (read-only, a file in
+            the path), or the model or a checkpoint could not be written.
         ConfigError, InputError, TrainingDivergedError: see :func:`sparkw2v.trainer.train`.
     """
     storage.check_distinct(input_path, output)
     if work_dir:
         storage.check_distinct(input_path, work_dir, "work directory")
-    staging = storage.Staging(output, "model", overwrite=overwrite, resume=resume)
+    staging = storage.Staging(output, "model", overwrite=overwrite, resume=resume, work_dir=work_dir)
     partial = staging.begin()
     try:
-        blocks = work_dir or storage.child(partial, BLOCKS)
+        blocks = staging.work or storage.child(partial, BLOCKS)
         start = time.perf_counter()
         try:
             result = train(spark, input_path, config, work_dir=blocks, resume=resume)
@@ -84,9 +93,13 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
             raise OutputWriteError(f"writing the model to {output!r} failed ({exc}); it has no "
                                    f"{storage.SUCCESS} marker, so it does not look complete: fix the "
                                    "filesystem and train again with --resume (the trained blocks are kept)") from None
-        fs, path = storage.url_to_fs(blocks)
-        if fs.exists(path):
-            fs.rm(path, recursive=True)
+        if staging.work:
+            staging.remove_work()
+        else:
+            fs, path = storage.url_to_fs(blocks)
+            with storage.output_errors(f"removing the blocks {blocks}"):
+                if fs.exists(path):
+                    fs.rm(path, recursive=True)
         staging.commit()
     finally:
         staging.release()  # after a failure: the checkpoints are free to --resume at once
@@ -98,14 +111,13 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
 
 
 def _drop_if_nothing_to_resume(staging: storage.Staging, blocks: str) -> None:
-    """After a failed run: remove OUTPUT.partial unless it holds a state to resume from (so that
-    a run refused for bad input leaves nothing behind, and one that diverged or crashed keeps
-    its checkpoints)."""
+    """After a failed run: remove what it owns (OUTPUT.partial, its work subdirectory) unless
+    it holds a state to resume from (so that a run refused for bad input leaves nothing behind,
+    and one that diverged or crashed keeps its checkpoints)."""
     from .blockstore import BlockStore
 
     try:
         if staging.owned() and not BlockStore(blocks).states():
-            fs, path = storage.url_to_fs(staging.partial)
-            storage.remove_quietly(fs, path)
+            staging.discard()
     except OSError:  # the filesystem is failing already
         pass
