@@ -11,36 +11,46 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from sparkw2v import cli
 from sparkw2v.embeddings import Embeddings
-from sparkw2v.errors import SparkW2VError
+from sparkw2v.errors import InputError
 from sparkw2v.evaluate import analogy_accuracy, similarity_correlation
+
+# More neighbours than this is a dump of the vocabulary, not a neighbour list.
+MAX_TOPN = 10_000
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser("evaluate", description=__doc__)
     parser.add_argument("--model", required=True, help="model directory written by jobs/train.py")
     parser.add_argument("--analogies", help="analogy file (questions-words.txt format)")
     parser.add_argument("--similarity", nargs="*", default=[], help="word1<TAB>word2<TAB>score files")
-    parser.add_argument("--restrict-vocab", type=int, default=30000,
-                        help="analogies use the N most frequent words (default 30000)")
+    parser.add_argument("--restrict-vocab", type=cli.int_in(1), default=30000, metavar="N",
+                        help="analogies use the N most frequent words (N >= 1, default 30000)")
     parser.add_argument("--neighbors", nargs="*", default=[], help="words to print neighbours of")
-    parser.add_argument("--topn", type=int, default=10)
+    parser.add_argument("--topn", type=cli.int_in(1, MAX_TOPN), default=10, metavar="K",
+                        help=f"neighbours per word (1 to {MAX_TOPN}, default 10)")
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE",
                         help="print the full results as JSON (or write them to FILE)")
     args = parser.parse_args(argv)
-    try:
-        emb = Embeddings.load(args.model)
-        out: dict = {"model": args.model, "vocab_size": len(emb.words)}
-        if args.analogies:
-            result = analogy_accuracy(emb, args.analogies, args.restrict_vocab)
-            out["analogies"] = {**result, "file": args.analogies}
-        for path in args.similarity:
-            out.setdefault("similarity", {})[path] = similarity_correlation(emb, path)
-    except SparkW2VError as exc:
-        return cli.error("evaluate", str(exc))
+    cli.setup()
+    return cli.run("evaluate", lambda: _evaluate(args), interrupted="nothing was written: run it again")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    if args.json and args.json != "-":
+        check_json_path(args.json)  # before the work, not after it
+    emb = Embeddings.load(args.model)
+    out: dict = {"model": args.model, "vocab_size": len(emb.words)}
+    if args.analogies:
+        result = analogy_accuracy(emb, args.analogies, args.restrict_vocab)
+        out["analogies"] = {**result, "file": args.analogies}
+    for path in args.similarity:
+        out.setdefault("similarity", {})[path] = similarity_correlation(emb, path)
     if args.neighbors:
         index = emb.index
         out["neighbors"] = {w: ([[n, round(s, 4)] for n, s in emb.most_similar(w, args.topn)]
@@ -49,13 +59,46 @@ def main(argv: list[str] | None = None) -> int:
         text = json.dumps(out, indent=1)
         if args.json == "-":
             cli.result(text)
-        else:
-            with open(args.json, "w") as fh:
-                fh.write(text + "\n")
-        if args.json == "-":
             return 0
+        write_json_file(args.json, text)
     cli.result(summary(out))
     return 0
+
+
+def check_json_path(path: str) -> None:
+    """Refuse a --json FILE that cannot be written: a directory, a missing parent directory, a
+    parent that is a file, or one without the right to write (read-only filesystem included).
+
+    Raises:
+        InputError: naming the path, the problem and the fix.
+    """
+    target = Path(path)
+    parent = target.parent
+    problem = None
+    if target.is_dir():
+        problem = "is a directory: give the path of a file"
+    elif not parent.exists():
+        problem = f"cannot be written: its directory {str(parent)!r} does not exist (create it first)"
+    elif not parent.is_dir():
+        problem = f"cannot be written: {str(parent)!r} is a file, not a directory"
+    elif not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        problem = "cannot be written (no permission, or a read-only filesystem)"
+    if problem:
+        raise InputError(f"--json {path!r} {problem}; choose a path you can write")
+
+
+def write_json_file(path: str, text: str) -> None:
+    """Write the results to ``path``.
+
+    Raises:
+        InputError: the filesystem refused (full, read-only, ...), naming the path and the reason.
+    """
+    try:
+        with open(path, "w") as fh:
+            fh.write(text + "\n")
+    except OSError as exc:
+        reason = cli.describe_os_error(exc) or f"{exc.strerror or exc}"
+        raise InputError(f"--json {path!r} cannot be written: {reason}") from None
 
 
 def _pct(v) -> str:

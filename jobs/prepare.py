@@ -12,28 +12,34 @@ import sys
 import time
 
 from sparkw2v import cli
-from sparkw2v.errors import SparkW2VError
 from sparkw2v.prepare import prepare_text
+
+# A row of more tokens than a training row holds (encode.MAX_ROW_WORDS) is cut there anyway;
+# a part file of more rows than this would be held in memory whole while written.
+MAX_ROW_TOKENS = 10_000
+MAX_ROWS_PER_FILE = 1_000_000
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser("prepare", description=__doc__)
     parser.add_argument("--input", required=True, help="text file or directory (any fsspec URL)")
     parser.add_argument("--output", required=True, help="output Parquet directory")
-    parser.add_argument("--row-tokens", type=int, default=1000, help="max tokens per row (default 1000)")
-    parser.add_argument("--rows-per-file", type=int, default=4096, help="rows per Parquet part file")
+    parser.add_argument("--row-tokens", type=cli.int_in(1, MAX_ROW_TOKENS), default=1000,
+                        help=f"max tokens per row (default 1000, at most {MAX_ROW_TOKENS})")
+    parser.add_argument("--rows-per-file", type=cli.int_in(1, MAX_ROWS_PER_FILE), default=4096,
+                        help=f"rows per Parquet part file (default 4096, at most {MAX_ROWS_PER_FILE})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing prepared corpus once the new one is complete")
     parser.add_argument("--verbose", action="store_true", help="(accepted for symmetry; prepare runs no Spark)")
     args = parser.parse_args(argv)
     cli.setup(args.verbose)
-    if args.row_tokens < 1 or args.rows_per_file < 1:
-        parser.error("--row-tokens and --rows-per-file must be >= 1")
+    return cli.run("prepare", lambda: _prepare(args),
+                   interrupted="nothing was kept (the unfinished corpus is removed): run it again")
+
+
+def _prepare(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    try:
-        stats = prepare_text(args.input, args.output, args.row_tokens, args.rows_per_file, args.overwrite)
-    except SparkW2VError as exc:
-        return cli.error("prepare", str(exc))
+    stats = prepare_text(args.input, args.output, args.row_tokens, args.rows_per_file, args.overwrite)
     stats["seconds"] = round(time.perf_counter() - start, 2)
     cli.result(stats)
     return 0

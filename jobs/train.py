@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sparkw2v import cli
+from sparkw2v import cli, storage
 from sparkw2v.config import add_config_arguments, load_config, overrides_from_args
-from sparkw2v.errors import SparkW2VError
 from sparkw2v.pipeline import train_model_dir
 from sparkw2v.session import build_session
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser("train", description=__doc__)
     parser.add_argument("--input", required=True, help="Parquet file or directory of text")
     parser.add_argument("--output", required=True, help="model directory to write")
     parser.add_argument("--config", help="TOML file of settings (see conf/default.toml)")
@@ -33,15 +32,30 @@ def main(argv: list[str] | None = None) -> int:
     add_config_arguments(parser)
     args = parser.parse_args(argv)
     cli.setup(args.verbose)
-    try:
-        config = load_config(args.config, overrides_from_args(args))
-        spark = build_session("sparkw2v-train", args.master)
-        summary = train_model_dir(spark, args.input, args.output, config, overwrite=args.overwrite,
-                                  resume=args.resume, work_dir=args.work_dir)
-    except SparkW2VError as exc:
-        return cli.error("train", str(exc))
+    return cli.run("train", lambda: _train(args), interrupted=lambda: after_interrupt(args.output))
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = load_config(args.config, overrides_from_args(args))
+    spark = build_session("sparkw2v-train", args.master)
+    summary = train_model_dir(spark, args.input, args.output, config, overwrite=args.overwrite,
+                              resume=args.resume, work_dir=args.work_dir)
     cli.result(summary)
     return 0
+
+
+def after_interrupt(output: str) -> str:
+    """What an interrupted run left, and how to go on: its OUTPUT.partial is kept exactly when
+    it holds a checkpoint to resume from (``pipeline.train_model_dir``)."""
+    partial = output.rstrip("/") + storage.PARTIAL
+    try:
+        fs, path = storage.url_to_fs(partial)
+        kept = fs.exists(path)
+    except Exception:  # the filesystem is failing: say nothing false
+        return f"whatever it trained is in {partial!r} if that exists: run the same command with --resume"
+    if kept:
+        return f"its checkpoint is kept in {partial!r}: run the same command with --resume to continue it"
+    return "nothing was kept (no checkpoint yet): run the same command again"
 
 
 if __name__ == "__main__":

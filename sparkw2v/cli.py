@@ -9,14 +9,27 @@ process's own.
 
 from __future__ import annotations
 
+import argparse
+import errno
 import json
 import logging
 import os
+import re
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import Callable
+
+from .errors import SparkW2VError
 
 LOG4J2 = Path(__file__).resolve().parents[1] / "conf" / "log4j2.properties"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# exit status of a run stopped by Ctrl-C (SIGINT), as a shell reports it: 128 + 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+# Whether --verbose was given, and whether the run was interrupted (from then on the log of
+# the unwinding -- py4j's broken connection, Spark's cancelled jobs -- is noise: dropped).
+_STATE = {"verbose": False, "interrupted": False}
 
 
 def under_spark_submit() -> bool:
@@ -35,6 +48,8 @@ class StderrHandler(logging.Handler):
     """Log records to the real stderr: the JVM's under spark-submit, else sys.stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        if _STATE["interrupted"] and not _STATE["verbose"]:
+            return
         try:
             write_stderr(self.format(record))
         except Exception:  # pragma: no cover - logging must never raise
@@ -42,12 +57,23 @@ class StderrHandler(logging.Handler):
 
 
 def write_stderr(line: str) -> None:
-    """One line on the real stderr."""
+    """One line on the real stderr.
+
+    Under spark-submit: the JVM's System.err through py4j; when the JVM no longer answers (it
+    is shutting down after Ctrl-C), its stderr file descriptor directly (the JVM is this
+    process's parent); else this process's stderr.
+    """
     if under_spark_submit():
         try:
             _jvm_stderr().println(line)
             return
-        except Exception:  # pragma: no cover - no JVM to write to: fall back
+        except Exception:  # no JVM to write to: fall back
+            pass
+        try:
+            with open(f"/proc/{os.getppid()}/fd/2", "w") as fh:
+                fh.write(line + "\n")
+            return
+        except OSError:
             pass
     print(line, file=sys.stderr, flush=True)
 
@@ -62,6 +88,140 @@ def setup(verbose: bool = False) -> None:
     root.setLevel(logging.INFO)
     logging.getLogger("py4j").setLevel(logging.WARNING)
     os.environ["SPARKW2V_VERBOSE"] = "1" if verbose else ""
+    _STATE.update(verbose=verbose, interrupted=False)
+
+
+def _on_interrupt(signum, frame) -> None:
+    """SIGINT: stop the driver's work with KeyboardInterrupt (caught by :func:`run`).
+
+    PySpark's own handler cancels the jobs from inside the signal handler, through the py4j
+    connection the interrupted call is using: that re-entrant call fails and prints two
+    tracebacks. Here the jobs are cancelled from another thread, on a connection of its own
+    (under spark-submit the JVM got the signal too and stops them itself).
+    """
+    first = not _STATE["interrupted"]
+    _STATE["interrupted"] = True
+    if first:
+        threading.Thread(target=_cancel_spark_jobs, name="sparkw2v-cancel", daemon=True).start()
+    raise KeyboardInterrupt
+
+
+def _cancel_spark_jobs() -> None:
+    try:
+        from pyspark import SparkContext
+
+        sc = SparkContext._active_spark_context
+        if sc is not None:
+            sc.cancelAllJobs()
+    except Exception:  # the JVM is going away already
+        pass
+
+
+def handle_interrupts() -> None:
+    """Make SIGINT (Ctrl-C) raise KeyboardInterrupt quietly: see :func:`_on_interrupt`.
+
+    Call it again after a SparkContext is created (its constructor installs PySpark's handler);
+    a no-op outside the main thread (only it may set signal handlers).
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_interrupt)
+
+
+# errno -> what it means for the user and what to do about it
+_USER_OS_ERRORS = {
+    errno.ENOSPC: "no space left on the device: free some space or choose another location",
+    errno.EDQUOT: "the disk quota is exceeded: free some space or choose another location",
+    errno.EACCES: "permission denied: choose a location you may write (or read), or change its permissions",
+    errno.EPERM: "operation not permitted: choose a location you may write, or change its permissions",
+    errno.EROFS: "it is on a read-only filesystem: choose a writable location",
+    errno.ENOTDIR: "a part of the path is a file, not a directory: choose another path",
+    errno.EISDIR: "it is a directory: give the path of a file",
+    errno.ENOENT: "it (or its parent directory) does not exist: check the path",
+    errno.ELOOP: "too many levels of symbolic links (a link loop?): fix the link or choose another path",
+    errno.ENAMETOOLONG: "the file name is too long: choose a shorter path",
+    errno.EFBIG: "the file is too large for its filesystem: choose another location",
+}
+
+
+def os_error_errno(exc: OSError) -> int | None:
+    """The errno of ``exc``: its attribute, else one quoted in its text (pyarrow's "[errno 28]")."""
+    if exc.errno:
+        return exc.errno
+    found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
+    return int(found.group(1)) if found else None
+
+
+def describe_os_error(exc: OSError) -> str | None:
+    """One line naming the file, the problem and the fix of an OSError a user causes or meets
+    (a full disk, a permission, a path through a file, ...); None for any other OSError."""
+    code = os_error_errno(exc)
+    if code not in _USER_OS_ERRORS:
+        return None
+    names = [repr(n) for n in (exc.filename, getattr(exc, "filename2", None)) if n]
+    where = " -> ".join(names) if names else "(no file named)"
+    return f"{where}: {os.strerror(code)} [{errno.errorcode.get(code, code)}]; {_USER_OS_ERRORS[code]}"
+
+
+def run(job: str, body: Callable[[], int], interrupted: Callable[[], str] | str = "nothing was kept: run it again") -> int:
+    """Run a job's ``body`` as a command-line program; its exit status.
+
+    - SparkW2VError (bad input, refused settings, ...): one line ``JOB: error: ...``, 2.
+    - OSError the user causes or meets (a full disk, a permission, a path through a file):
+      one line naming the file, the problem and the fix, 2. Other OSErrors propagate.
+    - KeyboardInterrupt (Ctrl-C): one line ``JOB: interrupted (Ctrl-C): ...`` and the
+      ``interrupted`` advice (a string, or a function called then), 130; the log of the
+      unwinding is dropped unless --verbose.
+    """
+    handle_interrupts()
+    try:
+        return body()
+    except SparkW2VError as exc:
+        return error(job, str(exc))
+    except KeyboardInterrupt:
+        _STATE["interrupted"] = True
+        try:
+            advice = interrupted() if callable(interrupted) else interrupted
+        except Exception as exc:  # pragma: no cover - the advice must not hide the interrupt
+            advice = f"({exc})"
+        write_stderr(f"{job}: interrupted (Ctrl-C); {advice}")
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        line = describe_os_error(exc)
+        if line is None:
+            raise
+        return error(job, line)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose refusal of a command line is one line on stderr,
+    ``JOB: error: ... (see --help)``, exit 2 (argparse's own prints the usage first)."""
+
+    def __init__(self, job: str, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(**kwargs)
+        self.job = job
+
+    def error(self, message: str):
+        error(self.job, f"{message} (see --help)")
+        raise SystemExit(2)
+
+
+def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in [low, high] (no upper bound when high is None);
+    anything else is refused by argparse with one usage line naming the range, exit 2."""
+    allowed = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer: it must be {allowed}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range: it must be {allowed}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in some messages
+    return parse
 
 
 def error(job: str, message: str) -> int:

@@ -39,7 +39,7 @@ def build_session(app_name: str = "sparkw2v", master: str | None = None,
     """
     from pyspark.sql import SparkSession
 
-    from .cli import LOG4J2
+    from .cli import LOG4J2, handle_interrupts
 
     verbose = bool(os.environ.get("SPARKW2V_VERBOSE"))
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -58,7 +58,30 @@ def build_session(app_name: str = "sparkw2v", master: str | None = None,
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("INFO" if verbose else "ERROR")
+    if not verbose:
+        quiet_task_failures(spark.sparkContext)
+    handle_interrupts()  # in place of the handler the SparkContext installed
     return spark
+
+
+# Loggers of the JVM that report a failed task at ERROR level (its whole stack, for every
+# attempt) before the driver gets the same failure as an exception: a cancelled job after
+# Ctrl-C, a file that cannot be read. The jobs report such a failure in one line of their own;
+# --verbose shows these too.
+TASK_FAILURE_LOGGERS = (
+    "org.apache.spark.executor.Executor",
+    "org.apache.spark.scheduler.TaskSetManager",
+    "org.apache.spark.scheduler.TaskSchedulerImpl",
+    "org.apache.spark.api.python.PythonRunner",
+)
+
+
+def quiet_task_failures(sc) -> None:
+    """Turn off the JVM's log of failed tasks (:data:`TASK_FAILURE_LOGGERS`)."""
+    jvm = sc._jvm
+    off = jvm.org.apache.logging.log4j.Level.OFF
+    for name in TASK_FAILURE_LOGGERS:
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, off)
 
 
 def _submitted_conf(java_options: str = "", at_start: dict[str, str] | None = None) -> dict[str, str]:

@@ -70,3 +70,50 @@ def test_driver_settings_reach_the_jvm_this_process_starts(spark):
     want = int(TEST_CONF["spark.driver.memory"].rstrip("g")) * 2**30
     heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
     assert heap > 0.85 * want, (heap, want)
+
+
+def test_ctrl_c_during_training_is_one_line_on_stderr_and_resumable(tmp_path):
+    """SIGINT to spark-submit's whole process group (what Ctrl-C in a terminal sends: the JVM,
+    the Python driver and the Python workers) while it trains: nothing on stdout, one line on
+    stderr beside the progress lines (no traceback, no py4j or executor log), exit 130; the
+    line's advice (--resume) works."""
+    import signal
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{i}" for i in range(500)])
+    rows = [" ".join(words[rng.zipf(1.3, 100) % 500]) for _ in range(2000)]
+    (tmp_path / "in").mkdir()
+    pq.write_table(pa.table({"text": rows}), str(tmp_path / "in" / "part-0.parquet"))
+    out = tmp_path / "m"
+    argv = [str(REPO / "jobs" / "train.py"), "--input", str(tmp_path / "in"), "--output", str(out),
+            "--min-count", "1", "--vector-size", "16", "--epochs", "40"]
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+               SPARK_CONF_DIR=str(REPO / "conf"))
+    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", *argv]
+    stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
+    with open(stdout, "w") as so, open(stderr, "w") as se:
+        proc = subprocess.Popen(cmd, stdout=so, stderr=se, env=env, start_new_session=True)
+        try:
+            # wait (no deadline but the process's own end) until two epochs are done
+            while proc.poll() is None and "epoch 2/40 done" not in stderr.read_text():
+                time.sleep(0.2)
+            assert proc.poll() is None, stderr.read_text()[-3000:]
+            os.killpg(proc.pid, signal.SIGINT)
+            code = proc.wait(timeout=300)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert stdout.read_text() == ""
+    progress = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO sparkw2v\.")
+    other = [line for line in stderr.read_text().splitlines()
+             if not progress.match(line) and not line.startswith("WARNING: Using incubator modules")]
+    assert other == [f"train: interrupted (Ctrl-C); its checkpoint is kept in '{out}.partial': run the same "
+                     "command with --resume to continue it"], stderr.read_text()[-3000:]
+    assert code == 130
+    resumed = submit(*argv, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    vocab = {word for row in rows for word in row.split()}
+    assert json.loads(resumed.stdout)["vocab_size"] == len(vocab) and (out / "_SUCCESS").exists()
