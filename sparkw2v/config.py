@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
@@ -19,10 +20,25 @@ import fsspec
 from .errors import ConfigError
 
 
-# Bounds past any sensible run: a typo (an extra zero or three) is refused at once instead of
-# training for a month.
+# Bounds past any sensible run: a typo (an extra zero or three) is refused at once, before
+# Spark starts, instead of training for a month or ending in a MemoryError far away.
 MAX_EPOCHS = 10_000
 MAX_CYCLES = 10_000
+# Rows are cut into rows of at most encode.MAX_ROW_WORDS = 10,000 words (gensim's limit): a
+# wider window sees nothing more (and its buffers of 2 x window entries grow without use).
+MAX_WINDOW = 10_000
+# Widest vector any published word2vec model uses is a few thousand components.
+MAX_VECTOR_SIZE = 10_000
+# Noise words per pair: 2-20 in practice (Mikolov et al. 2013b); each costs a dot product.
+MAX_NEGATIVE = 1_000
+# A learning rate above 1 diverges at once for SGNS (the default is 0.025).
+MAX_ALPHA = 1.0
+# Spark's RegexTokenizer takes a Java int; a token this long is no word.
+MAX_TOKEN_LENGTH = 10_000
+# Counts and sizes compared with Spark's 64-bit counts.
+MAX_INT64 = 2**63 - 1
+# The blocks of W and W' are trained P at a time in P x P strata per cycle.
+MAX_BLOCKS = 10_000
 
 
 @dataclass(frozen=True)
@@ -94,27 +110,33 @@ class TrainConfig:
                     f"config key {f.name!r} must be of type {expected.__name__}, got "
                     f"{value!r} ({type(value).__name__})"
                 )
-        _check(self.vector_size >= 1, "vector_size", self.vector_size, "an integer >= 1")
-        _check(self.window >= 1, "window", self.window, "an integer >= 1")
-        _check(self.negative >= 1, "negative", self.negative, "an integer >= 1")
+        _check(1 <= self.vector_size <= MAX_VECTOR_SIZE, "vector_size", self.vector_size,
+               f"an integer in [1, {MAX_VECTOR_SIZE}]")
+        _check(1 <= self.window <= MAX_WINDOW, "window", self.window,
+               f"an integer in [1, {MAX_WINDOW}] (rows are cut at {MAX_WINDOW} words)")
+        _check(1 <= self.negative <= MAX_NEGATIVE, "negative", self.negative, f"an integer in [1, {MAX_NEGATIVE}]")
         _check(0.0 <= self.ns_exponent <= 2.0, "ns_exponent", self.ns_exponent, "in [0, 2]")
         _check(0.0 <= self.sample < 1.0, "sample", self.sample, "in [0, 1) (0 disables it)")
-        _check(self.min_count >= 1, "min_count", self.min_count, "an integer >= 1")
-        _check(self.max_vocab_size >= 0, "max_vocab_size", self.max_vocab_size, ">= 0 (0: no limit)")
-        _check(self.max_model_mb >= 0, "max_model_mb", self.max_model_mb, ">= 0 (0: no limit)")
-        _check(self.alpha > 0.0, "alpha", self.alpha, "> 0")
+        _check(1 <= self.min_count <= MAX_INT64, "min_count", self.min_count, "an integer in [1, 2**63 - 1]")
+        _check(0 <= self.max_vocab_size <= MAX_INT64, "max_vocab_size", self.max_vocab_size,
+               "an integer in [0, 2**63 - 1] (0: no limit)")
+        _check(0 <= self.max_model_mb <= MAX_INT64 >> 20, "max_model_mb", self.max_model_mb,
+               "an integer in [0, 2**43 - 1] (0: no limit)")
+        _check(0.0 < self.alpha <= MAX_ALPHA, "alpha", self.alpha, f"in (0, {MAX_ALPHA:g}]")
         _check(0.0 <= self.min_alpha <= self.alpha, "min_alpha", self.min_alpha,
                f"in [0, alpha={self.alpha}]")
         _check(1 <= self.epochs <= MAX_EPOCHS, "epochs", self.epochs, f"an integer in [1, {MAX_EPOCHS}]")
-        _check(self.num_blocks >= 0, "num_blocks", self.num_blocks,
-               ">= 0 (0: the session's task slots)")
+        _check(0 <= self.num_blocks <= MAX_BLOCKS, "num_blocks", self.num_blocks,
+               f"an integer in [0, {MAX_BLOCKS}] (0: the session's task slots)")
         _check(1 <= self.cycles_per_epoch <= MAX_CYCLES, "cycles_per_epoch", self.cycles_per_epoch,
                f"an integer in [1, {MAX_CYCLES}]")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "in [0, 2**63)")
-        _check(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, ">= 0 (0: never)")
+        _check(0 <= self.checkpoint_every <= MAX_EPOCHS, "checkpoint_every", self.checkpoint_every,
+               f"an integer in [0, {MAX_EPOCHS}] (0: never)")
         _check(bool(self.text_column), "text_column", self.text_column, "a non-empty column name")
         _check(bool(self.token_pattern), "token_pattern", self.token_pattern, "a non-empty regex")
-        _check(self.min_token_length >= 1, "min_token_length", self.min_token_length, ">= 1")
+        _check(1 <= self.min_token_length <= MAX_TOKEN_LENGTH, "min_token_length", self.min_token_length,
+               f"an integer in [1, {MAX_TOKEN_LENGTH}]")
 
     def to_dict(self) -> dict[str, Any]:
         """All settings as a plain JSON-serialisable dict."""
@@ -163,39 +185,120 @@ def _check_keys(values: Mapping[str, Any], where: str) -> None:
             )
 
 
+# The table of a config file that holds the settings; a file without it holds them at its top
+# level. Nothing else may be in a file: a key sparkw2v would not read is refused, not ignored.
+TABLE = "train"
+
+
 def read_toml(path: str) -> dict[str, Any]:
-    """Read the settings of a TOML file (top level, or a ``[train]`` table) through fsspec.
+    """Read the settings of a TOML file through fsspec: the keys of its ``[train]`` table, or,
+    in a file without that table, its top-level keys.
+
+    Every key is read or refused: with a ``[train]`` table, a key at the top level or another
+    table is an error (it would be ignored); every key must be a setting.
 
     Raises:
-        ConfigError: the file is missing, is not valid TOML, or names an unknown key.
+        ConfigError: the file is missing, a directory, unreadable, not UTF-8 or not valid TOML,
+            holds a key outside ``[train]``, or names an unknown key (each naming the file).
+    """
+    data = parse_toml(read_config_bytes(path), path)
+    return settings_of(data, path)
+
+
+def read_config_bytes(path: str) -> bytes:
+    """The bytes of the config file ``path`` (a local path or fsspec URL).
+
+    Raises:
+        ConfigError: the file is missing, a directory, or cannot be read (naming the reason).
     """
     try:
-        with fsspec.open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        fs, inner = fsspec.core.url_to_fs(path)
+        if fs.isdir(inner):
+            raise ConfigError(f"config file {path!r} is a directory: pass a TOML file to --config "
+                              "(e.g. conf/default.toml)")
+        with fs.open(inner, "rb") as fh:
+            return fh.read()
+    except ConfigError:
+        raise
     except FileNotFoundError:
         raise ConfigError(f"config file {path!r} does not exist; pass an existing --config") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path!r} is a directory: pass a TOML file to --config") from None
+    except (ValueError, ImportError) as exc:  # fsspec: unknown scheme, missing package
+        raise ConfigError(f"config file {path!r} cannot be opened ({exc}): give a local path or a URL fsspec "
+                          "knows") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path!r} cannot be read ({exc.strerror or exc}): check its "
+                          "permissions, or pass another --config") from None
+
+
+def parse_toml(raw: bytes, path: str) -> dict[str, Any]:
+    """The TOML document ``raw`` (UTF-8 bytes; a leading byte-order mark is allowed).
+
+    Raises:
+        ConfigError: not UTF-8 (naming the byte offset) or not TOML (naming line and column).
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path!r} is not UTF-8 text (byte {exc.start}): TOML files are UTF-8; "
+                          "convert it (e.g. iconv) or pass the right file") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
-    if "train" in data and isinstance(data["train"], dict):
-        data = data["train"]
-    _check_keys(data, f"config file {path!r}")
-    return data
+
+
+def settings_of(data: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """The settings of a parsed config file: its ``[train]`` table, or its top level if it has
+    none; every other key is refused.
+
+    Raises:
+        ConfigError: a key outside ``[train]``, a ``train`` key that is not a table, another
+            table, or an unknown or removed key (naming the key and where it belongs).
+    """
+    where = f"config file {path!r}"
+    if TABLE in data:
+        if not isinstance(data[TABLE], dict):
+            raise ConfigError(f"{where}: {TABLE!r} must be the table [{TABLE}] of settings, got "
+                              f"{data[TABLE]!r}: write the settings under a [{TABLE}] line")
+        outside = [k for k in data if k != TABLE]
+        if outside:
+            key = outside[0]
+            kind = "table" if isinstance(data[key], dict) else "key"
+            fix = (f"move it under [{TABLE}]" if key in _FIELD_TYPES or key in REMOVED_KEYS
+                   else f"remove it (settings belong under [{TABLE}])")
+            raise ConfigError(f"{where}: {kind} {key!r} is outside the [{TABLE}] table and would be ignored: "
+                              f"{fix}")
+        values = data[TABLE]
+        where = f"the [{TABLE}] table of {where}"
+    else:
+        values = data
+    for key, value in values.items():
+        if isinstance(value, dict) and key not in _FIELD_TYPES:
+            raise ConfigError(f"{where}: unknown table [{key}]: the settings belong in one [{TABLE}] table "
+                              f"(or at the top level of a file without it); known keys: {', '.join(CONFIG_KEYS)}")
+    _check_keys(values, where)
+    return dict(values)
 
 
 def load_config(path: str | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
     """Defaults, then the TOML file at ``path``, then ``overrides``; validated.
 
     Raises:
-        ConfigError: unknown key or invalid value (the message names both and the allowed range).
+        ConfigError: unknown key or invalid value (the message names both and the allowed range,
+            and the file when the value came from it).
     """
-    values: dict[str, Any] = {}
-    if path:
-        values.update(read_toml(path))
-    if overrides:
-        _check_keys(overrides, "overrides")
-        values.update({k: v for k, v in overrides.items() if v is not None})
+    from_file = read_toml(path) if path else {}
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    _check_keys(given, "overrides")
     try:
-        return TrainConfig(**values)
+        return TrainConfig(**{**from_file, **given})
+    except ConfigError as exc:
+        key = re.search(r"config key '(\w+)'", str(exc))
+        if key and key.group(1) in from_file and key.group(1) not in given:
+            raise ConfigError(f"{exc} (set in config file {path!r})") from None
+        raise
     except TypeError as exc:  # pragma: no cover - keys are checked above
         raise ConfigError(str(exc)) from None
 
