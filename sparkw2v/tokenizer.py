@@ -101,6 +101,7 @@ def read_text(spark, path: str, text_column: str):
             raise InputError(f"input {path!r} is not a path Spark can read (a ':' in a local path is read as a "
                              "URL scheme): give an absolute path or a file: URL, or rename it") from None
         raise
+    check_every_file(spark, path, df.inputFiles(), text_column)
     if text_column not in df.columns:
         raise InputError(
             f"input {path!r} has no column {text_column!r}; its columns are {df.columns}: pass "
@@ -115,6 +116,100 @@ def read_text(spark, path: str, text_column: str):
     # backquoted: a column name with a dot is a name, not a struct field
     return df.select(F.col(quote(text_column)).alias(text_column), F.col("_metadata.file_name").alias(ROW_FILE),
                      F.col("_metadata.row_index").alias(ROW_INDEX))
+
+
+def check_every_file(spark, path: str, files: list[str], text_column: str) -> None:
+    """Every Parquet file of the input must hold ``text_column`` as a string column, as Spark
+    would otherwise read a file without it as nulls (its rows dropped, the run "successful").
+
+    Reads each file's schema from its footer (pyarrow through fsspec, several at a time; the
+    JVM's Parquet reader for a scheme fsspec does not know), before any job runs. When no file
+    has the column, or none has it as a string, the checks of :func:`read_text` name the
+    problem for the whole input; here, files that differ from the others are named.
+
+    Raises:
+        InputError: naming the first file without the column (or with another type) and the fix.
+    """
+    if len(files) < 2:
+        return
+    sensitive = str(spark.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
+    want = text_column if sensitive else text_column.lower()
+    schemas = {url: columns for url, columns in file_schemas(spark, files).items() if columns is not None}
+    found = {url: _find_column(columns, want, sensitive) for url, columns in schemas.items()}
+    missing = [url for url in files if url in found and found[url] is None]
+    if missing and len(missing) < len(found):
+        raise InputError(
+            f"input {path!r}: file {missing[0]} has no column {text_column!r} ({len(missing)} of {len(found)} files "
+            f"lack it), which the other files have: every file must have the text column (Spark would read its "
+            "rows as nulls and drop them); remove or rewrite that file")
+    typed = {url: kind for url, kind in found.items() if kind is not None}
+    other = [url for url in files if url in typed and not _is_string(typed[url])]
+    if other and len(other) < len(typed):
+        raise InputError(
+            f"input {path!r}: file {other[0]} has column {text_column!r} of type {typed[other[0]]}, where the other "
+            "files have string: every file must have the same schema; remove or rewrite that file")
+
+
+def _find_column(columns: dict[str, str], want: str, sensitive: bool) -> str | None:
+    for name, kind in columns.items():
+        if (name if sensitive else name.lower()) == want:
+            return kind
+    return None
+
+
+def _is_string(kind: str) -> bool:
+    return kind in ("string", "large_string", "binary", "large_binary") or kind.startswith("dictionary<values=string")
+
+
+def file_schemas(spark, files: list[str], threads: int = 8) -> dict[str, dict[str, str] | None]:
+    """{file: {top-level column: its Arrow type}} from each Parquet file's footer (None for a
+    file whose footer cannot be read).
+
+    pyarrow through fsspec reads them, ``threads`` at a time; a file it cannot read (a scheme
+    only Hadoop knows, other credentials, a damaged file) is read again by the JVM, as Spark
+    reads it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(files))) as pool:
+        schemas = dict(zip(files, pool.map(_arrow_columns, files)))
+    return {url: columns if columns is not None else _jvm_columns(spark, url) for url, columns in schemas.items()}
+
+
+def _arrow_columns(url: str) -> dict[str, str] | None:
+    """{column: Arrow type} of one Parquet file's footer; None when it cannot be read (not
+    Parquet, truncated): Spark's own read reports such a file, naming it, or skips it under
+    spark.sql.files.ignoreCorruptFiles."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    try:
+        fs, inner = fsspec.core.url_to_fs(url)
+        schema = pq.read_schema(inner, filesystem=fs)
+    except Exception:  # unknown scheme, no credentials, not Parquet (pyarrow's ArrowInvalid), ...
+        return None
+    return {field.name: str(field.type) for field in schema}
+
+
+def _jvm_columns(spark, url: str) -> dict[str, str] | None:
+    """Like :func:`_arrow_columns`, read with the JVM's Parquet reader (any Hadoop filesystem)."""
+    jvm = spark.sparkContext._jvm
+    try:
+        footer = jvm.org.apache.parquet.hadoop.ParquetFileReader.readFooter(
+            spark.sparkContext._jsc.hadoopConfiguration(), jvm.org.apache.hadoop.fs.Path(url),
+            jvm.org.apache.parquet.format.converter.ParquetMetadataConverter.SKIP_ROW_GROUPS)
+    except Exception:  # py4j: not Parquet, truncated; Spark's own read names it
+        return None
+    return {field.getName(): _jvm_type(field) for field in footer.getFileMetaData().getSchema().getFields()}
+
+
+def _jvm_type(field) -> str:
+    """A Parquet field's type in Arrow's words, as far as the check needs: string or not."""
+    if not field.isPrimitive():
+        return "struct"
+    logical = field.getLogicalTypeAnnotation()
+    if logical is not None and str(logical.toString()).upper() in ("STRING", "UTF8"):
+        return "string"
+    return str(field.asPrimitiveType().getPrimitiveTypeName().name()).lower()
 
 
 def quote(name: str) -> str:
