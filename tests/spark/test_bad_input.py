@@ -108,6 +108,36 @@ def test_files_whose_text_column_types_disagree(spark, capsys, tmp_path):
     assert "corrupt" not in line
 
 
+@pytest.mark.parametrize("without", ["part-1.parquet", "part-0.parquet"])
+def test_a_file_without_the_text_column(spark, capsys, tmp_path, without):
+    """Spark reads a part lacking the column as nulls and drops its rows: every file is checked
+    (the one without it listed first or last)."""
+    path = tmp_path / "in"
+    for name in ("part-0.parquet", "part-1.parquet", "part-2.parquet"):
+        table = pa.table({"body": ["the cat sat on the mat"] * 10}) if name == without else \
+            pa.table({"text": ["the cat sat on the mat"] * 10, "id": list(range(10))})
+        write(path, table, name)
+    code, line = train(capsys, "--input", str(path), "--output", str(tmp_path / "m"), *SMALL)
+    assert_refused(code, line, f"{without} has no column 'text' (1 of 3 files lack it)",
+                   "every file must have the text column", "remove or rewrite that file")
+    assert not (tmp_path / "m").exists() and not (tmp_path / "m.partial").exists()
+
+
+def test_file_columns_read_by_the_jvm_equal_pyarrow_s(spark, tmp_path):
+    """The footer reader for schemes fsspec does not know (hdfs:, s3a:) agrees with pyarrow's."""
+    from sparkw2v.tokenizer import _arrow_columns, _jvm_columns, _is_string
+
+    path = write(tmp_path / "in", pa.table({"text": ["a b"], "n": pa.array([1], pa.int64()),
+                                            "raw": pa.array([b"x"], pa.binary())}))
+    url = "file://" + path + "/part-0.parquet"
+    jvm, arrow = _jvm_columns(spark, url), _arrow_columns(url)
+    assert list(jvm) == list(arrow) == ["text", "n", "raw"]
+    assert [_is_string(jvm[c]) for c in jvm] == [_is_string(arrow[c]) for c in arrow] == [True, False, True]
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet")
+    assert _jvm_columns(spark, str(tmp_path / "junk.parquet")) is None
+    assert _arrow_columns(str(tmp_path / "junk.parquet")) is None
+
+
 def test_missing_text_column(spark, capsys, tmp_path, good_input):
     code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--text-column", "body")
     assert_refused(code, line, "has no column 'body'", "['text']", "--text-column")
@@ -226,9 +256,19 @@ def test_vocabulary_larger_than_the_memory_setting(spark, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("flag, value, message", [
-    ("--vector-size", "0", "'vector_size' has invalid value 0: it must be an integer >= 1"),
+    ("--vector-size", "0", "'vector_size' has invalid value 0: it must be an integer in [1, 10000]"),
     ("--vector-size", "-5", "'vector_size' has invalid value -5"),
-    ("--window", "0", "'window' has invalid value 0: it must be an integer >= 1"),
+    ("--vector-size", "1000000", "'vector_size' has invalid value 1000000: it must be an integer in [1, 10000]"),
+    ("--window", "0", "'window' has invalid value 0: it must be an integer in [1, 10000]"),
+    ("--window", "1000000000", "'window' has invalid value 1000000000: it must be an integer in [1, 10000] "
+                               "(rows are cut at 10000 words)"),
+    ("--negative", "100000", "'negative' has invalid value 100000: it must be an integer in [1, 1000]"),
+    ("--alpha", "inf", "'alpha' has invalid value inf: it must be in (0, 1]"),
+    ("--alpha", "nan", "'alpha' has invalid value nan"),
+    ("--min-count", str(2**63), "'min_count' has invalid value 9223372036854775808: it must be an integer in "
+                                "[1, 2**63 - 1]"),
+    ("--min-token-length", "3000000000", "'min_token_length' has invalid value 3000000000"),
+    ("--num-blocks", "100000", "'num_blocks' has invalid value 100000: it must be an integer in [0, 10000]"),
     ("--sample", "1.5", "'sample' has invalid value 1.5: it must be in [0, 1)"),
     ("--sample", "-0.001", "'sample' has invalid value -0.001"),
     ("--min-alpha", "0.5", "'min_alpha' has invalid value 0.5: it must be in [0, alpha=0.025]"),
@@ -244,12 +284,43 @@ def test_setting_out_of_range(spark, capsys, tmp_path, good_input, flag, value, 
     ("windw = 3\n", "unknown config key 'windw'"),
     ("window = \"five\"\n", "config key 'window' must be of type int, got 'five' (str)"),
     ("window = \n", "is not valid TOML"),
+    # a key beside [train] was ignored without a word (seed = 99 trained with seed 1)
+    ("seed = 99\n[train]\nwindow = 3\n", "key 'seed' is outside the [train] table and would be ignored: move it "
+                                          "under [train]"),
+    ("[train]\nwindow = 3\n[model]\nseed = 99\n", "table 'model' is outside the [train] table and would be "
+                                                  "ignored: remove it"),
+    ("[training]\nseed = 99\n", "unknown table [training]: the settings belong in one [train] table"),
+    ("train = 3\n", "'train' must be the table [train] of settings"),
+    ("[train]\nseed = 99\n[train.extra]\nx = 1\n", "unknown table [extra]"),
 ])
 def test_bad_config_file(spark, capsys, tmp_path, good_input, toml, message):
     conf = tmp_path / "c.toml"
     conf.write_text(toml)
     code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--config", str(conf))
-    assert_refused(code, line, message)
+    assert_refused(code, line, message, repr(str(conf)))
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.mkdir(), "is a directory: pass a TOML file to --config"),
+    (lambda p: None, "does not exist; pass an existing --config"),
+    (lambda p: p.write_bytes("seed = 99 # caf\xe9\n".encode("latin-1")), "is not UTF-8 text (byte 15): TOML files "
+                                                                        "are UTF-8; convert it"),
+    (lambda p: p.write_bytes(b"\x00\x01PK\x03\x04 binary"), "is not valid TOML"),
+])
+def test_a_config_that_is_not_a_toml_file(spark, capsys, tmp_path, good_input, make, message):
+    conf = tmp_path / "c.toml"
+    make(conf)
+    code, line = train(capsys, "--input", good_input, "--output", str(tmp_path / "m"), "--config", str(conf))
+    assert_refused(code, line, f"config file {str(conf)!r}", message)
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(spark, tmp_path):
+    from sparkw2v.config import load_config
+
+    conf = tmp_path / "c.toml"
+    conf.write_bytes(b"\xef\xbb\xbf[train]\nseed = 99\n")
+    assert load_config(str(conf)).seed == 99
 
 
 def test_more_blocks_than_words(spark, capsys, tmp_path, good_input):
@@ -384,8 +455,12 @@ def test_an_interrupted_overwrite_keeps_the_previous_model(spark, capsys, tmp_pa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sparkw2v.pipeline, "train", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        train_job.main(["--input", good_input, "--output", str(out), "--overwrite", *SMALL])
+    capsys.readouterr()
+    assert train_job.main(["--input", good_input, "--output", str(out), "--overwrite", *SMALL]) == 130
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == ["train: interrupted (Ctrl-C); nothing was kept (no checkpoint yet): run "
+                                         "the same command again"]
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert not (tmp_path / "m.partial").exists()
 
