@@ -7,7 +7,8 @@ HDFS, S3, NFS, ... on a cluster)::
     WORK/state-000003/W-00005.npy   W block 5 of epoch 2's layout after epoch 2, rows sorted by
                                     (block in epoch 3's layout, word id)
     WORK/state-000003/Wp-00005.npy  the same for W'
-    WORK/state-000003/state.json    written last, by the driver: the state is complete
+    WORK/state-000003/state.json    written last, by the driver: the state is complete; it
+                                    records every block file's size, shape and sha256
     WORK/run-<id>/e0002-a0/         W' blocks in transit between neighbouring tasks of epoch 2
                                     (the driver's attempt 0), each read once and removed
     WORK/run-<id>/status/           one small JSON per (epoch, attempt, cycle, task), for progress lines
@@ -18,11 +19,18 @@ range of every file. Files are written under a temporary name and renamed, so a 
 sees half a file; an epoch the driver runs again writes exactly the same bytes (everything is
 a function of the seed), and its blocks in transit go to a directory of their own, so the tasks
 of a failed attempt that have not yet died can never take a block meant for the new ones.
+
+A block file can still change after it is written (a failing disk, another process, a user):
+its writer computes its sha256 as it writes it, the driver records it in ``state.json``, and
+:meth:`BlockStore.check_block` compares a file with its record before the state is trained
+from (``checkpoint``). A state.json that is not a valid record is refused when it is read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
 import os
 import posixpath
@@ -30,7 +38,8 @@ import time
 import uuid
 import numpy as np
 
-from . import storage
+from . import checkpoint, storage
+from .errors import CheckpointError
 from .layout import BlockLayout
 
 STATE_PREFIX = "state-"
@@ -70,10 +79,10 @@ class BlockStore:
         return self._path(f"{STATE_PREFIX}{epochs_done:06d}")
 
     def block_path(self, epochs_done: int, matrix: str, block: int) -> str:
-        return posixpath.join(self.state_dir(epochs_done), f"{matrix}-{block:05d}.npy")
+        return posixpath.join(self.state_dir(epochs_done), block_name(matrix, block))
 
     def write_block(self, epochs_done: int, matrix: str, block: int, rows: np.ndarray,
-                    layout: BlockLayout, next_layout: BlockLayout) -> int:
+                    layout: BlockLayout, next_layout: BlockLayout) -> dict:
         """Write one trained block into the state after ``epochs_done`` epochs.
 
         Args:
@@ -84,11 +93,49 @@ class BlockStore:
                 it (then by word id).
 
         Returns:
-            bytes written.
+            the file's record for the state (``checkpoint.block_record``: its size in bytes,
+            shape and sha256, computed from the bytes as they are written).
         """
         perm = np.argsort(next_layout.labels[layout.members(block)], kind="stable")
-        self._write_npy_rows(self.block_path(epochs_done, matrix, block), rows, perm)
-        return int(perm.shape[0] * rows.shape[1] * 4)
+        nbytes, digest = self._write_npy_rows(self.block_path(epochs_done, matrix, block), rows, perm)
+        return checkpoint.block_record(nbytes, (perm.shape[0], rows.shape[1]), digest)
+
+    def check_block(self, epochs_done: int, matrix: str, block: int, record: dict,
+                    chunk_bytes: int = 16 << 20) -> str | None:
+        """Compare a block file of a state with its record: None if it matches, else "block file
+        PATH what differs" (missing, size, .npy header, shape, sha256). Reads the whole file once.
+
+        Raises:
+            OSError: the file exists but could not be read (not damage: the filesystem failed).
+        """
+        path = self.block_path(epochs_done, matrix, block)
+        try:
+            size = os.path.getsize(path) if self.local else int(self.fs.size(path))
+        except FileNotFoundError:
+            return f"block file {path} is missing"
+        if size != record["bytes"]:
+            return f"block file {path} {checkpoint.block_problem(record, size, None, None)}"
+        digest = hashlib.sha256()
+        with (open(path, "rb") if self.local else self.fs.open(path, "rb")) as fh:
+            head = fh.read(min(size, 4096))
+            digest.update(head)
+            while True:
+                chunk = fh.read(chunk_bytes)
+                if not chunk:
+                    break
+                digest.update(chunk)
+        problem = checkpoint.block_problem(record, size, _npy_shape(head), digest.hexdigest())
+        return None if problem is None else f"block file {path} {problem}"
+
+    def check_state(self, epochs_done: int, state: dict) -> list[str]:
+        """Every block file of a state compared with its record (on this process; the trainer
+        spreads the files over the executors): the "block file PATH what differs" of each damaged one."""
+        problems = []
+        for matrix, block in state_blocks(state["num_blocks"]):
+            problem = self.check_block(epochs_done, matrix, block, state["blocks"][block_name(matrix, block)])
+            if problem is not None:
+                problems.append(problem)
+        return problems
 
     def read_block(self, epochs_done: int, matrix: str, block: int, prev_layout: BlockLayout,
                    layout: BlockLayout, vector_size: int) -> tuple[np.ndarray, int]:
@@ -132,7 +179,10 @@ class BlockStore:
         return out
 
     def commit_state(self, epochs_done: int, state: dict) -> None:
-        """Mark the state after ``epochs_done`` epochs complete (call after every block is in)."""
+        """Mark the state after ``epochs_done`` epochs complete (call after every block is in).
+
+        ``state``: the record (``checkpoint.STATE_FIELDS`` but epochs_done, which is added),
+        whose "blocks" holds the records the writers of the block files returned."""
         path = posixpath.join(self.state_dir(epochs_done), STATE_FILE)
         self._write_bytes(path, (json.dumps({**state, "epochs_done": epochs_done}, indent=1) + "\n").encode())
 
@@ -143,13 +193,25 @@ class BlockStore:
         done = []
         for entry in self.fs.ls(self.root, detail=False):
             name = entry.rstrip("/").rsplit("/", 1)[-1]
-            if name.startswith(STATE_PREFIX) and self.fs.exists(posixpath.join(entry, STATE_FILE)):
+            if (name.startswith(STATE_PREFIX) and name[len(STATE_PREFIX):].isdigit()
+                    and self.fs.exists(posixpath.join(entry, STATE_FILE))):
                 done.append(int(name[len(STATE_PREFIX):]))
         return sorted(done)
 
     def read_state(self, epochs_done: int) -> dict:
-        with self.fs.open(posixpath.join(self.state_dir(epochs_done), STATE_FILE), "r") as fh:
-            return json.load(fh)
+        """The record of the state after ``epochs_done`` epochs, checked (``checkpoint.parse_state``).
+
+        Raises:
+            CheckpointError: state.json is not JSON, lacks a field or has one of the wrong type;
+                one line naming the file and the fix.
+        """
+        path = posixpath.join(self.state_dir(epochs_done), STATE_FILE)
+        return checkpoint.parse_state(self.fs.cat_file(path), path, epochs_done, block_names,
+                                      self.damage_fix(epochs_done))
+
+    def damage_fix(self, epochs_done: int) -> str:
+        """What a user can do about a damaged state after ``epochs_done`` epochs."""
+        return checkpoint.damage_fix(self.state_dir(epochs_done), [s for s in self.states() if s < epochs_done])
 
     def remove_state(self, epochs_done: int) -> None:
         """Remove a state: its marker first, so that it stops counting as complete."""
@@ -249,26 +311,52 @@ class BlockStore:
         with self._writing(path) as fh:
             fh.write(data)
 
-    def _write_npy_rows(self, path: str, rows: np.ndarray, order: np.ndarray, chunk_bytes: int = 64 << 20) -> None:
+    def _write_npy_rows(self, path: str, rows: np.ndarray, order: np.ndarray,
+                        chunk_bytes: int = 64 << 20) -> tuple[int, str]:
         """Write ``rows[order]`` ((n, N) float32) as a .npy file, streaming: a chunk of rows at
-        a time, so that a block of several GB needs no second copy in memory."""
+        a time, so that a block of several GB needs no second copy in memory.
+
+        Returns:
+            (bytes written, sha256 hex digest of them).
+        """
         n, width = order.shape[0], rows.shape[1]
         header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
                   "shape": (n, width)}
         step = max(1, chunk_bytes // max(1, width * 4))
+        head = io.BytesIO()
+        np.lib.format.write_array_header_1_0(head, header)
+        digest = hashlib.sha256(head.getvalue())
+        nbytes = len(head.getvalue())
         with self._writing(path) as fh:
-            np.lib.format.write_array_header_1_0(fh, header)
+            fh.write(head.getvalue())
             for start in range(0, n, step):
-                fh.write(np.ascontiguousarray(rows[order[start:start + step]], dtype=np.float32).data)
+                chunk = np.ascontiguousarray(rows[order[start:start + step]], dtype=np.float32).data
+                digest.update(chunk)
+                fh.write(chunk)
+                nbytes += chunk.nbytes
+        return nbytes, digest.hexdigest()
 
     def _read_rows(self, path: str, lo: int, hi: int, vector_size: int) -> np.ndarray:
+        """Rows [lo, hi) of the (n, vector_size) float32 .npy file ``path``.
+
+        Raises:
+            CheckpointError: the file has no such header, or its size is not the header's
+                (truncated or appended to): "block file PATH ...".
+        """
         with (open(path, "rb") if self.local else self.fs.open(path, "rb")) as fh:
-            version = np.lib.format.read_magic(fh)
-            shape, _, dtype = (np.lib.format.read_array_header_1_0(fh) if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0(fh))
+            try:
+                version = np.lib.format.read_magic(fh)
+                shape, _, dtype = (np.lib.format.read_array_header_1_0(fh) if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0(fh))
+            except ValueError as exc:
+                raise CheckpointError(f"block file {path} has no valid .npy header ({exc})") from None
             if dtype != np.float32 or len(shape) != 2 or shape[1] != vector_size or shape[0] < hi:
-                raise ValueError(f"block file {path} holds {dtype} {shape}, not float32 rows "
-                                 f"[{lo}, {hi}) of {vector_size} components")
+                raise CheckpointError(f"block file {path} holds {dtype} {shape}, not float32 rows "
+                                      f"[{lo}, {hi}) of {vector_size} components")
+            size = os.fstat(fh.fileno()).st_size if self.local else int(self.fs.size(path))
+            if size != fh.tell() + shape[0] * shape[1] * 4:
+                raise CheckpointError(f"block file {path} holds {size} bytes, not the {fh.tell() + shape[0] * shape[1] * 4} "
+                                      f"of its header's {shape} float32 array (truncated or appended to)")
             fh.seek(fh.tell() + lo * vector_size * 4)
             out = np.empty((hi - lo, vector_size), np.float32)
             view = memoryview(out).cast("B")
@@ -276,9 +364,36 @@ class BlockStore:
             while got < view.nbytes:
                 n = fh.readinto(view[got:])
                 if not n:
-                    raise ValueError(f"block file {path} is truncated")
+                    raise CheckpointError(f"block file {path} is truncated")
                 got += n
         return out
+
+
+def block_name(matrix: str, block: int) -> str:
+    """The file name of a block in a state directory: W-00005.npy."""
+    return f"{matrix}-{block:05d}.npy"
+
+
+def state_blocks(num_blocks: int) -> list[tuple[str, int]]:
+    """(matrix, block) of every block file of a state of ``num_blocks`` blocks."""
+    return [(matrix, block) for matrix in MATRICES for block in range(num_blocks)]
+
+
+def block_names(num_blocks: int) -> list[str]:
+    """The file names of every block file of a state of ``num_blocks`` blocks."""
+    return [block_name(matrix, block) for matrix, block in state_blocks(num_blocks)]
+
+
+def _npy_shape(head: bytes) -> tuple | None:
+    """The shape in a float32 C-order .npy header at the start of ``head``, or None."""
+    try:
+        fh = io.BytesIO(head)
+        version = np.lib.format.read_magic(fh)
+        shape, fortran, dtype = (np.lib.format.read_array_header_1_0(fh) if version == (1, 0)
+                                 else np.lib.format.read_array_header_2_0(fh))
+    except ValueError:
+        return None
+    return tuple(shape) if dtype == np.float32 and not fortran and len(shape) == 2 else None
 
 
 class FileExchange:

@@ -38,3 +38,9 @@ class OutputWriteError(SparkW2VError, OSError):
 
 class TrainingFailedError(SparkW2VError, RuntimeError):
     """An epoch failed on every attempt (tasks that crashed, e.g. out of memory)."""
+
+
+class CheckpointError(SparkW2VError, ValueError):
+    """A checkpoint (a state of the block store) is damaged: a block file differs from the size,
+    shape or checksum recorded when it was written, or its ``state.json`` is not a valid record.
+    Deterministic: training it again would fail the same way, so it is never retried."""

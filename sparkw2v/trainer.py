@@ -8,8 +8,11 @@ Per epoch (Gemulla et al. 2011; ``../shared/docs/scaleout.md``):
 2. **blocks** -- one gang-scheduled (barrier) stage of T tasks trains the P blocks through R
    cycles of P sub-epochs; in sub-epoch s the W block k meets the W' block (k + s) mod P, and
    the tasks pass W' blocks round a ring through the block store (``worker``, ``blockstore``);
-3. the tasks write their blocks into the block store; the driver marks that state complete
-   (it is the checkpoint) and logs one line per cycle as the tasks report them.
+3. the tasks write their blocks into the block store, each with its size, shape and sha256; the
+   driver records these in the state and marks it complete (it is the checkpoint) and logs one
+   line per cycle as the tasks report them. A task checks the files of its blocks against the
+   records of the state it starts from before it trains (and on ``resume`` every file is
+   checked in a job of its own before any training): a damaged state is refused, not retried.
 
 No row of W or W' has two live copies, so nothing is averaged and the result depends on
 (seed, P, R) only, not on T or the cluster. The driver never holds W or W' while training.
@@ -34,10 +37,11 @@ from typing import Callable
 import numpy as np
 
 from . import checkpoint, kernel, vocab as vocab_mod
-from .blockstore import Aborted, BlockStore
+from .blockstore import Aborted, BlockStore, block_name, state_blocks
 from .config import TrainConfig
 from .encode import encode_corpus, num_shards
-from .errors import ConfigError, InputError, OutputWriteError, TrainingDivergedError, TrainingFailedError
+from .errors import (CheckpointError, ConfigError, InputError, OutputWriteError, TrainingDivergedError,
+                     TrainingFailedError)
 from .layout import BlockLayout, block_owner, owned_blocks, pair_weights
 from .pairs import LOCAL_ROWS_MAX, generate_pairs, split_by_center_block, to_local_rows
 from .schedule import Schedule
@@ -210,6 +214,7 @@ class _EpochJob:
     wait_timeout: float
     attempt: int = 0  # the driver's attempt at this epoch (Spark never retries a barrier result stage)
     transit: BlockStore | None = None  # shared memory for the W' ring (local masters, see transit_store)
+    start_blocks: dict | None = None  # the records of the state the epoch starts from (None: epoch 0)
 
     @property
     def num_blocks(self) -> int:
@@ -255,8 +260,9 @@ def _pairs_task(job: _EpochJob, tables_bc, shard: int, records):
 def _blocks_task(job: _EpochJob, tables_bc, records):
     """Stage 2, one task of the barrier stage: train the owned W blocks for the whole epoch.
 
-    Yields one EpochReport. Divergence, another task's divergence and a failing block store
-    are reported (``diverged``, ``aborted``, ``error``), not raised: retrying would not help.
+    Yields one EpochReport. Divergence, another task's divergence, a damaged state and a
+    failing block store are reported (``diverged``, ``aborted``, ``damaged``, ``error``), not
+    raised: retrying would not help.
     """
     from pyspark import BarrierTaskContext
 
@@ -278,6 +284,9 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
     t = time.perf_counter()
     try:
         W, Wp, bytes_read = _load_blocks(job, owned, layout, weights)
+    except CheckpointError as exc:
+        yield _failed(job, task, exchange, str(exc), damaged=True)
+        return
     except OSError as exc:
         yield _failed(job, task, exchange, f"reading the blocks after epoch {job.epoch} from "
                                            f"{job.store.url} failed ({exc})")
@@ -315,7 +324,9 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
     try:
         for matrix, blocks in (("W", W), ("Wp", Wp)):
             for b, rows in blocks.items():
-                report.bytes_written += job.store.write_block(job.epoch + 1, matrix, b, rows, layout, following)
+                record = job.store.write_block(job.epoch + 1, matrix, b, rows, layout, following)
+                report.blocks[block_name(matrix, b)] = record
+                report.bytes_written += record["shape"][0] * record["shape"][1] * 4
     except OSError as exc:
         yield _failed(job, task, exchange, f"writing the blocks after epoch {job.epoch + 1} to "
                                            f"{job.store.url} failed ({exc})")
@@ -350,7 +361,18 @@ def _arrange_pairs(job: _EpochJob, owned: range, layout: BlockLayout, tables: No
 
 def _load_blocks(job: _EpochJob, owned: range, layout: BlockLayout, weights: np.ndarray):
     """The owned W blocks and the same W' blocks at the start of the epoch: created (epoch 0:
-    W from the seed, W' = 0) or read from the state the previous epoch left."""
+    W from the seed, W' = 0) or read from the state the previous epoch left, after the files of
+    the owned blocks are checked against their records (every file is some task's).
+
+    Raises:
+        CheckpointError: a block file differs from its record or cannot be read as one.
+    """
+    if job.start_blocks is not None:
+        for k in owned:
+            for matrix in ("W", "Wp"):
+                problem = job.store.check_block(job.epoch, matrix, k, job.start_blocks[block_name(matrix, k)])
+                if problem is not None:
+                    raise CheckpointError(problem)
     W, Wp, nbytes = {}, {}, 0
     for k in owned:
         if job.epoch == 0:
@@ -364,10 +386,14 @@ def _load_blocks(job: _EpochJob, owned: range, layout: BlockLayout, weights: np.
     return W, Wp, nbytes
 
 
-def _failed(job: _EpochJob, task: int, exchange, message: str) -> EpochReport:
-    """The report of a task whose block store failed; the other tasks are told to stop."""
+def _failed(job: _EpochJob, task: int, exchange, message: str, damaged: bool = False) -> EpochReport:
+    """The report of a task whose block store failed (or, ``damaged``, whose start state differs
+    from its record); the other tasks are told to stop."""
     report = EpochReport.empty(task, job.num_tasks, job.epoch, job.schedule.cycles, job.num_blocks)
-    report.error = message
+    if damaged:
+        report.damaged = message
+    else:
+        report.error = message
     if exchange is not None:
         try:
             exchange.abort({"reason": "error", "task": task})
@@ -431,6 +457,8 @@ def train(spark, input_path: str, config: TrainConfig, *, work_dir: str | None =
         ConfigError: Spark Connect, dynamic allocation, or a cluster without ``work_dir``.
         InputError: missing input or column, empty corpus, empty vocabulary, num_blocks above
             the vocabulary, or nothing (compatible) to resume from.
+        CheckpointError: the state resumed or trained from is damaged (a block file differs
+            from its recorded size, shape or sha256, or state.json is not a valid record).
         TrainingDivergedError: NaN/Inf in the blocks, or an exploding loss.
         OutputWriteError: the block store could not be written.
     """
@@ -529,14 +557,17 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
     schedule = Schedule(config.epochs, config.cycles_per_epoch, P, config.alpha, config.min_alpha, config.seed)
     settings = _settings(config, P)
     fingerprint = checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)
-    first = 0
+    first, start_blocks = 0, None
     if resume:
         done = store.states()
         if not done:
             raise InputError(f"nothing to resume: no checkpoint in {store.url!r}; train without "
                              "--resume (with --checkpoint-every N to make checkpoints)")
-        checkpoint.check_compatible(store.read_state(done[-1]), settings, fingerprint)
+        state = store.read_state(done[-1])
+        checkpoint.check_compatible(state, settings, fingerprint)
         first = done[-1]
+        _verify_state(sc, store, first, state)
+        start_blocks = state["blocks"]
         log.info("resuming after epoch %d of %d from %s", first, config.epochs, store.url)
     else:
         for stale in store.states():  # left by an earlier run in this work directory
@@ -554,17 +585,22 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
     try:
         for epoch in range(first, config.epochs):
             job = _EpochJob(epoch, schedule, len(vocab), T, config.vector_size, config.window, config.negative,
-                            config.ns_exponent, store, run, WAIT_TIMEOUT, transit=transit)
+                            config.ns_exponent, store, run, WAIT_TIMEOUT, transit=transit, start_blocks=start_blocks)
             started = time.perf_counter()
             reports = _run_epoch_with_retries(sc, corpus, job, tables_bc, epoch_words, clock)
             seconds = time.perf_counter() - started
+            damaged = [r.damaged for r in reports if r.damaged]
+            if damaged:
+                raise CheckpointError(checkpoint.damaged_message(epoch, store.url, damaged, None,
+                                                                 store.damage_fix(epoch)))
             errors = [r.error for r in reports if r.error]
             if errors:
                 raise OutputWriteError(f"{errors[0]}: fix the filesystem and train again"
                                        + (" with --resume" if store.states() else ""))
             _raise_if_diverged(reports, vocab, store, config)
+            start_blocks = {name: rec for r in reports for name, rec in r.blocks.items()}
             try:
-                store.commit_state(epoch + 1, record)
+                store.commit_state(epoch + 1, {**record, "blocks": start_blocks})
                 for old in checkpoint.states_to_remove(store.states(), epoch + 1, config.checkpoint_every,
                                                        config.epochs):
                     store.remove_state(old)
@@ -593,6 +629,40 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
     stats = {"train_seconds": sum(s["seconds"] for s in epoch_stats),
              "epochs_trained": len(epoch_stats), "epochs": epoch_stats}
     return cycles, stats
+
+
+def _verify_state(sc, store: BlockStore, epochs_done: int, state: dict) -> None:
+    """Check every block file of a state against its record (``state["blocks"]``), one Spark
+    task per file (the executors read the files; the driver holds no vector). Problems come
+    back as values, so nothing is retried.
+
+    Raises:
+        CheckpointError: a file is missing or differs from its record (size, shape, sha256).
+        OutputWriteError: a file could not be read (the filesystem failed).
+    """
+    items = [(matrix, block, state["blocks"][block_name(matrix, block)])
+             for matrix, block in state_blocks(state["num_blocks"])]
+    sc.setJobDescription(f"sparkw2v: check the {len(items)} block files of the checkpoint after {epochs_done} epoch(s)")
+    results = (sc.parallelize(items, len(items))
+               .map(functools.partial(_check_block_task, store, epochs_done)).collect())
+    problems = [text for kind, text in results if kind == "damaged"]
+    if problems:
+        raise CheckpointError("cannot resume: " + checkpoint.damaged_message(
+            epochs_done, store.url, problems, len(items), store.damage_fix(epochs_done)))
+    failed = [text for kind, text in results if kind == "error"]
+    if failed:
+        raise OutputWriteError(f"reading the checkpoint after {epochs_done} epoch(s) in {store.url} failed "
+                               f"({failed[0]}): fix the filesystem and train again with --resume")
+
+
+def _check_block_task(store: BlockStore, epochs_done: int, item) -> tuple[str, str | None]:
+    """Executor side of :func:`_verify_state`: ("ok" | "damaged" | "error", what)."""
+    matrix, block, record = item
+    try:
+        problem = store.check_block(epochs_done, matrix, block, record)
+    except OSError as exc:
+        return "error", f"{store.block_path(epochs_done, matrix, block)}: {exc}"
+    return ("ok", None) if problem is None else ("damaged", problem)
 
 
 # Where W' blocks in transit go when every task runs on the driver's machine: in shared memory
@@ -641,6 +711,10 @@ def _run_epoch_with_retries(sc, corpus, job: _EpochJob, tables_bc, epoch_words: 
         try:
             return _run_epoch(sc, pairs, dataclasses.replace(job, attempt=attempt), tables_bc, epoch_words, clock)
         except Exception as exc:  # py4j's Py4JJavaError: the job failed in Spark
+            damage = _checkpoint_error(str(exc))
+            if damage is not None:  # deterministic: the same bytes fail the same way again
+                raise CheckpointError(checkpoint.damaged_message(
+                    job.epoch, job.store.url, [damage], None, job.store.damage_fix(job.epoch))) from None
             if "barrier" not in str(exc).lower():
                 raise
             reason = _failure_reason(str(exc))
@@ -649,6 +723,16 @@ def _run_epoch_with_retries(sc, corpus, job: _EpochJob, tables_bc, epoch_words: 
             log.warning("epoch %d: attempt %d failed (%s); training the epoch again from its start",
                         job.epoch + 1, attempt + 1, reason)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _checkpoint_error(text: str) -> str | None:
+    """The message of a CheckpointError that a task raised, from a failed Spark job's error
+    text (the Python traceback is in it), or None."""
+    marker = "CheckpointError: "
+    for line in text.splitlines():
+        if marker in line:
+            return " ".join(line.split(marker, 1)[1].split())[:500]
+    return None
 
 
 def _failure_reason(text: str) -> str:

@@ -141,6 +141,9 @@ class EpochReport:
             sampled nats per pair), "limit", "rows": {matrix: up to 20 word ids}, "row_counts"}.
         aborted: True if the task stopped because another task diverged or failed.
         error: None, or why the task could not read or write its blocks.
+        damaged: None, or "block file PATH what differs": a block file of the state the epoch
+            starts from is not what its record says (deterministic: never retried).
+        blocks: {file name: ``checkpoint.block_record``} of the block files the task wrote.
         timings: seconds spent per phase outside the kernel (load, arrange, write, ...).
         stratum_pairs: {k: (P,) int64} pairs of each owned W block per context block.
         bytes_read, bytes_written: block-store bytes of the epoch's start and end states.
@@ -159,6 +162,8 @@ class EpochReport:
     diverged: dict | None = None
     aborted: bool = False
     error: str | None = None
+    damaged: str | None = None
+    blocks: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     stratum_pairs: dict = field(default_factory=dict)
     bytes_read: int = 0
