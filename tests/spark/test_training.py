@@ -183,7 +183,7 @@ def test_divergence_names_the_epoch_cycle_and_rows(spark, tmp_path):
 
     path = write_text(tmp_path / "planted", planted_corpus(np.random.default_rng(6), 400))
     config = TrainConfig(vector_size=8, window=2, negative=3, sample=0.0, min_count=1, epochs=2,
-                         num_blocks=2, cycles_per_epoch=2, seed=9, alpha=30.0)
+                         num_blocks=2, cycles_per_epoch=2, seed=9, alpha=1.0)
     with pytest.raises(TrainingDivergedError, match=r"training diverged in epoch 1, cycle 1: (\d+ row\(s\) of W'? "
                        r"hold NaN or Inf \(e\.g\. '\w+'|the SGNS loss reached .* above the limit).*lower alpha"
                        r".*no checkpoint was written"):
@@ -221,28 +221,58 @@ def test_divergence_keeps_the_last_good_checkpoint(spark, tmp_path, monkeypatch)
     np.testing.assert_array_equal(resumed.W, straight.W)
 
 
+SPARK_JOB_ABORTED = ("An error occurred while calling z:org.apache.spark.api.python.PythonRDD.collectAndServe.\n: "
+                     "org.apache.spark.SparkException: Job aborted due to stage failure: Could not recover from a "
+                     "failed barrier ResultStage. ")
+
+
+def failing_epochs(monkeypatch, error: str) -> list:
+    """Make every epoch's Spark job fail with ``error`` (the text of py4j's exception, as a task's
+    failure gives it); returns the list of the attempts made, filled as they are made."""
+    from sparkw2v import trainer
+
+    attempts = []
+
+    def failing(sc, pairs, job, *args):
+        attempts.append(job.attempt)
+        raise RuntimeError(SPARK_JOB_ABORTED + error)
+
+    monkeypatch.setattr(trainer, "_run_epoch", failing)
+    return attempts
+
+
 def test_an_epoch_whose_tasks_keep_dying_fails_with_one_clear_error(spark, tmp_path, monkeypatch):
     """Spark aborts a barrier job whose task dies (a Python worker killed for memory, say); the
     driver trains the epoch again from its start, and after the last attempt says what failed
     and what each task holds."""
-    from sparkw2v import trainer
     from sparkw2v.errors import TrainingFailedError
 
     path = write_text(tmp_path / "planted", planted_corpus(np.random.default_rng(6), 400))
-    attempts = []
-
-    def dying(sc, pairs, job, *args):
-        attempts.append(job.attempt)
-        raise RuntimeError("An error occurred while calling z:org.apache.spark.api.python.PythonRDD.collectAndServe."
-                           "\n: org.apache.spark.SparkException: Job aborted due to stage failure: Could not recover "
-                           "from a failed barrier ResultStage. Most recent failure reason: Stage failed because barrier "
-                           "task ResultTask(21, 1) finished unsuccessfully.\norg.apache.spark.SparkException: Python "
-                           "worker exited unexpectedly (crashed). Consider setting ...")
-
-    monkeypatch.setattr(trainer, "_run_epoch", dying)
+    attempts = failing_epochs(monkeypatch, "Most recent failure reason: Stage failed because barrier task "
+                              "ResultTask(21, 1) finished unsuccessfully.\norg.apache.spark.SparkException: Python "
+                              "worker exited unexpectedly (crashed). Consider setting ...")
     config = TrainConfig(vector_size=8, window=2, min_count=1, epochs=1, num_blocks=2, sample=0.0)
     with pytest.raises(TrainingFailedError, match=r"epoch 1 failed 4 times \(org.apache.spark.SparkException: Python "
                        r"worker exited unexpectedly.*run out of memory: each of the 2 training tasks holds about "
                        r"0.0 GiB of W and W' blocks"):
         train(spark, path, config)
     assert attempts == [0, 1, 2, 3]  # a fresh attempt directory each time
+
+
+def test_a_task_that_meets_a_damaged_block_fails_the_epoch_once_not_as_memory(spark, tmp_path, monkeypatch):
+    """A CheckpointError raised in a task (e.g. by a reader's size check) fails the barrier job
+    in Spark; the driver does not train the epoch again (the same bytes would fail the same way)
+    and does not blame memory."""
+    from sparkw2v.errors import CheckpointError
+
+    path = write_text(tmp_path / "planted", planted_corpus(np.random.default_rng(6), 400))
+    attempts = failing_epochs(monkeypatch, "\n  File \"blockstore.py\", line 340, in _read_rows\n"
+                              "sparkw2v.errors.CheckpointError: block file /w/state-000001/W-00001.npy holds 100 "
+                              "bytes, not the 228 of its header's (25, 1) float32 array (truncated or appended to)"
+                              "\n\tat ...")
+    config = TrainConfig(vector_size=8, window=2, min_count=1, epochs=1, num_blocks=2, sample=0.0)
+    with pytest.raises(CheckpointError, match=r"^the checkpoint after 0 epoch\(s\) in .* is damaged: block file "
+                       r"/w/state-000001/W-00001.npy holds 100 bytes, not the 228 .*\(truncated or appended to\); "
+                       r"train afresh with --overwrite \(without --resume\)$") as info:
+        train(spark, path, config)
+    assert attempts == [0] and "memory" not in str(info.value)
