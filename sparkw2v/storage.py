@@ -137,7 +137,7 @@ def prepare_output(url: str, overwrite: bool, kind: str = "model") -> None:
     found = inspect(fs, path)
     if found.state == "foreign" or found.unknown:
         raise OutputExistsError(f"output {url!r} exists and is not a sparkw2v directory; refusing to replace it "
-                                f"(even with overwrite): {_why_foreign(found)}; choose another output path")
+                                f"(even with overwrite): {_why_foreign(found)}; {_fix_foreign(found)}")
     if found.state == "ours":
         check_output(url, overwrite)
     with output_errors(f"preparing the output {url}", "make it writable or choose another output path"):
@@ -423,10 +423,15 @@ def is_ours(url: str) -> bool:
 
 
 def _why_foreign(found: Found) -> str:
+    """Why a directory is not (wholly) sparkw2v's, for a message."""
     if found.unknown:
         return (f"it holds what sparkw2v did not write ({', '.join(found.unknown[:3])}"
-                f"{', ...' if len(found.unknown) > 3 else ''}): move that away first")
+                f"{', ...' if len(found.unknown) > 3 else ''}), which stays")
     return f"it has no {MARKER} marker, so sparkw2v did not write it"
+
+
+def _fix_foreign(found: Found) -> str:
+    return "move that away or choose another output path" if found.unknown else "choose another output path"
 
 
 def _create_exclusive(fs, path: str, obj: dict) -> bool:
@@ -633,7 +638,7 @@ class Staging:
             return None
         if found.state == "foreign" or found.unknown:
             return (f"output {self.url!r} exists and is not a sparkw2v {self.kind} directory; refusing to replace "
-                    f"it (even with --overwrite): {_why_foreign(found)}; choose another output path")
+                    f"it (even with --overwrite): {_why_foreign(found)}; {_fix_foreign(found)}")
         kind = found.marker.get("kind")
         if kind != self.kind:
             return (f"output {self.url!r} is a sparkw2v {kind} directory, not a {self.kind} one; refusing to "
