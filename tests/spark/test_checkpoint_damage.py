@@ -126,11 +126,20 @@ def test_resume_from_a_damaged_checkpoint_is_refused_in_one_line(spark, capsys, 
     assert not (tmp_path / "m").exists()
 
 
-def test_an_undamaged_copy_of_the_same_checkpoint_resumes(spark, capsys, tmp_path, crashed_run):
-    """The refusals above are for the damage: the same state, untouched, resumes to a model."""
+@pytest.mark.parametrize("damaged", [False, True])
+def test_an_undamaged_checkpoint_resumes_and_so_does_the_older_one_the_fix_names(spark, capsys, tmp_path,
+                                                                                 crashed_run, damaged):
+    """The refusals above are for the damage: the same state, untouched, resumes to a model; and
+    the fix the refusal offers (remove the damaged state directory) resumes from the older one."""
     shutil.copytree(crashed_run / "m.partial", tmp_path / "m.partial")
-    code, lines, err = run_train(capsys, "--input", str(crashed_run / "in.parquet"), "--output",
-                                 str(tmp_path / "m"), *FLAGS, "--resume")
+    args = ["--input", str(crashed_run / "in.parquet"), "--output", str(tmp_path / "m"), *FLAGS, "--resume"]
+    if damaged:
+        state = tmp_path / "m.partial" / "_blocks" / "state-000003"
+        (state / "W-00000.npy").write_bytes(b"")
+        code, lines, err = run_train(capsys, *args)
+        assert code == 2 and f"or remove {state} to resume" in lines[0], err
+        shutil.rmtree(state)
+    code, lines, err = run_train(capsys, *args)
     assert (code, lines) == (0, []), err
     assert (tmp_path / "m" / "_SUCCESS").exists()
 
