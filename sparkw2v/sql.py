@@ -18,6 +18,8 @@ model with pyarrow from ``model_dir`` (any fsspec URL they can reach), once per 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import storage
@@ -189,6 +191,14 @@ def similar_pairs(spark, model_dir: str, min_similarity: float = 0.7, num_hash_t
 
 
 
+# --- the read-only mode of jobs/query.py ----------------------------------------------------
+#
+# A query is parsed (not run) into a tree of plain Python ``PlanNode``s (``parse_tree``, the one
+# place that talks to the JVM), and the tree is checked in pure Python (``check_tree``): every
+# plan node a query operator, every table a registered view or a WITH name in scope, every
+# function call, wherever it sits, a function of ``READ_ONLY_FUNCTIONS``. Anything else is
+# refused, a function Spark adds in a later version included.
+
 # The logical plan nodes a read-only query may contain (as Spark's parser names them).
 _READ_ONLY_NODES = frozenset({
     "Project", "Filter", "Aggregate", "Sort", "GlobalLimit", "LocalLimit", "Offset", "Tail", "Distinct",
@@ -201,69 +211,267 @@ VIEWS = ("embeddings", "vocab")
 TABLE_FUNCTIONS = ("w2v_neighbors", "w2v_analogy", "range", "explode", "explode_outer", "inline",
                    "inline_outer", "posexplode", "posexplode_outer", "stack")
 
+# The functions a read-only query may call: group -> (why it is safe, names). A name is matched
+# case-insensitively, unqualified only (``system.builtin.abs`` is refused: give ``abs``).
+# Everything else is refused, including functions Spark adds in a later version.
+READ_ONLY_FUNCTIONS: dict[str, tuple[str, frozenset[str]]] = {
+    "sparkw2v": ("the model's own functions; they read only the model registered at start", frozenset(
+        "w2v_cosine w2v_vector w2v_neighbors w2v_analogy".split())),
+    "operators": ("arithmetic, comparison, logic and bitwise operators on their arguments", frozenset(
+        "! != % & * + - / < <= <=> <> = == > >= << >> >>> ^ | || ~ and or not in div mod negative positive "
+        "bit_count bit_get getbit shiftleft shiftright shiftrightunsigned".split())),
+    "math": ("pure functions of their numeric arguments", frozenset(
+        "abs acos acosh asin asinh atan atan2 atanh bin bround cbrt ceil ceiling conv cos cosh cot csc degrees e "
+        "exp expm1 factorial floor greatest hex hypot least ln log log10 log1p log2 pi pmod pow power radians "
+        "rint round sec sign signum sin sinh sqrt tan tanh try_add try_divide try_mod try_multiply try_subtract "
+        "unhex width_bucket".split())),
+    "random": ("random values from a seed: no side effect, nothing read but the seed (sampling words)", frozenset(
+        "rand randn random uniform randstr shuffle uuid".split())),
+    "vector": ("Spark's own vector arithmetic on array arguments (cosine, norms, sums)", frozenset(
+        "vector_avg vector_cosine_similarity vector_inner_product vector_l2_distance vector_norm "
+        "vector_normalize vector_sum".split())),
+    "string": ("pure functions of their string arguments (regular expressions included)", frozenset(
+        "ascii base64 bit_length btrim char char_length character_length chr collate collation concat_ws "
+        "contains decode elt encode endswith find_in_set format_number format_string from_base32 initcap instr "
+        "is_valid_utf8 jaro_winkler_similarity lcase left len length levenshtein locate lower lpad ltrim "
+        "luhn_check make_valid_utf8 mask octet_length overlay position printf quote regexp_count "
+        "regexp_extract regexp_extract_all regexp_instr regexp_replace regexp_substr repeat replace right rpad "
+        "rtrim sentences soundex space split split_part startswith substr substring substring_index to_base32 "
+        "to_binary to_char to_number to_varchar translate trim try_to_binary try_to_number try_validate_utf8 "
+        "ucase unbase64 upper validate_utf8 like ilike rlike regexp regexp_like".split())),
+    "hash": ("digests of their arguments", frozenset("crc32 hash md5 sha sha1 sha2 xxhash64".split())),
+    "collections": ("build, take apart and transform arrays, maps and structs (lambdas included)", frozenset(
+        "array array_append array_compact array_contains array_distinct array_except array_insert "
+        "array_intersect array_join array_max array_min array_position array_prepend array_remove array_repeat "
+        "array_size array_union arrays_overlap arrays_zip flatten get sequence slice sort_array cardinality "
+        "concat element_at reverse size try_element_at map map_concat map_contains_key map_entries "
+        "map_from_arrays map_from_entries map_keys map_values str_to_map named_struct struct aggregate "
+        "array_sort exists filter forall map_filter map_zip_with reduce transform transform_keys "
+        "transform_values zip_with".split())),
+    "conditional": ("choose between their arguments; raise_error and assert_true only fail the query with the "
+                    "caller's own text", frozenset(
+                        "case when if between coalesce ifnull nanvl nullif nullifzero nvl nvl2 zeroifnull "
+                        "equal_null isnan isnotnull isnull assert_true raise_error".split())),
+    "conversion": ("casts and type names of their arguments", frozenset(
+        "bigint binary boolean cast date decimal double float int smallint string time timestamp tinyint "
+        "typeof".split())),
+    "json and csv text": ("parse or write JSON and CSV text given as an argument; nothing is fetched", frozenset(
+        "from_json get_json_object json_array_length json_object_keys json_tuple schema_of_json to_json "
+        "from_csv schema_of_csv to_csv".split())),
+    "url text": ("take apart or escape URL text; nothing is fetched", frozenset(
+        "parse_url try_parse_url try_url_decode url_decode url_encode".split())),
+    "date and time": ("calendar arithmetic on their arguments; current_date and the like read the clock", frozenset(
+        "add_months convert_timezone curdate current_date current_time current_timestamp current_timezone "
+        "date_add date_diff date_format date_from_unix_date date_part date_sub date_trunc dateadd datediff "
+        "datepart day dayname dayofmonth dayofweek dayofyear extract from_unixtime from_utc_timestamp hour "
+        "last_day localtime localtimestamp make_date make_dt_interval make_interval make_time make_timestamp "
+        "make_timestamp_ltz make_timestamp_ntz make_ym_interval minute month monthname months_between next_day "
+        "now quarter second session_window time_bucket time_diff time_from_micros time_from_millis "
+        "time_from_seconds time_to_micros time_to_millis time_to_seconds time_trunc timestamp_micros "
+        "timestamp_millis timestamp_nanos timestamp_seconds to_date to_time to_timestamp to_timestamp_ltz "
+        "to_timestamp_ntz to_unix_timestamp to_utc_timestamp trunc try_make_interval try_make_timestamp "
+        "try_make_timestamp_ltz try_make_timestamp_ntz try_to_date try_to_time try_to_timestamp unix_date "
+        "unix_micros unix_millis unix_nanos unix_seconds unix_timestamp weekday weekofyear window window_time "
+        "year".split())),
+    "aggregate": ("aggregates over the rows of the query", frozenset(
+        "any any_value approx_count_distinct approx_percentile array_agg avg bit_and bit_or bit_xor bool_and "
+        "bool_or collect_list collect_set corr count count_if covar_pop covar_samp every first first_value "
+        "grouping grouping_id histogram_numeric kurtosis last last_value listagg max max_by mean median min "
+        "min_by mode percentile percentile_approx percentile_cont percentile_disc regr_avgx regr_avgy "
+        "regr_count regr_intercept regr_r2 regr_slope regr_sxx regr_sxy regr_syy skewness some std stddev "
+        "stddev_pop stddev_samp string_agg sum try_avg try_sum var_pop var_samp variance".split())),
+    "window": ("ranking and offsets over a window of the query's rows", frozenset(
+        "counter_diff cume_dist dense_rank lag lead nth_value ntile percent_rank rank row_number".split())),
+    "generators": ("rows made from their arguments (explode ..., stack, range)", frozenset(
+        "explode explode_outer inline inline_outer posexplode posexplode_outer stack range".split())),
+    "row identity": ("a row's position in the query's partitions", frozenset(
+        "monotonically_increasing_id spark_partition_id".split())),
+}
+
+# Functions refused on purpose, and why (every other name is refused too, for not being listed).
+REFUSED_FUNCTIONS: dict[str, tuple[str, frozenset[str]]] = {
+    "reflection": ("calls any static Java method in the driver and executors (environment, files, exit)",
+                   frozenset("reflect java_method try_reflect".split())),
+    "files": ("names or reads files by path, outside the registered views", frozenset(
+        "input_file_name input_file_block_start input_file_block_length read_files".split())),
+    "external formats": ("reads descriptor files by path (protobuf), resolves external entities (XML) or "
+                         "parses Avro schemas, none of which a query of a model needs", frozenset(
+                             "from_protobuf to_protobuf from_xml to_xml schema_of_xml xpath xpath_boolean "
+                             "xpath_double xpath_float xpath_int xpath_long xpath_number xpath_short xpath_string "
+                             "from_avro to_avro schema_of_avro".split())),
+    "process and session": ("tells the process's user, the server's version, the session's catalogs or the "
+                            "Python workers' logs", frozenset(
+                                "current_user user session_user version current_catalog current_database "
+                                "current_schema current_path python_worker_logs collations sql_keywords".split())),
+    "keys and sketches": ("takes secret keys in the query text or deserializes binary sketches with "
+                          "third-party code, none of which a query of a model needs", frozenset(
+                              "aes_encrypt aes_decrypt try_aes_decrypt hmac count_min_sketch".split())),
+}
+
+# Bare words that Spark turns into a call when no column has the name (``SELECT current_user``).
+_BARE_CALLS = frozenset("current_user user session_user current_catalog current_database current_schema "
+                        "current_path".split())
+
+_ALLOWED = {name: group for group, (_, names) in READ_ONLY_FUNCTIONS.items() for name in names}
+_REFUSED = {name: group for group, (_, names) in REFUSED_FUNCTIONS.items() for name in names}
+
 
 class QueryRefused(ValueError):
     """A query that the read-only mode does not run."""
 
 
+@dataclass(frozen=True)
+class PlanNode:
+    """One node of a parsed query, as plain data (any parser can build it).
+
+    Attributes:
+        kind: the parser's node name, e.g. "Project", "UnresolvedFunction", "UnresolvedRelation".
+        plan: True for a logical plan node, False for an expression.
+        name: the name parts of what the node names: a function (UnresolvedFunction,
+            UnresolvedGenerator, UnresolvedTableValuedFunction), a table (UnresolvedRelation), a
+            column (UnresolvedAttribute); for UnresolvedWith, its WITH names in order; else ().
+        children: every node held by this one, in field order; for UnresolvedWith, the WITH
+            definitions in order, then the query.
+    """
+
+    kind: str
+    plan: bool = False
+    name: tuple[str, ...] = ()
+    children: tuple["PlanNode", ...] = ()
+
+
+def function_refusal(parts) -> str | None:
+    """Why a call of the function named ``parts`` (its name parts, e.g. ("reflect",) or
+    ("system", "builtin", "reflect")) is refused in read-only mode; None when it is allowed."""
+    parts = tuple(parts)
+    name = ".".join(parts)
+    if len(parts) != 1:
+        return f"function {name!r} is qualified: read-only queries call built-in functions by their bare name"
+    key = parts[0].lower()
+    if key in _REFUSED:
+        return f"function {name!r} is refused: it {REFUSED_FUNCTIONS[_REFUSED[key]][0]}"
+    if not key.isascii() or key not in _ALLOWED:
+        return f"function {name!r} is not one of the functions read-only queries may call"
+    return None
+
+
+def check_tree(node: PlanNode, ctes: frozenset = frozenset()) -> None:
+    """Refuse a parsed query (a :class:`PlanNode` tree) that does more than read the views.
+
+    ``ctes``: the WITH names in scope (lower case).
+
+    Raises:
+        QueryRefused: naming the first operation, table or function that is not allowed.
+    """
+    kind, name = node.kind, ".".join(node.name)
+    if node.plan and kind not in _READ_ONLY_NODES:
+        raise QueryRefused(f"{kind} is not a read-only query operation")
+    if kind in ("ExpressionWithUnresolvedIdentifier", "PlanWithUnresolvedIdentifier"):
+        raise QueryRefused("IDENTIFIER(...) is not allowed for a function or table name: write the name itself")
+    if kind == "UnresolvedRelation" and name.lower() not in VIEWS and name.lower() not in ctes:
+        raise QueryRefused(f"table {name!r} is not one of the views {', '.join(VIEWS)}")
+    if kind == "UnresolvedTableValuedFunction" and name.lower() not in TABLE_FUNCTIONS:
+        raise QueryRefused(f"table function {name!r} is not one of {', '.join(TABLE_FUNCTIONS)}")
+    if kind in ("UnresolvedFunction", "UnresolvedGenerator", "UnresolvedTableValuedFunction"):
+        why = function_refusal(node.name)
+        if why:
+            raise QueryRefused(why)
+    if kind == "UnresolvedAttribute" and len(node.name) == 1 and name.lower() in _BARE_CALLS:
+        raise QueryRefused(f"{name!r} is the function {name.lower()}(), refused: it "
+                           f"{REFUSED_FUNCTIONS[_REFUSED[name.lower()]][0]} (a column of that name must be renamed)")
+    if kind == "UnresolvedWith":
+        names = [n.lower() for n in node.name]
+        for i, definition in enumerate(node.children[:len(names)]):
+            check_tree(definition, ctes | frozenset(names[:i]))
+        check_tree(node.children[len(names)], ctes | frozenset(names))
+        return
+    for child in node.children:
+        check_tree(child, ctes)
+
+
 def check_read_only(spark, sql: str) -> None:
     """Refuse anything but one query that reads the registered views and table functions.
 
-    The SQL is parsed, not run, and its logical plan is walked (subqueries in expressions and
-    WITH clauses included): every node must be a query operator (no command: INSERT, CREATE,
-    SET, CACHE, ADD JAR, ...), every table one of the views ``embeddings``, ``vocab`` or a WITH
-    name of the query, every table function a w2v function or a generator. Reading files by path
-    (``text.`/etc/passwd```) is a table name outside that list, and the session is also told not
-    to run SQL on files.
+    The SQL is parsed, not run (:func:`parse_tree`), and the whole tree is checked
+    (:func:`check_tree`; subqueries, WITH clauses, window definitions, lambdas included): every
+    plan node a query operator (no command: INSERT, CREATE, CREATE FUNCTION, SET, CACHE, ADD JAR,
+    ...), every table one of the views ``embeddings``, ``vocab`` or a WITH name in scope, every
+    table function one of ``TABLE_FUNCTIONS``, every function called one of
+    ``READ_ONLY_FUNCTIONS`` (no reflection, no file, no process information). Reading files by
+    path (``text.`/etc/passwd```) is a table name outside that list, and the session is also
+    told not to run SQL on files.
 
     Raises:
         QueryRefused: naming what is not allowed.
         Exception: Spark's parse error for SQL that does not parse.
     """
     spark.conf.set("spark.sql.runSQLOnFiles", "false")
-    plan = spark._jsparkSession.sessionState().sqlParser().parsePlan(sql)
-    _check_plan(plan, set())
+    check_tree(parse_tree(spark, sql))
 
 
-def _seq(scala_seq) -> list:
-    return [scala_seq.apply(i) for i in range(scala_seq.size())]
+_TREE_NODE = "org.apache.spark.sql.catalyst.trees.TreeNode"
+_LOGICAL_PLAN = "org.apache.spark.sql.catalyst.plans.logical.LogicalPlan"
 
 
-def _name(parts) -> str:
-    return ".".join(str(p) for p in _seq(parts))
+def parse_tree(spark, sql: str) -> PlanNode:
+    """``sql`` parsed by the session's SQL parser (not analysed, not run), as a PlanNode tree.
+
+    Every field of every node is walked (Scala collections, options and tuples included), so
+    that no expression is missed wherever the parser keeps it (window definitions, WITH
+    definitions, lambda bodies, table function arguments).
+
+    Raises:
+        Exception: Spark's parse error for SQL that does not parse.
+    """
+    gateway = spark.sparkContext._gateway
+    return _to_node(gateway, spark._jsparkSession.sessionState().sqlParser().parsePlan(sql))
 
 
-def _check_plan(node, ctes: set) -> None:
-    name = node.nodeName()
-    if name not in _READ_ONLY_NODES:
-        raise QueryRefused(f"{name} is not a read-only query operation")
-    if name == "UnresolvedWith":
-        for pair in _seq(node.cteRelations()):
-            _check_plan(pair._2(), ctes)
-            ctes = ctes | {str(pair._1()).lower()}
-    if name == "UnresolvedRelation":
-        table = _name(node.multipartIdentifier())
-        if table.lower() not in VIEWS and table.lower() not in ctes:
-            raise QueryRefused(f"table {table!r} is not one of the views {', '.join(VIEWS)}")
-    if name == "UnresolvedTableValuedFunction":
-        function = _name(node.name())
-        if function.lower() not in TABLE_FUNCTIONS:
-            raise QueryRefused(f"table function {function!r} is not one of {', '.join(TABLE_FUNCTIONS)}")
-    for expression in _seq(node.expressions()):
-        _check_expression(expression, ctes)
-    for child in _seq(node.children()):
-        _check_plan(child, ctes)
+def _strings(scala_seq) -> tuple[str, ...]:
+    return tuple(str(scala_seq.apply(i)) for i in range(scala_seq.size()))
 
 
-def _check_expression(expression, ctes: set) -> None:
-    try:
-        subquery = expression.plan()  # ScalarSubquery, Exists, ListQuery, ...
-    except Exception:
-        subquery = None
-    if subquery is not None:
-        _check_plan(subquery, ctes)
-    for child in _seq(expression.children()):
-        _check_expression(child, ctes)
+def _to_node(gateway, obj) -> PlanNode:
+    from py4j.java_gateway import is_instance_of
+
+    kind = obj.nodeName()
+    plan = is_instance_of(gateway, obj, _LOGICAL_PLAN)
+    if kind == "UnresolvedWith":
+        pairs = obj.cteRelations()
+        pairs = [pairs.apply(i) for i in range(pairs.size())]
+        return PlanNode(kind, plan, tuple(str(p._1()) for p in pairs),
+                        tuple(_to_node(gateway, p._2()) for p in pairs) + (_to_node(gateway, obj.child()),))
+    name: tuple[str, ...] = ()
+    if kind in ("UnresolvedFunction", "UnresolvedAttribute"):
+        name = _strings(obj.nameParts())
+    elif kind == "UnresolvedGenerator":
+        name = _strings(obj.name().nameParts())
+    elif kind == "UnresolvedTableValuedFunction":
+        name = _strings(obj.name())
+    elif kind == "UnresolvedRelation":
+        name = _strings(obj.multipartIdentifier())
+    children: list[PlanNode] = []
+    for i in range(obj.productArity()):
+        _collect(gateway, obj.productElement(i), children)
+    return PlanNode(kind, plan, name, tuple(children))
 
 
-__all__ = ["register", "cosine", "similar_pairs", "check_read_only", "QueryRefused", "model_identity"]
+def _collect(gateway, value, out: list) -> None:
+    """Append the tree nodes in ``value`` (a node, or a Scala collection, option or tuple of them)."""
+    from py4j.java_gateway import JavaObject, is_instance_of
+
+    if not isinstance(value, JavaObject):
+        return
+    if is_instance_of(gateway, value, _TREE_NODE):
+        out.append(_to_node(gateway, value))
+    elif is_instance_of(gateway, value, "scala.collection.Iterable"):
+        items = value.iterator()
+        while items.hasNext():
+            _collect(gateway, items.next(), out)
+    elif is_instance_of(gateway, value, "scala.Product"):
+        for i in range(value.productArity()):
+            _collect(gateway, value.productElement(i), out)
+
+
+__all__ = ["register", "cosine", "similar_pairs", "check_read_only", "QueryRefused", "model_identity",
+           "READ_ONLY_FUNCTIONS", "REFUSED_FUNCTIONS", "PlanNode", "check_tree", "parse_tree", "function_refusal"]
