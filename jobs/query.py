@@ -5,16 +5,23 @@ query, its rows and how long it took. Words go in --param NAME=VALUE (named SQL 
 never into the text; --param NAME:int=VALUE (or :float, :bool) gives a typed value.
 
 Queries are read-only by default: one SELECT (or WITH ... SELECT) over the views
-``embeddings`` and ``vocab`` and the w2v functions, checked on the parsed plan before anything
-runs; no command (INSERT, CREATE, SET, ...), no other table, no file read by path.
+``embeddings`` and ``vocab``, calling only the functions of an allow-list (Spark's pure
+built-ins and the w2v functions: sparkw2v.sql.READ_ONLY_FUNCTIONS), checked on the parsed plan
+before anything runs; no command (INSERT, CREATE, CREATE FUNCTION, SET, ...), no other table,
+no file read by path, no reflect()/java_method(), no function that names files or tells the
+process's user.
 --allow-all-sql runs any Spark SQL with this process's rights to files and catalogs.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
 
 from sparkw2v import cli
 from sparkw2v.errors import SparkW2VError
@@ -44,9 +51,32 @@ def parse_param(item: str) -> tuple[str, object]:
 
 
 def _spark_error(exc: Exception) -> str:
-    """The first line of a Spark SQL error (its class, e.g. [UNBOUND_SQL_PARAMETER], and text)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    """The line of a Spark error that names the problem: for a failure in a Python worker (a w2v
+    function given a bad argument), the last line of its Python traceback (``ValueError: k must
+    be a whole number ...``); else the first line of Spark's message (its class, e.g.
+    [UNBOUND_SQL_PARAMETER], and text)."""
+    text = str(exc)
+    if "Traceback (most recent call last)" in text:
+        raised = re.findall(r"^(?:[A-Za-z_][\w.]*)(?:Error|Exception): (.+)$", text, re.MULTILINE)
+        if raised:
+            return raised[-1].strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def quiet_pyspark_error_log() -> None:
+    """Keep PySpark's own error records off the streams: on every SQL error, PySpark 4 logs a
+    3-8 KB JSON record (``pyspark.errors.exceptions.base.PySparkException._log_exception``) through
+    the loggers ``SQLQueryContextLogger`` and ``DataFrameQueryContextLogger``, each made with a
+    handler on the Python stderr, which spark-submit merges into stdout. The job reports the
+    error itself, in one line; these loggers are made here first, without a handler, disabled."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logger = PySparkLogger.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = False
+        logger.disabled = True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,11 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         params = dict(parse_param(item) for item in args.param)
     except ValueError as exc:
         return cli.error("query", str(exc))
+    quiet_pyspark_error_log()
     spark = build_session("sparkw2v-query", args.master)
     try:
         register(spark, args.model)
     except SparkW2VError as exc:
         return cli.error("query", str(exc))
+    except (PySparkException, Py4JJavaError) as exc:  # Spark's own error scanning the model's files
+        return cli.error("query", f"model {args.model!r} cannot be read: {_spark_error(exc)}; train it again")
     for sql in args.sql:
         start = time.perf_counter()
         try:
@@ -78,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             rows = spark.sql(sql, args=params or None).collect()
         except QueryRefused as exc:
             return cli.error("query", f"refused {sql!r}: {exc}; queries are read-only (one SELECT over the "
-                             "views embeddings and vocab and the w2v functions): pass --allow-all-sql to run "
-                             "any Spark SQL")
+                             "views embeddings and vocab, calling Spark's pure built-in functions and the w2v "
+                             "ones): pass --allow-all-sql to run any Spark SQL")
         except Exception as exc:  # Spark's AnalysisException, ParseException, ...
             return cli.error("query", f"{sql!r} failed: {_spark_error(exc)}")
         seconds = time.perf_counter() - start

@@ -188,3 +188,17 @@ def test_under_spark_submit_reflection_prints_nothing_of_the_environment(model):
     line = only_error_line(done)
     assert "'java_method' is refused" in line and "--allow-all-sql" in line
     assert os.environ["PATH"] not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    # PySpark's 3-8 KB JSON error record stays off stdout
+    (["--sql", "SELECT nope FROM vocab"], "UNRESOLVED_COLUMN"),
+    # the reason of a failure in a Python worker, not "An exception was thrown from the Python worker:"
+    (["--sql", "SELECT * FROM w2v_neighbors('king', :k)", "--param", "k:float=nan"],
+     "k must be a whole number of neighbours, not nan"),
+    # a type error inside a w2v function: no executor ERROR log (Java stack) before the line
+    (["--sql", "SELECT w2v_cosine(vector, 1) FROM embeddings"], "has no len()"),
+])
+def test_under_spark_submit_a_failed_query_is_one_line(model, argv, message):
+    line = only_error_line(submit("--model", model, *argv))
+    assert message in line, line
