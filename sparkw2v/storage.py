@@ -461,8 +461,10 @@ def _create_exclusive(fs, path: str, obj: dict) -> bool:
         return True
     except FileExistsError:
         return False
-    except OSError:  # no hard links on this filesystem
-        try:
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+            raise
+        try:  # no hard links on this filesystem
             with open(path, "xb") as fh:
                 fh.write(data)
             return True
@@ -585,6 +587,7 @@ class Staging:
         self.started = time.time()
         self._stop: threading.Event | None = None
         self._made: list[str] = []  # directories this run created in begin (undone if begin fails)
+        self._fresh: dict[str, bool] = {}  # "partial", "work": claimed afresh (not taken over)
 
     # ------------------------------------------------------------------ begin
 
@@ -608,28 +611,61 @@ class Staging:
             check_location(self.work_dir, "work directory",
                            "fix the filesystem and train again, or choose another --work-dir", link_ok=True)
         fs, path = url_to_fs(self.url)
-        with output_errors(f"preparing the output {self.url}", "make its directory writable or choose another "
-                                                                "output path"):
-            found = inspect(fs, path)
-            why = self._refusal(found)
-            if why:
-                raise OutputExistsError(why)
-            if found.state == "ours" and _is_local(fs) and not os.access(path, os.W_OK | os.X_OK):
-                raise OutputWriteError(f"output {self.url!r} is read-only: replacing it would fail once the new "
-                                       "result is complete; make it writable or choose another output path")
-            self._claim_partial(fs, url_to_fs(self.partial)[1])
+        def errors():
+            return output_errors(f"preparing the output {self.url}", "make its directory writable or choose "
+                                                                     "another output path")
+
+        with errors():
+            for attempt in range(3):  # a directory vanished under the claim (a run committing): judge again
+                try:
+                    self._check_output(fs, path)
+                    self._claim_partial(fs, url_to_fs(self.partial)[1])
+                    break
+                except FileNotFoundError:
+                    if attempt == 2:
+                        raise
         try:
+            with errors():
+                self._check_output(fs, path)  # judged again: a run may have committed it meanwhile
             if self.work:
                 with output_errors(f"creating the work directory {self.work_dir}",
                                    "fix the filesystem and train again, or choose another --work-dir"):
                     self._claim_work()
         except BaseException:
-            self.discard()
+            self._unclaim()
             raise
         self._stop = threading.Event()
         self._heart = threading.Thread(target=self._keep_beating, name="sparkw2v-staging-heartbeat", daemon=True)
         self._heart.start()
         return self.partial
+
+    def _check_output(self, fs, path: str) -> None:
+        """Raise unless this run's result may go to OUTPUT as it is now (see :meth:`_refusal`)."""
+        found = inspect(fs, path)
+        why = self._refusal(found)
+        if why:
+            raise OutputExistsError(why)
+        if found.state == "ours" and _is_local(fs) and not os.access(path, os.W_OK | os.X_OK):
+            raise OutputWriteError(f"output {self.url!r} is read-only: replacing it would fail once the new "
+                                   "result is complete; make it writable or choose another output path")
+
+    def _unclaim(self) -> None:
+        """Undo the claims of a ``begin`` that failed: a directory it claimed afresh loses its
+        marker (and goes, if ``begin`` made it); a dead run's ``OUTPUT.partial`` it took over
+        stays, released, for a later --resume. Quiet: the filesystem may be failing already."""
+        for url, fresh in ((self.work, self._fresh.get("work")), (self.partial, self._fresh.get("partial"))):
+            if not url or not self._owns(url):
+                continue
+            fs, path = url_to_fs(url)
+            try:
+                if fresh and path in self._made:
+                    _remove_marked(fs, path)
+                elif fresh:
+                    fs.rm(join(fs, path, MARKER))
+                elif url == self.partial:
+                    self._beat(alive=False)
+            except OSError:
+                pass
 
     def _refusal(self, found: Found) -> str | None:
         """Why what is at OUTPUT may not be replaced by this run's result, or None: the test of
@@ -669,6 +705,7 @@ class Staging:
                 state = "does not exist" if found.state == "absent" else "is empty"
                 raise OutputExistsError(f"nothing to resume: {self.partial!r} {state}; train without --resume")
             if self._claim_new(fs, partial, self._record()):
+                self._fresh["partial"] = True
                 return
             found = inspect(fs, partial)  # another run claimed it at the same instant
         if found.state != "ours":
@@ -728,6 +765,7 @@ class Staging:
         found = inspect(fs, path)
         if found.state in ("absent", "empty"):
             if self._claim_new(fs, path, self._work_record()):
+                self._fresh["work"] = True
                 return
             found = inspect(fs, path)
         record = self._work_record()

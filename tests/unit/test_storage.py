@@ -294,6 +294,39 @@ def test_of_runs_claiming_an_output_at_the_same_instant_exactly_one_wins(tmp_pat
         assert json.loads((out / storage.MARKER).read_text())["run"] == won[0].run
 
 
+def _one_run(out, barrier, results):
+    """A run in a process of its own: begin at the barrier, write a file, commit."""
+    staging = storage.Staging(out, "model")
+    barrier.wait()
+    try:
+        partial = Path(staging.begin())
+    except OutputExistsError:
+        results.put(("lost", staging.run))
+        return
+    (partial / f"file-{staging.run}").write_text(staging.run)
+    staging.commit()
+    results.put(("won", staging.run))
+
+
+def test_of_two_processes_starting_on_one_output_at_the_same_instant_one_commits_alone(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(20):
+        out = tmp_path / f"m{trial}"
+        barrier, results = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_one_run, args=(str(out), barrier, results)) for _ in range(2)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        outcome = sorted(results.get(timeout=5) for _ in procs)
+        assert [o for o, _ in outcome] == ["lost", "won"], outcome
+        winner = outcome[1][1]
+        assert sorted(p.name for p in out.iterdir()) == ["_SUCCESS", "_sparkw2v.json", f"file-{winner}"]
+        assert json.loads((out / storage.MARKER).read_text())["run"] == winner
+
+
 def test_of_runs_taking_a_dead_run_over_at_the_same_instant_exactly_one_wins(tmp_path):
     for trial in range(20):
         out = tmp_path / f"m{trial}"
@@ -451,3 +484,23 @@ def test_a_full_disk_while_writing_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr("builtins.open", full)
     with pytest.raises(OutputWriteError, match="No space left on device"):
         storage.write_json({"a": 1}, str(tmp_path / "out"), "metadata.json")
+
+
+def test_a_begin_that_fails_after_taking_a_dead_run_over_keeps_its_checkpoints(tmp_path, monkeypatch):
+    dead = storage.Staging(str(tmp_path / "m"), "model")
+    dead.begin()
+    (Path(dead.partial) / "_blocks").mkdir()
+    _die(dead, pid=_dead_pid())
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(storage.Staging, "_claim_work", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        storage.Staging(str(tmp_path / "m"), "model", resume=True, work_dir=str(tmp_path / "w")).begin()
+    assert (Path(dead.partial) / "_blocks").exists()  # released, for the next --resume
+    assert json.loads((Path(dead.partial) / storage.MARKER).read_text())["heartbeat"] == 0.0
+    fresh = storage.Staging(str(tmp_path / "n"), "model", work_dir=str(tmp_path / "w"))
+    with pytest.raises(KeyboardInterrupt):
+        fresh.begin()
+    assert not (tmp_path / "n.partial").exists()  # a fresh claim is undone
