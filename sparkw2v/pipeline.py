@@ -38,8 +38,8 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         output: the model directory (local path or fsspec URL; on a cluster one that every
             executor can reach: the model is built in ``output.partial`` by the executors).
         config: training settings.
-        overwrite: replace an existing output (recognisably a sparkw2v output), once the new
-            model is complete.
+        overwrite: replace an existing model directory (sparkw2v's: its ``_sparkw2v.json``
+            marker says so, and it holds nothing else), once the new model is complete.
         resume: continue an unfinished run in ``output.partial`` from its newest checkpoint.
         work_dir: a directory in which the blocks live while training, in the run's own
             subdirectory (default: ``output.partial/_blocks``); a directory the driver and every
