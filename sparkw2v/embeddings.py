@@ -143,8 +143,7 @@ def validate_model_dir(model_dir: str, table: str = EMBEDDINGS) -> list[str]:
                                    f"({' '.join(str(exc).split())[:160]}); remove it or train again") from None
         missing = [c.name for c in TABLE_SCHEMA if c.name not in schema.names]
         wrong = [c.name for c in TABLE_SCHEMA if c.name in schema.names and
-                 not schema.field(c.name).type.equals(c.type) and
-                 not (c.name == "vector" and pa.types.is_list(schema.field(c.name).type))]
+                 not _same_type(schema.field(c.name).type, c.type)]
         if missing or wrong:
             raise ModelFormatError(f"model {model_dir!r}: {f} has columns {schema.names} of other types than "
                                    "word string, id int, count long, vector array<float>; it is not a sparkw2v "
@@ -152,30 +151,81 @@ def validate_model_dir(model_dir: str, table: str = EMBEDDINGS) -> list[str]:
     return files
 
 
-def _scatter(batch, name: str, n: int, vectors, words: list, counts: np.ndarray, seen: np.ndarray):
-    """Put one record batch's rows at their ids; returns the (n, N) array (made on first use)."""
+def _same_type(found: pa.DataType, want: pa.DataType) -> bool:
+    """A column type as the model's schema has it; a list's element may be named otherwise
+    ("item", "element") or nullable, but it must be float32."""
+    if pa.types.is_list(want):
+        return pa.types.is_list(found) and found.value_type.equals(want.value_type)
+    return found.equals(want)
+
+
+def model_vector_size(model_dir: str) -> int | None:
+    """The ``vector_size`` that ``model_dir/metadata.json`` records (``{"config": {"vector_size":
+    N}}``, as jobs/train.py writes it); None when it records none (a model written by hand with
+    :func:`write_model` and other metadata).
+
+    Raises:
+        ModelFormatError: metadata.json is not a JSON object, or its vector_size is not a
+            positive integer; the message names the model.
+    """
+    try:
+        meta = storage.read_json(model_dir, METADATA)
+    except (OSError, ValueError) as exc:
+        raise ModelFormatError(f"model {model_dir!r}: {METADATA} cannot be read as JSON "
+                               f"({' '.join(str(exc).split())[:160]}): the model is damaged; train it again") from None
+    if not isinstance(meta, dict):
+        raise ModelFormatError(f"model {model_dir!r}: {METADATA} is not a JSON object: the model is damaged; "
+                               "train it again")
+    config = meta.get("config")
+    size = config.get("vector_size") if isinstance(config, dict) else None
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise ModelFormatError(f"model {model_dir!r}: {METADATA} gives vector_size {size!r}, not a positive "
+                               "integer: the model is damaged; train it again")
+    return size
+
+
+def _scatter(batch, name: str, n: int, vectors, words: list, counts: np.ndarray, seen: np.ndarray,
+             width: int | None = None):
+    """Put one record batch's rows at their ids; returns the (n, N) array (made on first use).
+
+    ``width``: the number of components every vector must have (metadata.json's vector_size);
+    None: that of the first vector read.
+
+    Raises:
+        ModelFormatError: a null, a vector of another width or with a NaN or infinite
+            component, an id outside 0..n-1 or read twice; the message names the file.
+    """
     ids = batch.column("id").to_numpy(zero_copy_only=False)
     vec = batch.column("vector")
     if vec.null_count or batch.column("word").null_count or batch.column("id").null_count:
         raise ModelFormatError(f"model file {name} holds a null word, id or vector: the model is damaged; train it again")
     lengths = np.diff(vec.offsets.to_numpy())
-    width = int(lengths[0]) if lengths.size else (vectors.shape[1] if vectors is not None else 0)
     if vectors is not None:
         width = vectors.shape[1]
+    elif width is None:
+        width = int(lengths[0]) if lengths.size else 0
     if lengths.size and (lengths != width).any():
         bad = int(ids[np.flatnonzero(lengths != width)[0]])
         raise ModelFormatError(f"model file {name}: the vector of word id {bad} has "
-                               f"{int(lengths[lengths != width][0])} components, not {width}: the model is damaged")
+                               f"{int(lengths[lengths != width][0])} components, not {width} (the model's "
+                               "vector_size): the model is damaged; train it again")
     if ids.size and (ids.min() < 0 or ids.max() >= n):
         raise ModelFormatError(f"model file {name} holds word id {int(ids.max() if ids.max() >= n else ids.min())}, "
                                f"outside 0..{n - 1}: the model is damaged")
     if seen[ids].any() or np.unique(ids).size != ids.size:
         raise ModelFormatError(f"model file {name} holds word id {int(ids[seen[ids]][0]) if seen[ids].any() else int(ids[0])} "
                                "twice: the model is damaged")
+    values = vec.flatten().to_numpy(zero_copy_only=False).reshape(len(ids), width)
+    finite = np.isfinite(values).all(axis=1)
+    if not finite.all():
+        raise ModelFormatError(f"model file {name}: the vector of word id {int(ids[np.flatnonzero(~finite)[0]])} "
+                               "holds a NaN or infinite component: the model is damaged; train it again")
     seen[ids] = True
     if vectors is None:
         vectors = np.zeros((n, width), np.float32)
-    vectors[ids] = vec.flatten().to_numpy(zero_copy_only=False).reshape(len(ids), width)
+    vectors[ids] = values
     counts[ids] = batch.column("count").to_numpy(zero_copy_only=False)
     for i, w in zip(ids.tolist(), batch.column("word").to_pylist()):
         words[i] = w
@@ -211,10 +261,13 @@ class Embeddings:
 
         Raises:
             IncompleteModelError: ``model_dir`` is missing or has no ``_SUCCESS`` marker.
-            ModelFormatError: it is not a model, or a file of it is damaged (a null or short
-                vector, an id missing or twice, a file that is not Parquet): the message names it.
+            ModelFormatError: it is not a model, or a file of it is damaged (a null vector, a
+                vector of other than ``vector_size`` components (metadata.json's config) or with
+                a NaN or infinite component, an id missing or twice, a file that is not Parquet,
+                a metadata.json that is not JSON): the message names it.
         """
         files = validate_model_dir(model_dir, table)
+        width = model_vector_size(model_dir)
         fs, _ = storage.url_to_fs(model_dir)
         n = sum(pq.ParquetFile(f, filesystem=fs).metadata.num_rows for f in files)
         words: list = [None] * n
@@ -225,7 +278,7 @@ class Embeddings:
             try:
                 batches = pq.ParquetFile(f, filesystem=fs).iter_batches(columns=["word", "id", "count", "vector"])
                 for batch in batches:
-                    vectors = _scatter(batch, f, n, vectors, words, counts, seen)
+                    vectors = _scatter(batch, f, n, vectors, words, counts, seen, width)
             except (pa.ArrowException, OSError) as exc:
                 raise ModelFormatError(f"model file {f} cannot be read ({' '.join(str(exc).split())[:200]}): the "
                                        "model is damaged; train it again") from None
@@ -233,7 +286,7 @@ class Embeddings:
             raise ModelFormatError(f"model {model_dir!r} lacks the vectors of {int((~seen).sum())} word id(s) "
                                    f"(e.g. {int(np.flatnonzero(~seen)[0])}): it is damaged; train it again")
         if vectors is None:
-            vectors = np.zeros((0, 0), np.float32)
+            vectors = np.zeros((0, width or 0), np.float32)
         return cls(tuple(words), counts, vectors)
 
     @property

@@ -23,14 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import storage
-from .embeddings import EMBEDDINGS, Embeddings, validate_model_dir
+from .embeddings import EMBEDDINGS, METADATA, Embeddings, model_vector_size, validate_model_dir
 
 _MODELS: dict[tuple[str, str], Embeddings] = {}
+_FOOTER_BYTES = 64 << 10  # the tail of a Parquet file that model_identity digests
 
 
 def _model(model_dir: str, identity: str) -> Embeddings:
-    """The model at ``model_dir`` as it was registered (``identity``), loaded once per process;
-    a model written there since is another identity, hence loaded afresh."""
+    """The model at ``model_dir`` as it was registered (``identity``, :func:`model_identity` of
+    the files it reads), loaded once per process; a model written there since, or a file of it
+    replaced, is another identity, hence loaded afresh (and checked again)."""
     key = (model_dir, identity)
     emb = _MODELS.get(key)
     if emb is None:
@@ -41,12 +43,28 @@ def _model(model_dir: str, identity: str) -> Embeddings:
 
 
 def model_identity(model_dir: str) -> str:
-    """A digest of the model's metadata.json: every training run writes a different one."""
+    """A digest of what the SQL functions read: the bytes of metadata.json, and the name, size,
+    modification time and last 64 KiB (the Parquet footer: row groups, offsets, statistics) of
+    every file under embeddings/. A model written at the same path since, or a Parquet part
+    replaced under the same metadata.json, is another identity.
+
+    Raises:
+        OSError: a file of the model cannot be read.
+    """
     import hashlib
 
     fs, path = storage.url_to_fs(model_dir)
-    with fs.open(storage.join(fs, path, "metadata.json"), "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+    digest = hashlib.sha256()
+    with fs.open(storage.join(fs, path, METADATA), "rb") as fh:
+        digest.update(fh.read())
+    for name, info in sorted(fs.find(storage.join(fs, path, EMBEDDINGS), detail=True).items()):
+        size = int(info.get("size") or 0)
+        stamp = info.get("mtime", info.get("LastModified", info.get("modified", info.get("created", ""))))
+        digest.update(f"\0{name[len(path):]}\0{size}\0{stamp}\0".encode())
+        with fs.open(name, "rb") as fh:
+            fh.seek(max(0, size - _FOOTER_BYTES))
+            digest.update(fh.read(_FOOTER_BYTES))
+    return digest.hexdigest()
 
 
 def cosine(a, b) -> float | None:
@@ -58,19 +76,25 @@ def cosine(a, b) -> float | None:
     return float(x @ y / norm) if norm > 0 else None
 
 
-def check_rows(table, model_dir: str) -> None:
+def check_rows(table, model_dir: str, vector_size: int | None = None) -> None:
     """Refuse an embeddings table whose rows a reader would load wrong (one Spark scan).
 
+    ``vector_size``: the number of components every vector must have (metadata.json's); None:
+    they must only agree.
+
     Raises:
-        ModelFormatError: a null word, id or vector; vectors of different lengths; ids
-            missing, repeated or outside 0..V-1. The message names the model and the problem.
+        ModelFormatError: a null word, id or vector; vectors of different lengths, or of other
+            than ``vector_size`` components; a NaN or infinite component; ids missing, repeated
+            or outside 0..V-1. The message names the model, the problem and the fix.
     """
     from pyspark.sql import functions as F
 
     from .errors import ModelFormatError
 
     null = F.col("word").isNull() | F.col("id").isNull() | F.col("vector").isNull()
+    not_finite = F.exists("vector", lambda x: F.isnan(x) | (F.abs(x) == F.lit(float("inf"))))
     s = table.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(null, 1)).alias("nulls"),
+                  F.count(F.when(not_finite, 1)).alias("not_finite"),
                   F.min(F.size("vector")).alias("shortest"), F.max(F.size("vector")).alias("longest"),
                   F.min("id").alias("lo"), F.max("id").alias("hi"), F.countDistinct("id").alias("ids")).first()
     if s.nulls:
@@ -79,6 +103,12 @@ def check_rows(table, model_dir: str) -> None:
     if s.n and s.shortest != s.longest:
         raise ModelFormatError(f"model {model_dir!r}: embeddings/ holds vectors of {s.shortest} to {s.longest} "
                                "components: the model is damaged; train it again")
+    if s.n and vector_size is not None and s.shortest != vector_size:
+        raise ModelFormatError(f"model {model_dir!r}: embeddings/ holds vectors of {s.shortest} components, but "
+                               f"{METADATA} gives vector_size {vector_size}: the model is damaged; train it again")
+    if s.not_finite:
+        raise ModelFormatError(f"model {model_dir!r}: {s.not_finite} vector(s) of embeddings/ hold a NaN or "
+                               "infinite component: the model is damaged; train it again")
     if s.n and (s.lo != 0 or s.hi != s.n - 1 or s.ids != s.n):
         raise ModelFormatError(f"model {model_dir!r}: the {s.n} rows of embeddings/ have {s.ids} distinct ids in "
                                f"{s.lo}..{s.hi}, not the ids 0..{s.n - 1} once each: the model is damaged; train it again")
@@ -97,9 +127,9 @@ def count_argument(k) -> int:
         try:
             return int(k.strip())
         except ValueError:
-            raise ValueError(f"k must be a whole number of neighbours, not {k!r}") from None
+            raise ValueError(f"k must be a whole number of neighbours, not {k!r}: give an integer such as 10") from None
     if isinstance(k, float) and not k.is_integer():
-        raise ValueError(f"k must be a whole number of neighbours, not {k!r}")
+        raise ValueError(f"k must be a whole number of neighbours, not {k!r}: give an integer such as 10")
     return int(k)
 
 
@@ -113,15 +143,17 @@ def register(spark, model_dir: str) -> None:
         IncompleteModelError: the directory is missing or has no ``_SUCCESS`` marker.
         ModelFormatError: it is not a model, a file of it is not a Parquet table of the
             model's schema, or its rows are damaged (a null word, id or vector, vectors of
-            different lengths, ids missing, repeated or outside 0..V-1).
+            different lengths or of other than metadata.json's vector_size, a NaN or infinite
+            component, ids missing, repeated or outside 0..V-1).
     """
     from pyspark.sql.functions import udtf
     from pyspark.sql.types import ArrayType, DoubleType, FloatType
 
     validate_model_dir(model_dir)
+    vector_size = model_vector_size(model_dir)
     identity = model_identity(model_dir)
     table = spark.read.parquet(storage.child(model_dir, EMBEDDINGS))
-    check_rows(table, model_dir)
+    check_rows(table, model_dir, vector_size)
     table.createOrReplaceTempView("embeddings")
     table.select("word", "id", "count").createOrReplaceTempView("vocab")
 

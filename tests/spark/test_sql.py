@@ -165,6 +165,58 @@ def test_a_replaced_model_is_not_answered_from_the_old_one(spark, tmp_path):
     assert spark.sql("SELECT count(*) AS n FROM vocab").first().n == 4
 
 
+def test_a_replaced_parquet_part_is_not_answered_from_the_old_model(spark, tmp_path):
+    """The functions' cache is keyed by the files they read: a part replaced under the same
+    metadata.json is another model, loaded afresh by the long-lived Python workers."""
+    path = str(tmp_path / "m")
+    words = ("a", "b", "c", "d", "e")
+    old = rng_vectors(11, len(words))
+    write_model(path, words, np.arange(5, 0, -1), old, old, {"config": {"vector_size": 4}})
+    metadata = (Path(path) / "metadata.json").read_bytes()
+    register(spark, path)
+    query = "SELECT word FROM w2v_neighbors('a', 4)"
+    for _ in range(3):  # every Python worker of the session has the old model in its cache
+        assert [r.word for r in spark.sql(query).collect()] == [w for w, _ in Embeddings.load(path).most_similar("a", 4)]
+    want_old = [w for w, _ in Embeddings.load(path).most_similar("a", 4)]
+    new = old.copy()
+    new[[1, 2, 3, 4]] = old[[4, 3, 2, 1]]  # same words, ids and metadata; other neighbours of "a"
+
+    def replace(table):
+        import pyarrow as pa
+
+        return table.set_column(3, "vector", pa.array(list(new), table.schema.field("vector").type))
+
+    _rewrite_embeddings(path, replace)
+    assert (Path(path) / "metadata.json").read_bytes() == metadata
+    want_new = [w for w, _ in Embeddings.load(path).most_similar("a", 4)]
+    assert want_new != want_old
+    register(spark, path)
+    for _ in range(3):
+        assert [r.word for r in spark.sql(query).collect()] == want_new
+
+
+def test_model_identity_follows_the_parquet_parts_not_only_metadata(tmp_path):
+    import os
+
+    from sparkw2v.sql import model_identity
+
+    path = tmp_path / "m"
+    vectors = rng_vectors(12, 3)
+    write_model(str(path), ("x", "y", "z"), np.array([3, 2, 1]), vectors, vectors, {})
+    first = model_identity(str(path))
+    assert model_identity(str(path)) == first
+    part = sorted((path / "embeddings").glob("*.parquet"))[0]
+    stat = part.stat()
+    _rewrite_embeddings(str(path), lambda t: t.set_column(3, "vector", t.column("vector").cast(
+        t.schema.field("vector").type)).take([0, 1, 2]).set_column(1, "id", t.column("id").take([0, 2, 1])))
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same name and time: the content still counts
+    assert model_identity(str(path)) != first
+
+
+def rng_vectors(seed, n, width=4):
+    return np.random.default_rng(seed).normal(size=(n, width)).astype(np.float32)
+
+
 # --- damaged or hand-edited model directories: one line from every job, never a wrong load ----
 
 def _rewrite_embeddings(path, change):
@@ -204,11 +256,37 @@ def _repeated_id(table):
     return pa.Table.from_pylist(rows, schema=table.schema)
 
 
+def _non_finite(value):
+    def change(table):
+        import pyarrow as pa
+
+        rows = table.to_pylist()
+        rows[4]["vector"][1] = value
+        return pa.Table.from_pylist(rows, schema=table.schema)
+    return change
+
+
+def _double_vectors(table):
+    import pyarrow as pa
+
+    return table.set_column(3, "vector", table.column("vector").cast(pa.list_(pa.float64())))
+
+
 def _damage(path, how):
     import shutil
 
     if how == "short vector":
         _rewrite_embeddings(path, _short_vector)
+    elif how == "NaN component":
+        _rewrite_embeddings(path, _non_finite(float("nan")))
+    elif how == "infinite component":
+        _rewrite_embeddings(path, _non_finite(float("-inf")))
+    elif how == "vector_size differs":
+        (Path(path) / "metadata.json").write_text(json.dumps({"config": {"vector_size": 8}}))
+    elif how == "metadata not JSON":
+        (Path(path) / "metadata.json").write_text("{ not json")
+    elif how == "double vectors":
+        _rewrite_embeddings(path, _double_vectors)
     elif how == "null vector":
         _rewrite_embeddings(path, _null_vector)
     elif how == "repeated id":
@@ -225,6 +303,11 @@ def _damage(path, how):
     ("repeated id", ["damaged"]),
     ("no embeddings/", ["has no embeddings/ table", "damaged"]),
     ("stray file", ["notes.txt is not a Parquet file", "remove it"]),
+    ("NaN component", ["word id 4 holds a NaN or infinite component", "damaged", "train it again"]),
+    ("infinite component", ["word id 4 holds a NaN or infinite component", "damaged"]),
+    ("vector_size differs", ["has 6 components, not 8", "vector_size", "damaged"]),
+    ("metadata not JSON", ["metadata.json cannot be read as JSON", "damaged"]),
+    ("double vectors", ["part-00000.parquet has columns", "vector array<float>", "remove it"]),
 ])
 def test_a_damaged_model_is_refused_in_one_line_by_every_job(spark, capsys, model, tmp_path, how, message):
     from tests.jobs_util import load_job
@@ -232,7 +315,8 @@ def test_a_damaged_model_is_refused_in_one_line_by_every_job(spark, capsys, mode
     from sparkw2v.errors import ModelFormatError
 
     path = str(tmp_path / "m")
-    write_model(path, model.words, model.counts, model.vectors, model.vectors, {"run": how})
+    write_model(path, model.words, model.counts, model.vectors, model.vectors,
+                {"run": how, "config": {"vector_size": 6}})
     _damage(path, how)
     with pytest.raises(ModelFormatError) as err:
         Embeddings.load(path)

@@ -202,3 +202,21 @@ def test_under_spark_submit_reflection_prints_nothing_of_the_environment(model):
 def test_under_spark_submit_a_failed_query_is_one_line(model, argv, message):
     line = only_error_line(submit("--model", model, *argv))
     assert message in line, line
+
+
+def test_under_spark_submit_a_model_of_another_schema_is_one_line(model, tmp_path):
+    """A Parquet part whose vectors are doubles (a hand-written table) is refused from its footer,
+    before Spark's scan would fail in an executor."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "m"
+    shutil.copytree(model, path)
+    part = sorted((path / "embeddings").glob("*.parquet"))[0]
+    table = pq.read_table(part)
+    table = table.set_column(3, "vector", table.column("vector").cast(pa.list_(pa.float64())))
+    pq.write_table(table, part)
+    line = only_error_line(submit("--model", str(path), "--sql", "SELECT count(*) FROM vocab"))
+    assert str(part) in line and "vector array<float>" in line, line
