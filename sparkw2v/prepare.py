@@ -8,7 +8,9 @@ than one read block plus one row is ever held in memory.
 from __future__ import annotations
 
 import codecs
+import errno
 import logging
+import os
 import re
 from typing import Iterator
 
@@ -16,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import storage
-from .errors import InputError
+from .errors import InputError, OutputWriteError
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +51,14 @@ def iter_rows(url: str, row_tokens: int = 1000, block_bytes: int = 1 << 20) -> I
 
     A line of at most ``row_tokens`` tokens is one row (whitespace normalised to single
     spaces); a longer line is cut into rows of ``row_tokens`` tokens; empty lines are skipped.
+    A UTF-8 byte-order mark at the start of the file is dropped (elsewhere U+FEFF is text).
 
     Raises:
         InputError: the file is not valid UTF-8 (the message gives the byte offset).
     """
     import fsspec
 
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")  # "-sig": the BOM at the start only
     pending: list[str] = []   # tokens of the current line not yet emitted
     partial = ""             # text after the last whitespace of the last block
     consumed = 0
@@ -122,6 +125,8 @@ def prepare_text(input_url: str, output_url: str, row_tokens: int = 1000,
     Raises:
         InputError: missing input, input and output overlap, invalid UTF-8, or no text at all.
         OutputExistsError: the output exists and ``overwrite`` is False, or it is not sparkw2v's.
+        OutputWriteError: the output's filesystem refused a part (full disk, ...); the
+            unfinished corpus is removed.
     """
     files = list_input_files(input_url)
     storage.check_distinct(input_url, output_url)
@@ -130,7 +135,7 @@ def prepare_text(input_url: str, output_url: str, row_tokens: int = 1000,
     fs, out = storage.url_to_fs(partial)
     try:
         try:
-            stats = _write_parts(files, fs, out, row_tokens, rows_per_file)
+            stats = _write_parts(files, fs, out, row_tokens, rows_per_file, output_url)
         except BaseException:
             storage.remove_quietly(fs, out)
             raise
@@ -143,7 +148,23 @@ def prepare_text(input_url: str, output_url: str, row_tokens: int = 1000,
     return {"files": len(files), **stats}
 
 
-def _write_parts(files: list[str], fs, out: str, row_tokens: int, rows_per_file: int) -> dict:
+def write_failed(output_url: str, exc: OSError) -> OutputWriteError:
+    """The error of a part file the output's filesystem refused, naming the output and the fix.
+
+    ``exc.errno`` (pyarrow sets it too) tells a full disk from another refusal."""
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        reason, fix = "the disk is full" if code == errno.ENOSPC else "the disk quota is exceeded", \
+            "free some space or choose an --output on a disk with room"
+    else:
+        reason = os.strerror(code) if code else (" ".join(str(exc).split()) or type(exc).__name__)
+        fix = "fix the output's filesystem or choose another --output"
+    return OutputWriteError(f"writing the corpus to {output_url!r} failed: {reason}; nothing was kept (the "
+                            f"unfinished corpus is removed): {fix}, then run it again")
+
+
+def _write_parts(files: list[str], fs, out: str, row_tokens: int, rows_per_file: int,
+                 output_url: str = "") -> dict:
     rows_total = tokens_total = 0
     part = 0
     batch: list[str] = []
@@ -151,8 +172,11 @@ def _write_parts(files: list[str], fs, out: str, row_tokens: int, rows_per_file:
     def write(batch: list[str], part: int) -> None:
         table = pa.table({"text": pa.array(batch, pa.string())}, schema=TEXT_SCHEMA)
         tmp = storage.join(fs, out, f"_tmp-part-{part:05d}.parquet")
-        pq.write_table(table, tmp, filesystem=fs, row_group_size=1024)
-        fs.mv(tmp, storage.join(fs, out, f"part-{part:05d}.parquet"))
+        try:
+            pq.write_table(table, tmp, filesystem=fs, row_group_size=1024)
+            fs.mv(tmp, storage.join(fs, out, f"part-{part:05d}.parquet"))
+        except OSError as exc:
+            raise write_failed(output_url or out, exc) from None
 
     for url in files:
         log.info("reading %s", url)

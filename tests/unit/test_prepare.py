@@ -56,3 +56,84 @@ def test_prepare_errors(tmp_path):
     (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1"))
     with pytest.raises(InputError, match="not valid UTF-8 near byte 3"):
         prepare_text(str(tmp_path / "latin1.txt"), str(tmp_path / "o3"))
+
+
+@pytest.mark.parametrize("opener, name", [(open, "bom.txt"), (gzip.open, "bom.txt.gz")])
+def test_a_byte_order_mark_at_the_start_is_dropped_not_glued_to_the_first_word(tmp_path, opener, name):
+    with opener(tmp_path / name, "wb") as fh:
+        fh.write("\ufeffthe cat sat\nthe \ufeffdog\n".encode("utf-8"))
+    # read a byte at a time: the mark is split across blocks and still recognised
+    assert list(iter_rows(str(tmp_path / name), 1000, block_bytes=1)) == ["the cat sat", "the \ufeffdog"]
+    (tmp_path / "two").mkdir()
+    for i in range(2):  # at the start of every file, not only the first
+        (tmp_path / "two" / f"{i}.txt").write_bytes(b"\xef\xbb\xbfword%d\n" % i)
+    stats = prepare_text(str(tmp_path / "two"), str(tmp_path / "out"))
+    assert stats["rows"] == 2
+    assert sorted(pq.read_table(str(tmp_path / "out")).column("text").to_pylist()) == ["word0", "word1"]
+
+
+def _tiny_tmpfs(path):
+    """A 256 KiB tmpfs at ``path`` (a real full disk); skipped where mounting is not allowed."""
+    import subprocess
+
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(path)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()[:100]}): needs root; "
+                    "test_a_full_disk_simulated covers the same path")
+    return path
+
+
+def _prepare_job_on_a_full_disk(tmp_path, capsys, out):
+    import os
+
+    from tests.jobs_util import load_job
+
+    raw = tmp_path / "raw.txt"
+    raw.write_text(" ".join(os.urandom(8).hex() for _ in range(200_000)))  # ~3.4 MB of distinct words
+    code = load_job("prepare").main(["--input", str(raw), "--output", str(out), "--rows-per-file", "100"])
+    captured = capsys.readouterr()
+    return code, captured
+
+
+def test_a_full_disk_during_prepare_is_one_line(tmp_path, capsys):
+    import subprocess
+
+    disk = _tiny_tmpfs(tmp_path / "disk")
+    try:
+        (disk / "mine.txt").write_text("a user's file")
+        out = disk / "corpus"
+        code, captured = _prepare_job_on_a_full_disk(tmp_path, capsys, out)
+        assert code == 2 and captured.out == ""
+        errors = [line for line in captured.err.splitlines() if not line.split(" ", 3)[2:3] == ["INFO"]]
+        assert errors == [f"prepare: error: writing the corpus to {str(out)!r} failed: the disk is full; nothing "
+                          "was kept (the unfinished corpus is removed): free some space or choose an --output on "
+                          "a disk with room, then run it again"], captured.err
+        assert sorted(p.name for p in disk.iterdir()) == ["mine.txt"]  # the space is given back
+        assert (disk / "mine.txt").read_text() == "a user's file"
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_simulated(tmp_path, capsys, monkeypatch):
+    """The same without a mount: the filesystem refuses the second part file with ENOSPC."""
+    import errno
+
+    import sparkw2v.prepare
+
+    real = pq.write_table
+    calls = []
+
+    def full(table, where, **kwargs):
+        calls.append(where)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+        return real(table, where, **kwargs)
+
+    monkeypatch.setattr(sparkw2v.prepare.pq, "write_table", full)
+    out = tmp_path / "corpus"
+    code, captured = _prepare_job_on_a_full_disk(tmp_path, capsys, out)
+    assert code == 2 and captured.out == "" and len(calls) == 2
+    assert f"prepare: error: writing the corpus to {str(out)!r} failed: the disk is full;" in captured.err
+    assert "Traceback" not in captured.err
+    assert not out.exists() and not (tmp_path / "corpus.partial").exists()
