@@ -26,15 +26,16 @@ MAX_TOPN = 10_000
 
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser("evaluate", description=__doc__)
-    parser.add_argument("--model", required=True, help="model directory written by jobs/train.py")
-    parser.add_argument("--analogies", help="analogy file (questions-words.txt format)")
-    parser.add_argument("--similarity", nargs="*", default=[], help="word1<TAB>word2<TAB>score files")
+    parser.add_argument("--model", type=cli.path_arg, required=True, help="model directory written by jobs/train.py")
+    parser.add_argument("--analogies", type=cli.path_arg, help="analogy file (questions-words.txt format)")
+    parser.add_argument("--similarity", type=cli.path_arg, nargs="*", default=[],
+                        help="word1<TAB>word2<TAB>score files")
     parser.add_argument("--restrict-vocab", type=cli.int_in(1), default=30000, metavar="N",
                         help="analogies use the N most frequent words (N >= 1, default 30000)")
     parser.add_argument("--neighbors", nargs="*", default=[], help="words to print neighbours of")
     parser.add_argument("--topn", type=cli.int_in(1, MAX_TOPN), default=10, metavar="K",
                         help=f"neighbours per word (1 to {MAX_TOPN}, default 10)")
-    parser.add_argument("--json", nargs="?", const="-", metavar="FILE",
+    parser.add_argument("--json", type=cli.path_arg, nargs="?", const="-", metavar="FILE",
                         help="print the full results as JSON (or write them to FILE)")
     args = parser.parse_args(argv)
     cli.setup()

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .embeddings import Embeddings
-from .errors import InputError
+from .errors import ConfigError, InputError
 
 SEMANTIC_SECTIONS_PREFIX = "gram"  # gram* sections are syntactic, the others semantic
 
@@ -81,7 +81,15 @@ def analogy_accuracy(emb: Embeddings, path: str, restrict_vocab: int = 30000,
     Returns:
         dict with ``accuracy``, ``semantic``, ``syntactic`` (fractions in [0, 1]), ``correct``,
         ``evaluated`` and ``skipped`` question counts, and per-section results.
+
+    Raises:
+        ConfigError: ``restrict_vocab`` is not an integer >= 1.
+        InputError: see :func:`read_analogies`.
     """
+    integer = isinstance(restrict_vocab, (int, np.integer)) and not isinstance(restrict_vocab, bool)
+    if not integer or restrict_vocab < 1:
+        raise ConfigError(f"restrict_vocab={restrict_vocab!r}: it must be an integer >= 1 (the most frequent "
+                          "words the analogies may use)")
     k = min(restrict_vocab, len(emb.words))
     unit = emb.unit()[:k]
     index = _lower_index(emb.words[:k])

@@ -138,3 +138,104 @@ def test_evaluate_job_prints_a_short_summary_and_the_full_json_on_request(tmp_pa
     assert job.main([*argv, "--json", str(out_file)]) == 0
     assert capsys.readouterr().out.splitlines() == lines  # the summary still, the JSON in the file
     assert json.loads(out_file.read_text()) == full
+
+
+@pytest.fixture()
+def toy_model(tmp_path):
+    emb = toy_embeddings()
+    model = tmp_path / "m"
+    write_model(str(model), emb.words, emb.counts, emb.vectors, emb.vectors, {"x": 1})
+    return str(model)
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--restrict-vocab", "-58", "argument --restrict-vocab: -58 is out of range: it must be an integer >= 1"),
+    ("--restrict-vocab", "0", "argument --restrict-vocab: 0 is out of range: it must be an integer >= 1"),
+    ("--topn", "-3", "argument --topn: -3 is out of range: it must be an integer in [1, 10000]"),
+    ("--topn", "0", "argument --topn: 0 is out of range: it must be an integer in [1, 10000]"),
+    ("--topn", "ten", "argument --topn: 'ten' is not an integer: it must be an integer in [1, 10000]"),
+])
+def test_evaluate_refuses_counts_out_of_range_in_one_line(toy_model, capsys, flag, value, message):
+    """They ran and reported empty results: refused by the command line, one line, exit 2."""
+    from tests.jobs_util import load_job
+
+    with pytest.raises(SystemExit) as info:
+        load_job("evaluate").main(["--model", toy_model, "--neighbors", "king", flag, value])
+    captured = capsys.readouterr()
+    assert info.value.code == 2 and captured.out == ""
+    assert captured.err.splitlines() == [f"evaluate: error: {message} (see --help)"]
+
+
+def test_restrict_vocab_below_one_is_refused_by_the_library(tmp_path):
+    from sparkw2v.errors import ConfigError
+
+    path = tmp_path / "q.txt"
+    path.write_text(": family\nman woman king queen\n")
+    for bad in (0, -58, True, 2.5):
+        with pytest.raises(ConfigError, match="it must be an integer >= 1"):
+            analogy_accuracy(toy_embeddings(), str(path), restrict_vocab=bad)
+
+
+def _read_only_dir(tmp_path):
+    """A directory on a read-only filesystem (a tmpfs mounted read-only): chmod does not stop
+    root, a read-only mount does. Skipped where mounting is not allowed."""
+    import subprocess
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here ({done.stderr.decode().strip()[:100]}): needs root")
+    return ro
+
+
+@pytest.mark.parametrize("where, message", [
+    ("directory", "is a directory: give the path of a file"),
+    ("missing parent", "cannot be written: its directory"),
+    ("parent is a file", "is a file, not a directory"),
+    ("read-only", "cannot be written (no permission, or a read-only filesystem)"),
+])
+def test_evaluate_json_to_a_path_that_cannot_be_written(toy_model, tmp_path, capsys, where, message):
+    import subprocess
+
+    from tests.jobs_util import load_job
+
+    (tmp_path / "plain").write_text("x")
+    ro = _read_only_dir(tmp_path) if where == "read-only" else None
+    target = {"directory": tmp_path, "missing parent": tmp_path / "no" / "r.json",
+              "parent is a file": tmp_path / "plain" / "r.json", "read-only": (ro or tmp_path) / "r.json"}[where]
+    try:
+        code = load_job("evaluate").main(["--model", toy_model, "--neighbors", "king", "--json", str(target)])
+    finally:
+        if ro is not None:
+            subprocess.run(["umount", str(ro)], check=True)
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"evaluate: error: --json {str(target)!r} ") and message in lines[0]
+    assert lines[0].endswith("choose a path you can write")
+
+
+def test_evaluate_json_write_refused_at_the_end_is_one_line(toy_model, tmp_path, capsys, monkeypatch):
+    """The filesystem refuses the write itself (full disk): one line naming the file and why."""
+    import builtins
+    import errno
+
+    from tests.jobs_util import load_job
+
+    job = load_job("evaluate")
+    real_open = builtins.open
+    target = str(tmp_path / "r.json")
+
+    def full(path, *args, **kwargs):
+        if str(path) == target:
+            raise OSError(errno.ENOSPC, "No space left on device", target)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", full)
+    code = job.main(["--model", toy_model, "--neighbors", "king", "--json", target])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err.splitlines() == [
+        f"evaluate: error: --json {target!r} cannot be written: {target!r}: No space left on device [ENOSPC]; "
+        "no space left on the device: free some space or choose another location"]
