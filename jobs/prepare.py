@@ -22,8 +22,8 @@ MAX_ROWS_PER_FILE = 1_000_000
 
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser("prepare", description=__doc__)
-    parser.add_argument("--input", required=True, help="text file or directory (any fsspec URL)")
-    parser.add_argument("--output", required=True, help="output Parquet directory")
+    parser.add_argument("--input", type=cli.path_arg, required=True, help="text file or directory (any fsspec URL)")
+    parser.add_argument("--output", type=cli.path_arg, required=True, help="output Parquet directory")
     parser.add_argument("--row-tokens", type=cli.int_in(1, MAX_ROW_TOKENS), default=1000,
                         help=f"max tokens per row (default 1000, at most {MAX_ROW_TOKENS})")
     parser.add_argument("--rows-per-file", type=cli.int_in(1, MAX_ROWS_PER_FILE), default=4096,

@@ -18,15 +18,16 @@ from sparkw2v.session import build_session
 
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser("train", description=__doc__)
-    parser.add_argument("--input", required=True, help="Parquet file or directory of text")
-    parser.add_argument("--output", required=True, help="model directory to write")
-    parser.add_argument("--config", help="TOML file of settings (see conf/default.toml)")
+    parser.add_argument("--input", type=cli.path_arg, required=True, help="Parquet file or directory of text")
+    parser.add_argument("--output", type=cli.path_arg, required=True, help="model directory to write")
+    parser.add_argument("--config", type=cli.path_arg, help="TOML file of settings (see conf/default.toml)")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing model directory once the new one is complete")
     parser.add_argument("--resume", action="store_true",
                         help="continue an unfinished run from its last checkpoint (same settings)")
-    parser.add_argument("--work-dir", help="where the blocks of W and W' live while training (default "
+    parser.add_argument("--work-dir", type=cli.path_arg,
+                        help="where the blocks of W and W' live while training (default "
                         "MODEL_DIR.partial/_blocks; a directory the driver and every executor reach)")
     parser.add_argument("--verbose", action="store_true", help="show Spark's own log too")
     add_config_arguments(parser)

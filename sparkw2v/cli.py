@@ -158,11 +158,12 @@ def describe_os_error(exc: OSError) -> str | None:
     if code not in _USER_OS_ERRORS:
         return None
     names = [repr(n) for n in (exc.filename, getattr(exc, "filename2", None)) if n]
-    where = " -> ".join(names) if names else "(no file named)"
-    return f"{where}: {os.strerror(code)} [{errno.errorcode.get(code, code)}]; {_USER_OS_ERRORS[code]}"
+    where = " -> ".join(names) + ": " if names else ""
+    return f"{where}{os.strerror(code)} [{errno.errorcode.get(code, code)}]; {_USER_OS_ERRORS[code]}"
 
 
-def run(job: str, body: Callable[[], int], interrupted: Callable[[], str] | str = "nothing was kept: run it again") -> int:
+def run(job: str, body: Callable[[], int],
+        interrupted: Callable[[], str] | str = "nothing was kept: run it again") -> int:
     """Run a job's ``body`` as a command-line program; its exit status.
 
     - SparkW2VError (bad input, refused settings, ...): one line ``JOB: error: ...``, 2.
@@ -204,6 +205,14 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):
         error(self.job, f"{message} (see --help)")
         raise SystemExit(2)
+
+
+def path_arg(text: str) -> str:
+    """An argparse ``type`` for a path or URL: refuses an empty one (``--input ""`` would name
+    the current directory: prepare.py read every file below it)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: give a file or directory (or URL)")
+    return text
 
 
 def int_in(low: int, high: int | None = None) -> Callable[[str], int]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+
+from .errors import ConfigError
 
 # Settings every sparkw2v session gets unless the user's spark-submit/conf sets them.
 DEFAULT_CONF = {
@@ -37,6 +40,7 @@ def build_session(app_name: str = "sparkw2v", master: str | None = None,
     log4j2.properties`` for a JVM this process starts; the level for one spark-submit started)
     unless ``SPARKW2V_VERBOSE`` is set (``cli.setup(verbose=True)``).
     """
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     from .cli import LOG4J2, handle_interrupts
@@ -56,7 +60,16 @@ def build_session(app_name: str = "sparkw2v", master: str | None = None,
     for key, value in settings.items():
         if key not in submitted:
             builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    if not verbose:  # a failed start is reported in one line below, not as the JVM's ERROR log and stack
+        _set_log_level(SparkContext._jvm, "org.apache.spark.SparkContext", "OFF")
+    try:
+        spark = builder.getOrCreate()
+        if not verbose:
+            _set_log_level(SparkContext._jvm, "org.apache.spark.SparkContext", "ERROR")
+    except Exception as exc:  # py4j: SparkException from the JVM (a bad master URL, a bad setting)
+        raise ConfigError(f"Spark could not start: {_java_reason(exc)}; check --master (e.g. local[*], yarn, "
+                          "spark://HOST:7077) and the Spark settings (spark-submit --conf, "
+                          "spark-defaults.conf)") from None
     spark.sparkContext.setLogLevel("INFO" if verbose else "ERROR")
     if not verbose:
         quiet_task_failures(spark.sparkContext)
@@ -78,10 +91,24 @@ TASK_FAILURE_LOGGERS = (
 
 def quiet_task_failures(sc) -> None:
     """Turn off the JVM's log of failed tasks (:data:`TASK_FAILURE_LOGGERS`)."""
-    jvm = sc._jvm
-    off = jvm.org.apache.logging.log4j.Level.OFF
     for name in TASK_FAILURE_LOGGERS:
-        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, off)
+        _set_log_level(sc._jvm, name, "OFF")
+
+
+def _set_log_level(jvm, logger: str, level: str) -> None:
+    """Set the log4j2 level of one of the JVM's loggers (``level``: OFF, ERROR, INFO, ...)."""
+    log4j = jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel(logger, getattr(log4j.Level, level))
+
+
+def _java_reason(exc: Exception) -> str:
+    """The first line of a Java exception that says why (e.g. "Could not parse Master URL: 'foo'")."""
+    for line in str(exc).splitlines():
+        found = re.search(r"(?:\w+\.)+\w*(?:Exception|Error): (.+)", line)
+        if found:
+            return found.group(1).strip()
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 def _submitted_conf(java_options: str = "", at_start: dict[str, str] | None = None) -> dict[str, str]:

@@ -435,7 +435,7 @@ def test_a_failed_overwrite_keeps_the_previous_model(spark, capsys, tmp_path, go
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     code, line = train(capsys, "--input", str(tmp_path / "typo"), "--output", str(out), "--overwrite", *SMALL)
     assert_refused(code, line, "does not exist")
-    code, line = train(capsys, "--input", good_input, "--output", str(out), "--overwrite", *SMALL, "--alpha", "30",
+    code, line = train(capsys, "--input", good_input, "--output", str(out), "--overwrite", *SMALL, "--alpha", "1",
                        "--sample", "0")
     assert_refused(code, line, "training diverged")
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
@@ -514,3 +514,89 @@ def test_prepare_rejects_non_utf8_bytes(capsys, tmp_path):
                      "--output", str(tmp_path / "p"), prefix="prepare")
     assert_refused(code, line, "not valid UTF-8 near byte 7")
     assert not (tmp_path / "p" / "_SUCCESS").exists()
+
+
+# --- the command line and the process ---------------------------------------------------------
+
+@pytest.mark.parametrize("exc, line", [
+    (PermissionError(13, "Permission denied", "/data/corpus.txt"),
+     "prepare: error: '/data/corpus.txt': Permission denied [EACCES]; permission denied: choose a location you may "
+     "write (or read), or change its permissions"),
+    (OSError(28, "Error writing bytes to file. Detail: [errno 28] No space left on device"),
+     "prepare: error: No space left on device [ENOSPC]; no space left on the device: free some space or choose "
+     "another location"),
+    (OSError("Error writing bytes to file. Detail: [errno 28] No space left on device"),  # pyarrow, no errno set
+     "prepare: error: No space left on device [ENOSPC]; no space left on the device: free some space or choose "
+     "another location"),
+    (NotADirectoryError(20, "Not a directory", "/tmp/file/out"),
+     "prepare: error: '/tmp/file/out': Not a directory [ENOTDIR]; a part of the path is a file, not a directory: "
+     "choose another path"),
+])
+def test_an_os_error_a_user_meets_is_one_line_exit_2(capsys, exc, line):
+    from sparkw2v import cli
+
+    def body():
+        raise exc
+
+    assert cli.run("prepare", body) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.splitlines() == [line]
+
+
+def test_an_os_error_of_another_kind_is_not_hidden(capsys):
+    """A bad file descriptor is a bug, not the user's doing: its traceback stays."""
+    from sparkw2v import cli
+
+    def body():
+        raise OSError(9, "Bad file descriptor")
+
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        cli.run("prepare", body)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--row-tokens", "0"], "argument --row-tokens: 0 is out of range: it must be an integer in [1, 10000]"),
+    (["--rows-per-file", "-1"], "argument --rows-per-file: -1 is out of range: it must be an integer in [1, 1000000]"),
+    ([], "the following arguments are required: --input, --output"),
+])
+def test_a_bad_command_line_is_one_line_exit_2(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        prepare_job.main(argv if not argv else ["--input", "x", "--output", "y", *argv])
+    captured = capsys.readouterr()
+    assert info.value.code == 2 and captured.out == ""
+    assert captured.err.splitlines() == [f"prepare: error: {message} (see --help)"]
+
+
+@pytest.mark.parametrize("job, argv, flag", [
+    (prepare_job, ["--input", "", "--output", "out"], "--input"),
+    (train_job, ["--input", "in", "--output", " "], "--output"),
+    (evaluate_job, ["--model", "m", "--json", ""], "--json"),
+])
+def test_an_empty_path_is_refused(capsys, tmp_path, monkeypatch, job, argv, flag):
+    """``--input ""`` named the current directory: prepare.py read every file below it."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        job.main(argv)
+    captured = capsys.readouterr()
+    assert info.value.code == 2 and captured.out == "" and list(tmp_path.iterdir()) == []
+    name = job.__name__.rsplit("_", 1)[1]
+    assert captured.err.splitlines() == [f"{name}: error: argument {flag}: an empty path: give a file or directory "
+                                         "(or URL) (see --help)"]
+
+
+def test_an_interrupted_prepare_is_one_line_and_leaves_nothing(capsys, tmp_path, monkeypatch):
+    import sparkw2v.prepare
+
+    (tmp_path / "raw.txt").write_text("the cat sat on the mat\n" * 100)
+
+    def interrupted(*args, **kwargs):
+        yield "the cat"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sparkw2v.prepare, "iter_rows", interrupted)
+    code = prepare_job.main(["--input", str(tmp_path / "raw.txt"), "--output", str(tmp_path / "p")])
+    captured = capsys.readouterr()
+    assert code == 130 and captured.out == ""
+    assert [line for line in captured.err.splitlines() if " INFO " not in line] == [
+        "prepare: interrupted (Ctrl-C); nothing was kept (the unfinished corpus is removed): run it again"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw.txt"]

@@ -117,3 +117,14 @@ def test_ctrl_c_during_training_is_one_line_on_stderr_and_resumable(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     vocab = {word for row in rows for word in row.split()}
     assert json.loads(resumed.stdout)["vocab_size"] == len(vocab) and (out / "_SUCCESS").exists()
+
+
+def test_a_master_spark_cannot_parse_is_one_line(corpus, tmp_path):
+    done = submit(str(REPO / "jobs" / "train.py"), "--input", corpus, "--output", str(tmp_path / "m"),
+                  "--master", "foo")
+    assert done.returncode == 2 and done.stdout == ""
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("WARNING: Using incubator modules")]
+    assert lines == ["train: error: Spark could not start: Could not parse Master URL: 'foo'; check --master (e.g. "
+                     "local[*], yarn, spark://HOST:7077) and the Spark settings (spark-submit --conf, "
+                     "spark-defaults.conf)"], done.stderr[-3000:]
+    assert not (tmp_path / "m").exists()

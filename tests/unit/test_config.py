@@ -74,3 +74,55 @@ def test_keys_of_the_averaging_trainer_are_refused_with_what_replaced_them(tmp_p
     path.write_text(f"{key} = 1\n")
     with pytest.raises(ConfigError, match=rf"config key '{key}' in config file .* was removed: .*num_blocks"):
         load_config(str(path))
+
+
+def test_every_numeric_key_has_a_range():
+    """No setting takes any number: an extra zero (or nine) is refused, naming key, value and range."""
+    from sparkw2v.config import _FIELD_TYPES
+
+    numeric = [k for k, kind in _FIELD_TYPES.items() if kind in (int, float)]
+    assert len(numeric) == 16
+    for key in numeric:
+        for bad in (10**30, -1, float("nan"), float("inf")):
+            value = bad if _FIELD_TYPES[key] is float or isinstance(bad, int) else None
+            if value is None:
+                continue
+            with pytest.raises(ConfigError, match=rf"config key '{key}' has invalid value .*: it must be") as info:
+                TrainConfig(**{key: value})
+            assert ("in [" in str(info.value) or "in (" in str(info.value)), str(info.value)
+
+
+def test_a_window_of_a_billion_is_refused_before_spark():
+    with pytest.raises(ConfigError, match=r"'window' has invalid value 1000000000: it must be an integer in "
+                                          r"\[1, 10000\] \(rows are cut at 10000 words\)"):
+        load_config(None, {"window": 1_000_000_000})
+
+
+def test_the_window_bound_is_the_longest_training_row():
+    from sparkw2v.config import MAX_WINDOW
+    from sparkw2v.encode import MAX_ROW_WORDS
+
+    assert MAX_WINDOW == MAX_ROW_WORDS
+
+
+def test_top_level_settings_are_read_in_a_file_without_a_train_table(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("seed = 99\n")
+    assert load_config(str(path)).seed == 99
+    path.write_text("seed = 99\n[train]\nwindow = 3\n")
+    with pytest.raises(ConfigError, match=r"key 'seed' is outside the \[train\] table and would be ignored: move "
+                                          r"it under \[train\]"):
+        load_config(str(path))
+    path.write_text("[train]\nseed = 99\n")
+    assert load_config(str(path)).seed == 99
+
+
+def test_a_bad_value_from_the_file_names_the_file_unless_a_flag_replaced_it(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\nwindow = 0\nalpha = 0.05\n")
+    with pytest.raises(ConfigError, match=r"'window' has invalid value 0: .* \(set in config file '.*c.toml'\)"):
+        load_config(str(path))
+    assert load_config(str(path), {"window": 4}).window == 4
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path), {"window": -2})
+    assert "set in config file" not in str(info.value)
