@@ -10,7 +10,10 @@ HDFS, S3, NFS, ... on a cluster)::
     WORK/state-000003/state.json    written last, by the driver: the state is complete; it
                                     records every block file's size, shape and sha256
     WORK/run-<id>/e0002-a0/         W' blocks in transit between neighbouring tasks of epoch 2
-                                    (the driver's attempt 0), each read once and removed
+                                    (the driver's attempt 0), each read once and removed: only
+                                    with ring = "store"; otherwise blocks travel over the network
+                                    (``peer``) or through shared memory, and the store holds
+                                    states only
     WORK/run-<id>/status/           one small JSON per (epoch, attempt, cycle, task), for progress lines
 
 A state is the whole model after some epochs, so states are the checkpoints. Sorting each

@@ -33,13 +33,14 @@ def servers():
         server.shutdown()
 
 
-def put(server_to, rows, secret=SECRET, stage=STAGE, sender=1, address="127.0.0.1:1", damage=None, key=(0, 1, 3)):
+def put(server_to, rows, secret=SECRET, stage=STAGE, sender=1, address="127.0.0.1:1", damage=None, key=(0, 1, 3),
+        checksum=None):
     head = peer.block_head(stage, sender, address, *key, rows)
     if damage:
         head.update(damage)
     client = peer.connect(server_to.address)
     try:
-        peer.put_block(client, secret, head, rows, timeout=30, chunk_bytes=1000)
+        peer.put_block(client, secret, head, rows, timeout=30, chunk_bytes=1000, checksum=checksum)
     finally:
         client.close()
 
@@ -65,12 +66,28 @@ def test_a_wrong_secret_is_refused_naming_the_sender(servers):
 def test_a_damaged_block_is_refused_naming_the_sender(servers):
     rows = np.ones((50, 3), np.float32)
     with pytest.raises(flight.FlightServerError, match="sha256"):
-        put(servers[0], rows, damage={"sha256": hashlib.sha256(b"other bytes").hexdigest()}, address="10.9.9.9:1")
+        put(servers[0], rows, checksum=hashlib.sha256(b"other bytes").hexdigest(), address="10.9.9.9:1")
     with pytest.raises(peer.PeerError, match=r"a damaged W' block 3 \(cycle 0, sub-epoch 1\) from task 1 at "
                                              r"10\.9\.9\.9:1: sha256 .* differs"):
         servers[0].take(0, 1, 3, (50, 3), timeout=10)
     # every later wait fails the same way: the epoch stops
     with pytest.raises(peer.PeerError, match="damaged"):
+        servers[0].check()
+
+
+def test_a_block_without_its_checksum_is_refused(servers):
+    rows = np.ones((4, 3), np.float32)
+    head = peer.block_head(STAGE, 1, "127.0.0.1:9", 0, 1, 3, rows)
+    client = peer.connect(servers[0].address)
+    try:
+        writer, _ = client.do_put(flight.FlightDescriptor.for_command(peer._signed(SECRET, head)), peer.SCHEMA)
+        writer.write_batch(peer.pa.record_batch([peer.pa.array(rows.ravel())], schema=peer.SCHEMA))
+        with pytest.raises(flight.FlightServerError, match="no sha256"):
+            writer.done_writing()
+            writer.close()
+    finally:
+        client.close()
+    with pytest.raises(peer.PeerError, match=r"damaged W' block 3 .* from task 1 at 127\.0\.0\.1:9: no sha256"):
         servers[0].check()
 
 
