@@ -10,7 +10,7 @@ more than 4 GiB in all, and every socket operation times out after 60 s.
 
 Between two hosts of deploy/hosts.sh:
 
-    deploy/hosts.sh exec 1 python jobs/net_bandwidth.py serve --bind 198.18.0.11 --port 5201 &
+    deploy/hosts.sh exec 1 python jobs/net_bandwidth.py serve --bind 198.18.0.11 --port 5201 --once &
     deploy/hosts.sh exec 2 python jobs/net_bandwidth.py send --to 198.18.0.11:5201 \\
         --sizes 100K,1M,10M,100M --repeat 5
 
@@ -61,8 +61,9 @@ def _recv_exact(conn: socket.socket, n: int, buf: bytearray) -> None:
         n -= got
 
 
-def serve(bind: str, port: int, timeout: float, max_bytes: int) -> int:
-    """Accept connections one at a time, read blocks, acknowledge each; return bytes received."""
+def serve(bind: str, port: int, timeout: float, max_bytes: int, once: bool = False) -> int:
+    """Accept connections one at a time, read blocks, acknowledge each; return bytes received.
+    ``once``: stop after the first connection closes."""
     total = 0
     buf = bytearray(CHUNK)
     with socket.create_server((bind, port)) as server:
@@ -86,6 +87,8 @@ def serve(bind: str, port: int, timeout: float, max_bytes: int) -> int:
                         conn.sendall(ACK)
                 except (EOFError, ConnectionError, TimeoutError):
                     pass
+            if once:
+                break
     return total
 
 
@@ -137,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--port", type=int, default=5201)
     s.add_argument("--timeout", type=float, default=120.0, help="stop after this many seconds without a connection")
     s.add_argument("--max-bytes", type=parse_size, default=MAX_TOTAL, help="stop after receiving this many bytes")
+    s.add_argument("--once", action="store_true", help="stop when the first sender disconnects")
     c = sub.add_parser("send", help="send blocks, time each hand-over, fit h0 and bw")
     c.add_argument("--to", required=True, help="HOST:PORT of a server")
     c.add_argument("--sizes", default="100K,1M,10M,100M", help="comma-separated block sizes (K, M, G: powers of 1000)")
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
-            total = serve(args.bind, args.port, args.timeout, args.max_bytes)
+            total = serve(args.bind, args.port, args.timeout, args.max_bytes, args.once)
             print(json.dumps({"received_bytes": total}))
             return 0
         sizes = [parse_size(x) for x in args.sizes.split(",") if x.strip()]
