@@ -597,10 +597,16 @@ class PeerExchange:
         self.server.shutdown()
         if self.local is not None:
             prefix = f"held-{self.task:05d}-"
+            directory = self.local.directory
             try:
-                for name in os.listdir(self.local.directory):
+                for name in os.listdir(directory):
                     if name.startswith(prefix):
-                        os.remove(os.path.join(self.local.directory, name))
+                        os.remove(os.path.join(directory, name))
+                # the last task of the host to end removes the directories (the run's, the
+                # epoch attempt's): rmdir fails while another task still holds blocks there
+                for _ in range(3):
+                    os.rmdir(directory)
+                    directory = os.path.dirname(directory)
             except OSError:
                 pass
 

@@ -397,15 +397,28 @@ def _open_ring(job: _EpochJob, context, task: int):
 
 def _host_ring(job: _EpochJob, task: int):
     """The shared-memory ring between tasks of this host on a cluster (``/dev/shm``, which
-    executors of one host share), in a directory of the run; the directories of earlier epochs
-    and attempts of the run are removed (each task removes its own blocks when it ends)."""
-    store = BlockStore(os.path.join(SHARED_MEMORY, f"sparkw2v-ring-{job.run}"))
+    executors of one host share), in a directory of the run. Each task removes its own blocks
+    when it ends, and the last one the directories; what a failed attempt left is removed here:
+    the run's other epoch attempts, and other runs' directories unchanged for 2 x WAIT_TIMEOUT
+    (a run killed with its executors; a live ring renames files there every sub-epoch)."""
+    own = f"sparkw2v-ring-{job.run}"
+    store = BlockStore(os.path.join(SHARED_MEMORY, own))
     exchange = store.exchange(job.run, job.epoch, job.attempt, task, job.num_tasks, job.wait_timeout, same_host=True)
     parent = os.path.dirname(exchange.directory)
     if os.path.isdir(parent):
         for name in os.listdir(parent):
             if os.path.join(parent, name) != exchange.directory:
                 shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+    now = time.time()
+    for name in os.listdir(SHARED_MEMORY):
+        path = os.path.join(SHARED_MEMORY, name)
+        if name.startswith("sparkw2v-ring-") and name != own:
+            try:
+                newest = max(os.stat(root).st_mtime for root, _, _ in os.walk(path))
+            except (OSError, ValueError):
+                continue
+            if now - newest > 2 * WAIT_TIMEOUT:
+                shutil.rmtree(path, ignore_errors=True)
     return exchange
 
 

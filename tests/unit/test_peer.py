@@ -304,8 +304,30 @@ def test_tasks_of_one_host_use_shared_memory_and_others_the_network(tmp_path):
     assert not exchanges[0].send_local and not exchanges[2].send_local
     assert exchanges[1].bytes_shared_memory > 0 and exchanges[1].bytes_peer == 0
     assert exchanges[0].bytes_peer > 0 and exchanges[2].bytes_peer > 0
-    left = [p for p in (tmp_path / "shm").rglob("*") if p.is_file()]
-    assert not left, left  # nothing in transit, and each task removed the blocks it held
+    # nothing in transit, each task removed the blocks it held, and the last one the directories
+    assert not (tmp_path / "shm").exists(), list((tmp_path / "shm").rglob("*"))
+
+
+def test_a_hosts_ring_directory_clears_what_failed_runs_left(tmp_path, monkeypatch):
+    from sparkw2v import trainer
+    from sparkw2v.schedule import Schedule
+
+    monkeypatch.setattr(trainer, "SHARED_MEMORY", str(tmp_path))
+    stale, live = tmp_path / "sparkw2v-ring-old" / "run-old" / "e0000-a0", tmp_path / "sparkw2v-ring-live" / "x"
+    for d in (stale, live):
+        d.mkdir(parents=True)
+        (d / "h-0001").write_bytes(b"1")
+    for d in (stale, stale.parent, stale.parent.parent):
+        os.utime(d, (1, 1))
+    earlier = tmp_path / "sparkw2v-ring-new" / "run-new" / "e0002-a0"
+    earlier.mkdir(parents=True)
+    job = trainer._EpochJob(3, Schedule(4, 1, 2, 0.1, 0.01, 1), 10, 2, 4, 2, 2, 0.75, BlockStore(str(tmp_path / "w")),
+                            "new", 60.0, attempt=1, ring="hybrid")
+    exchange = trainer._host_ring(job, 0)
+    assert exchange.directory == str(tmp_path / "sparkw2v-ring-new" / "run-new" / "e0003-a1") and exchange.zero_copy
+    assert not (tmp_path / "sparkw2v-ring-old").exists()  # unchanged for an hour: a dead run's
+    assert (live / "h-0001").exists()  # another run, alive
+    assert not earlier.exists()  # this run's earlier epoch
 
 
 def test_a_stray_block_stops_a_wait_in_shared_memory_too(tmp_path, servers):
