@@ -3,16 +3,18 @@ against the block store (a file written by one process, read and removed by the 
 block sizes from 100 KB to 100 MB; fits a fixed cost h0 and a bandwidth bw to each.
 
     python jobs/bench_handover.py [--host 127.0.0.1] [--sizes 0.1,0.3,1,3,10,30,100]
-                                  [--store-dirs /tmp,/dev/shm] [--busy [--nogil]] [--json FILE]
+                                  [--store-dirs /tmp,/dev/shm] [--busy MS [--nogil]] [--json FILE]
 
 Each hand-over is timed from the moment the sender starts (put or write) to the moment the
 receiving process has the block in memory, with the receiver already waiting, as in the ring
 (both clocks are CLOCK_MONOTONIC). Flight: one put (sha256 computed batch by batch on both
 ends), the server's checks (MAC, stage, size, sha256) and the queue; store:
 ``blockstore.FileExchange`` send (write under a temporary name, rename) and receive (poll,
-read, remove). ``--busy``: the receiving process trains with the numba kernel in its main
-thread meanwhile (as a task does), to show whether the Flight server's Python handler gets
-the time to take the bytes (``--nogil``: the same kernel compiled with numba's nogil=True).
+read, remove). ``--busy MS``: the receiving process computes meanwhile in numba calls of MS ms
+each, holding the GIL as the training kernel does (a task trains while its next block
+arrives), to show whether the Flight server's Python handler gets the time to take the bytes;
+``--nogil``: the calls release the GIL (numba's nogil=True, what ``kernel.train_stratum``
+would need).
 
 Prints one table row per (transport, size): median, min and max seconds and MB/s, then the
 least-squares fit t = h0 + size / bw (MB = 10^6 bytes).
@@ -35,20 +37,30 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 SECRET = "bench" * 8
 
 
-def _busy_kernel(stop, nogil):
-    """Train strata with the numba kernel until ``stop`` is set (holds the GIL as a task does,
-    unless ``nogil``: the kernel compiled with numba's nogil=True)."""
-    from tests.unit.test_worker import epoch_inputs
-    from sparkw2v import kernel, worker
+def _busy_kernel(stop, ready, nogil, ms):
+    """Until ``stop`` is set, run numba-compiled calls of about ``ms`` ms each, one after the
+    other, as a task trains its strata: holding the GIL during each call, as the kernel
+    (``kernel.train_stratum``, compiled without nogil) does, or, with ``nogil``, not."""
+    import math
 
-    if nogil:
-        import numba
+    import numba
 
-        kernel.train_stratum = numba.njit(nogil=True, fastmath=True, error_model="numpy")(kernel.train_stratum.py_func)
+    def spin(n):
+        acc = 0.0
+        for i in range(n):
+            acc += math.sqrt(i + acc % 7.0)
+        return acc
 
-    schedule, layout, tables, pairs, W, Wp = epoch_inputs(2, 4, V=2000)
+    fn = numba.njit(nogil=nogil)(spin)
+    n = 100_000
+    fn(n)
+    started = time.perf_counter()
+    fn(n)
+    n = max(1000, int(n * ms / 1e3 / max(time.perf_counter() - started, 1e-9)))
+    fn(n)
+    ready.set()
     while not stop.is_set():
-        worker.train_epoch(0, 1, 0, schedule, layout, dict(W), dict(Wp), pairs, tables, 3, 5)
+        fn(n)
 
 
 def _receiver(conn, host, busy, nogil):
@@ -59,10 +71,11 @@ def _receiver(conn, host, busy, nogil):
     from sparkw2v.blockstore import BlockStore
 
     server = peer.BlockServer.start(host, (0, 0), peer.Stage("bench", 0, 0, 2), 0, SECRET)
+    stop, ready = threading.Event(), threading.Event()
+    if busy:  # compiled and calibrated before the first block
+        threading.Thread(target=_busy_kernel, args=(stop, ready, nogil, busy), daemon=True).start()
+        ready.wait()
     conn.send(server.address)
-    stop = threading.Event()
-    if busy:
-        threading.Thread(target=_busy_kernel, args=(stop, nogil), daemon=True).start()
     files = {}
     while True:
         msg = conn.recv()
@@ -96,9 +109,11 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="0.1,0.3,1,3,10,30,100", help="block sizes in MB (10^6 bytes)")
     parser.add_argument("--store-dirs", default=f"{tempfile.gettempdir()},/dev/shm",
                         help="directories for the file hand-over (the block store's filesystem)")
-    parser.add_argument("--busy", action="store_true", help="the receiver trains with the kernel meanwhile")
+    parser.add_argument("--busy", type=float, default=0.0, metavar="MS",
+                        help="the receiver computes meanwhile, in numba calls of MS ms (a stratum's length) that "
+                             "hold the GIL as the kernel does")
     parser.add_argument("--nogil", action="store_true",
-                        help="with --busy: the kernel compiled with nogil=True (releases the GIL while it trains)")
+                        help="with --busy: the numba calls release the GIL (nogil=True)")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
 
