@@ -6,6 +6,7 @@
 #
 #   deploy/hosts.sh up N [--rate R]   # N hosts (1..200), links shaped to R (default 10gbit);
 #                                     # prints the master URL alone on stdout once every worker is alive
+#   deploy/hosts.sh url               # the master URL again
 #   deploy/hosts.sh conf              # the spark-submit options a driver in the root namespace needs
 #   deploy/hosts.sh rate R            # reshape every link of a running cluster (e.g. 1gbit)
 #   deploy/hosts.sh exec I CMD...     # run CMD inside host I (its namespaces: network, hostname, /tmp, /dev/shm)
@@ -50,10 +51,10 @@ MEMORY=${SPARK_WORKER_MEMORY:-1536m}
 PYTHON=${PYTHON:-python3}
 RECORD=$STATE/created   # one resource a line: bridge|netns|veth|qdisc|pid ...
 
-die() { echo "hosts.sh: $*" >&2; exit "${2:-1}"; }
+die() { echo "hosts.sh: $1" >&2; exit "${2:-1}"; }  # message, exit code (1)
 say() { echo "hosts.sh: $*" >&2; }
 usage() {
-    sed -n '8,14p' "$0" | sed 's/^#   //' >&2
+    sed -n '/^#   deploy\/hosts.sh up/,/^#$/p' "$0" | sed -e 's/^#   //' -e '/^#$/d' >&2
     exit 2
 }
 
@@ -162,7 +163,7 @@ cmd_up() {
         ip link show "$PREFIX-v$i" >/dev/null 2>&1 && die "a link named $PREFIX-v$i exists but is not recorded in $STATE: it is not ours" 2
     done
     local spark_home
-    spark_home=${SPARK_HOME:-$("$PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')} \
+    spark_home=${SPARK_HOME:-$("$PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))' 2>/dev/null)} \
         || die "$PYTHON has no pyspark: set PYTHON to a Python with pyspark installed" 2
     command -v java >/dev/null || [ -n "${JAVA_HOME:-}" ] || die "no java on PATH and no JAVA_HOME: Spark needs Java 17 or 21" 2
     mkdir -p "$STATE/logs"
@@ -239,14 +240,18 @@ cmd_up() {
         while read -r line; do  # a process that died: stop waiting
             set -- $line
             if [ "$1" = pid ] && ! alive "$2"; then
-                say "${*:4} (pid $2) exited during start-up; its log: $STATE/logs/"
+                local name=${*:4} log
+                log=$STATE/logs/${name#worker }.log
+                say "$name (pid $2) exited during start-up; the end of its log ($log), then taking down:"
+                tail -n 15 "$log" >&2 || true
                 cmd_down >/dev/null 2>&1 || true
                 exit 1
             fi
         done <"$RECORD"
         sleep 0.5
     done
-    say "the master at $MASTER_IP:$MASTER_UI did not report $n live workers within 120 s; logs in $STATE/logs (taking down)"
+    say "the master at $MASTER_IP:$MASTER_UI did not report $n live workers within 120 s; the end of its log, then taking down:"
+    tail -n 15 "$STATE/logs/master.log" >&2 || true
     cmd_down >/dev/null 2>&1 || true
     exit 1
 }

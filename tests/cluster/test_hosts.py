@@ -236,6 +236,43 @@ def test_each_host_is_a_machine_of_its_own(hosts):
         assert f"worker {SUBNET}.{10 + i}: ALIVE, 0/1 cores used" in status, status
 
 
+def measure_link(hosts: Hosts, sizes: str = "1M,10M") -> dict:
+    """jobs/net_bandwidth.py from host 2 to host 1: its JSON result."""
+    server = subprocess.Popen(["bash", str(HOSTS_SH), "exec", "1", sys.executable, str(REPO / "jobs" / "net_bandwidth.py"),
+                               "serve", "--bind", f"{SUBNET}.11", "--port", "5201", "--once", "--timeout", "60"],
+                              env=hosts.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):  # until it listens
+            sent = hosts.run("exec", "2", sys.executable, str(REPO / "jobs" / "net_bandwidth.py"), "send",
+                             "--to", f"{SUBNET}.11:5201", "--sizes", sizes, "--repeat", "3")
+            if sent.returncode == 0 or "refused" not in sent.stderr:
+                break
+            time.sleep(0.1)
+        assert sent.returncode == 0, sent.stderr
+        return json.loads(sent.stdout)
+    finally:
+        server.wait(timeout=60)
+
+
+def test_links_hold_their_rate(hosts, capsys):
+    """TCP between two hosts through tbf: under 1 Gbit/s after `hosts.sh rate 1gbit`, several
+    times that at the default 10gbit."""
+    fast = measure_link(hosts)
+    changed = hosts.run("rate", "1gbit")
+    try:
+        assert changed.returncode == 0, changed.stderr
+        slow = measure_link(hosts)
+    finally:
+        assert hosts.run("rate", "10gbit").returncode == 0
+    gbit = {name: r["blocks"][-1]["gbit_per_s"] for name, r in (("10gbit", fast), ("1gbit", slow))}
+    with capsys.disabled():
+        print(f"\n10 MB blocks host 2 -> host 1: {gbit['10gbit']} Gbit/s at 10gbit, {gbit['1gbit']} Gbit/s at 1gbit; "
+              f"round trip {fast['round_trip_ms']} ms")
+    assert 0.85 < gbit["1gbit"] <= 1.0
+    assert gbit["10gbit"] > 3.0
+    assert fast["round_trip_ms"] < 1.0
+
+
 def test_three_hosts_train_the_vectors_of_local1_bit_for_bit(hosts, corpus_slice, local_reference, base, capsys):
     out = base / "hosts"
     log, wall = run_on_hosts(hosts, corpus_slice, out)
