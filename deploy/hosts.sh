@@ -181,6 +181,9 @@ cmd_up() {
         for i in $(seq 1 "$n"); do echo "$NET.$((10 + i)) $PREFIX-h$i"; done
     } >"$STATE/etc-hosts"
 
+    # ip netns keeps its namespaces in /run/netns, a directory it bind-mounts on itself the first
+    # time: if it is not there yet, it is ours to remove (when empty) at down
+    [ -d /run/netns ] || record netnsdir /run/netns
     ip link add "$BRIDGE" type bridge
     record bridge "$BRIDGE"
     ip addr add "$MASTER_IP/24" dev "$BRIDGE"
@@ -306,6 +309,10 @@ cmd_down() {
         veth) ip link del "$2" 2>/dev/null || true ;;
         netns) ip netns del "$2" 2>/dev/null || true ;;
         bridge) ip link del "$2" 2>/dev/null || true ;;
+        netnsdir) if [ -d "$2" ] && [ -z "$(ls -A "$2")" ]; then
+                      while umount "$2" 2>/dev/null; do :; done
+                      rmdir "$2" 2>/dev/null || true
+                  fi ;;
         esac
     done
     local problems=()
