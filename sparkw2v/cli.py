@@ -29,7 +29,7 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 # Whether --verbose was given, and whether the run was interrupted (from then on the log of
 # the unwinding -- py4j's broken connection, Spark's cancelled jobs -- is noise: dropped).
-_STATE = {"verbose": False, "interrupted": False}
+_STATE: dict = {"verbose": False, "interrupted": False}
 
 
 def under_spark_submit() -> bool:
@@ -102,16 +102,21 @@ def _on_interrupt(signum, frame) -> None:
     first = not _STATE["interrupted"]
     _STATE["interrupted"] = True
     if first:
-        threading.Thread(target=_cancel_spark_jobs, name="sparkw2v-cancel", daemon=True).start()
+        _STATE["stopper"] = threading.Thread(target=_stop_spark_quietly, name="sparkw2v-cancel", daemon=True)
+        _STATE["stopper"].start()
     raise KeyboardInterrupt
 
 
-def _cancel_spark_jobs() -> None:
+def _stop_spark_quietly() -> None:
+    """Silence the JVM's log (unless --verbose: what fails while the jobs are torn down, e.g.
+    an accumulator update to the exiting driver, is noise) and cancel the running jobs."""
     try:
         from pyspark import SparkContext
 
         sc = SparkContext._active_spark_context
         if sc is not None:
+            if not _STATE["verbose"]:
+                sc._jsc.setLogLevel("OFF")
             sc.cancelAllJobs()
     except Exception:  # the JVM is going away already
         pass
@@ -180,6 +185,9 @@ def run(job: str, body: Callable[[], int],
         return error(job, str(exc))
     except KeyboardInterrupt:
         _STATE["interrupted"] = True
+        stopper = _STATE.pop("stopper", None)
+        if stopper is not None:
+            stopper.join(timeout=10)  # the JVM's log is off before the driver goes away
         try:
             advice = interrupted() if callable(interrupted) else interrupted
         except Exception as exc:  # pragma: no cover - the advice must not hide the interrupt
