@@ -89,6 +89,23 @@ def setup(verbose: bool = False) -> None:
     logging.getLogger("py4j").setLevel(logging.WARNING)
     os.environ["SPARKW2V_VERBOSE"] = "1" if verbose else ""
     _STATE.update(verbose=verbose, interrupted=False)
+    if not verbose:
+        quiet_pyspark_error_log()
+
+
+def quiet_pyspark_error_log() -> None:
+    """Keep PySpark's own error records off the streams: on every SQL error, PySpark 4 logs a
+    3-8 KB JSON record (``pyspark.errors.exceptions.base.PySparkException._log_exception``) through
+    the loggers ``SQLQueryContextLogger`` and ``DataFrameQueryContextLogger``, each made with a
+    handler on the Python stderr, which spark-submit merges into stdout. The jobs report the
+    error themselves, in one line; these loggers are made here first, without a handler, disabled."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logger = PySparkLogger.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = False
+        logger.disabled = True
 
 
 def _on_interrupt(signum, frame) -> None:
