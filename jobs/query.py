@@ -64,24 +64,9 @@ def _spark_error(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def quiet_pyspark_error_log() -> None:
-    """Keep PySpark's own error records off the streams: on every SQL error, PySpark 4 logs a
-    3-8 KB JSON record (``pyspark.errors.exceptions.base.PySparkException._log_exception``) through
-    the loggers ``SQLQueryContextLogger`` and ``DataFrameQueryContextLogger``, each made with a
-    handler on the Python stderr, which spark-submit merges into stdout. The job reports the
-    error itself, in one line; these loggers are made here first, without a handler, disabled."""
-    from pyspark.logger import PySparkLogger
-
-    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
-        logger = PySparkLogger.getLogger(name)
-        logger.handlers[:] = []
-        logger.propagate = False
-        logger.disabled = True
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="model directory written by jobs/train.py")
+    parser = cli.ArgumentParser("query", description=__doc__)
+    parser.add_argument("--model", type=cli.path_arg, required=True, help="model directory written by jobs/train.py")
     parser.add_argument("--sql", required=True, action="append", help="SQL to run (repeatable)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME[:TYPE]=VALUE",
                         help="named parameter :NAME for the SQL (repeatable)")
@@ -91,16 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="show Spark's own log too")
     args = parser.parse_args(argv)
     cli.setup(args.verbose)
+    return cli.run("query", lambda: _query(args), interrupted="nothing was written: run it again")
+
+
+def _query(args: argparse.Namespace) -> int:
+    """Register the model, run each query (read-only unless --allow-all-sql), print its rows."""
     try:
         params = dict(parse_param(item) for item in args.param)
     except ValueError as exc:
         return cli.error("query", str(exc))
-    quiet_pyspark_error_log()
     spark = build_session("sparkw2v-query", args.master)
     try:
         register(spark, args.model)
-    except SparkW2VError as exc:
-        return cli.error("query", str(exc))
     except (PySparkException, Py4JJavaError) as exc:  # Spark's own error scanning the model's files
         return cli.error("query", f"model {args.model!r} cannot be read: {_spark_error(exc)}; train it again")
     for sql in args.sql:
@@ -113,13 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             return cli.error("query", f"refused {sql!r}: {exc}; queries are read-only (one SELECT over the "
                              "views embeddings and vocab, calling Spark's pure built-in functions and the w2v "
                              "ones): pass --allow-all-sql to run any Spark SQL")
+        except SparkW2VError:
+            raise  # cli.run reports it in one line
         except Exception as exc:  # Spark's AnalysisException, ParseException, ...
             return cli.error("query", f"{sql!r} failed: {_spark_error(exc)}")
         seconds = time.perf_counter() - start
         cli.result({"sql": sql, "params": params, "seconds": round(seconds, 3),
                     "rows": [r.asDict(recursive=True) for r in rows]})
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true",
                         help="continue an unfinished run from its last checkpoint (same settings)")
     parser.add_argument("--work-dir", type=cli.path_arg,
-                        help="where the blocks of W and W' live while training (default "
-                        "MODEL_DIR.partial/_blocks; a directory the driver and every executor reach)")
+                        help="where the blocks of W and W' live while training, in a subdirectory of their "
+                        "own (only that is removed; default MODEL_DIR.partial/_blocks; a directory the driver "
+                        "and every executor reach)")
     parser.add_argument("--verbose", action="store_true", help="show Spark's own log too")
     add_config_arguments(parser)
     args = parser.parse_args(argv)

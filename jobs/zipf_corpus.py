@@ -32,7 +32,7 @@ def write_corpus(output: str, tokens: int, types: int, exponent: float, seed: in
         OutputExistsError: ``output`` exists.
     """
     start = time.perf_counter()
-    storage.prepare_output(output, overwrite=False)
+    storage.prepare_output(output, overwrite=False, kind="corpus")
     fs, path = storage.url_to_fs(output)
     cdf = np.cumsum(np.power(np.arange(1, types + 1, dtype=np.float64), -exponent))
     cdf /= cdf[-1]

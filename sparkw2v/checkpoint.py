@@ -188,3 +188,14 @@ def damaged_message(epochs_done: int, url: str, problems: list[str], total: int 
     """
     count = f" ({len(problems)} of {total} block files differ)" if total else ""
     return f"the checkpoint after {epochs_done} epoch(s) in {url} is damaged: {problems[0]}{count}; {fix}"
+
+
+def raised_in(text: str) -> str | None:
+    """The message of a CheckpointError that a task raised, found in a failed Spark job's error
+    text (the task's Python traceback is in it), or None: damage is deterministic, so the caller
+    reports it instead of retrying or calling it a failed write."""
+    marker = "CheckpointError: "
+    for line in text.splitlines():
+        if marker in line:
+            return " ".join(line.split(marker, 1)[1].split())[:500]
+    return None

@@ -29,7 +29,7 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 # Whether --verbose was given, and whether the run was interrupted (from then on the log of
 # the unwinding -- py4j's broken connection, Spark's cancelled jobs -- is noise: dropped).
-_STATE = {"verbose": False, "interrupted": False}
+_STATE: dict = {"verbose": False, "interrupted": False}
 
 
 def under_spark_submit() -> bool:
@@ -89,6 +89,23 @@ def setup(verbose: bool = False) -> None:
     logging.getLogger("py4j").setLevel(logging.WARNING)
     os.environ["SPARKW2V_VERBOSE"] = "1" if verbose else ""
     _STATE.update(verbose=verbose, interrupted=False)
+    if not verbose:
+        quiet_pyspark_error_log()
+
+
+def quiet_pyspark_error_log() -> None:
+    """Keep PySpark's own error records off the streams: on every SQL error, PySpark 4 logs a
+    3-8 KB JSON record (``pyspark.errors.exceptions.base.PySparkException._log_exception``) through
+    the loggers ``SQLQueryContextLogger`` and ``DataFrameQueryContextLogger``, each made with a
+    handler on the Python stderr, which spark-submit merges into stdout. The jobs report the
+    error themselves, in one line; these loggers are made here first, without a handler, disabled."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logger = PySparkLogger.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = False
+        logger.disabled = True
 
 
 def _on_interrupt(signum, frame) -> None:
@@ -102,16 +119,21 @@ def _on_interrupt(signum, frame) -> None:
     first = not _STATE["interrupted"]
     _STATE["interrupted"] = True
     if first:
-        threading.Thread(target=_cancel_spark_jobs, name="sparkw2v-cancel", daemon=True).start()
+        _STATE["stopper"] = threading.Thread(target=_stop_spark_quietly, name="sparkw2v-cancel", daemon=True)
+        _STATE["stopper"].start()
     raise KeyboardInterrupt
 
 
-def _cancel_spark_jobs() -> None:
+def _stop_spark_quietly() -> None:
+    """Silence the JVM's log (unless --verbose: what fails while the jobs are torn down, e.g.
+    an accumulator update to the exiting driver, is noise) and cancel the running jobs."""
     try:
         from pyspark import SparkContext
 
         sc = SparkContext._active_spark_context
         if sc is not None:
+            if not _STATE["verbose"]:
+                sc._jsc.setLogLevel("OFF")
             sc.cancelAllJobs()
     except Exception:  # the JVM is going away already
         pass
@@ -180,6 +202,9 @@ def run(job: str, body: Callable[[], int],
         return error(job, str(exc))
     except KeyboardInterrupt:
         _STATE["interrupted"] = True
+        stopper = _STATE.pop("stopper", None)
+        if stopper is not None:
+            stopper.join(timeout=10)  # the JVM's log is off before the driver goes away
         try:
             advice = interrupted() if callable(interrupted) else interrupted
         except Exception as exc:  # pragma: no cover - the advice must not hide the interrupt

@@ -12,7 +12,7 @@ import dataclasses
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 import fsspec

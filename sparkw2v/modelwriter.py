@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from . import storage
+from . import checkpoint, storage
 from .blockstore import BlockStore
+from .errors import CheckpointError
 from .embeddings import CONTEXT_EMBEDDINGS, EMBEDDINGS, MLLIB, METADATA, vectors_table
 from .layout import BlockLayout
 
@@ -105,6 +106,10 @@ def write_model_from_blocks(sc, url: str, store: BlockStore, epochs_done: int, l
     except Exception as exc:  # py4j's Py4JJavaError: a task could not write
         for table in tmp.values():
             _remove(table)
+        damage = checkpoint.raised_in(str(exc))
+        if damage is not None:  # a block changed after it was checked: not a failed write
+            raise CheckpointError(f"{damage}: the trained blocks changed after they were checked; "
+                                  "train afresh with --overwrite (without --resume)") from None
         raise OSError(_task_error(exc)) from None
     if rows != len(words):  # pragma: no cover - every id is in exactly one block
         raise OSError(f"the blocks hold {rows} rows, the vocabulary {len(words)} words")

@@ -120,7 +120,7 @@ def prepare_text(input_url: str, output_url: str, row_tokens: int = 1000,
 
     The corpus is written to ``output_url.partial`` and renamed into place when complete
     (``storage.Staging``): an existing output is replaced only then, and only with
-    ``overwrite`` and if it is recognisably sparkw2v's.
+    ``overwrite`` and if its ``_sparkw2v.json`` marker says it is a sparkw2v corpus.
 
     Raises:
         InputError: missing input, input and output overlap, invalid UTF-8, or no text at all.

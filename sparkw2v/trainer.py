@@ -834,7 +834,7 @@ def _run_epoch_with_retries(sc, corpus, job: _EpochJob, tables_bc, epoch_words: 
         try:
             return _run_epoch(sc, pairs, dataclasses.replace(job, attempt=attempt), tables_bc, epoch_words, clock)
         except Exception as exc:  # py4j's Py4JJavaError: the job failed in Spark
-            damage = _checkpoint_error(str(exc))
+            damage = checkpoint.raised_in(str(exc))
             if damage is not None:  # deterministic: the same bytes fail the same way again
                 raise CheckpointError(checkpoint.damaged_message(
                     job.epoch, job.store.url, [damage], None, job.store.damage_fix(job.epoch))) from None
@@ -846,16 +846,6 @@ def _run_epoch_with_retries(sc, corpus, job: _EpochJob, tables_bc, epoch_words: 
             log.warning("epoch %d: attempt %d failed (%s); training the epoch again from its start",
                         job.epoch + 1, attempt + 1, reason)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _checkpoint_error(text: str) -> str | None:
-    """The message of a CheckpointError that a task raised, from a failed Spark job's error
-    text (the Python traceback is in it), or None."""
-    marker = "CheckpointError: "
-    for line in text.splitlines():
-        if marker in line:
-            return " ".join(line.split(marker, 1)[1].split())[:500]
-    return None
 
 
 def _failure_reason(text: str) -> str:

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sparkw2v.embeddings import Embeddings
-from tests.jobs_util import load_job
+from tests.jobs_util import load_job, run_job
 
 pytestmark = pytest.mark.spark
 
@@ -29,13 +29,7 @@ def write(path, table, name="part-0.parquet"):
     return str(path)
 
 
-def run(job, capsys, *argv, prefix="train"):
-    """Run a job's main(); return (exit code, the one error line or None)."""
-    code = job.main(list(argv))
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith(f"{prefix}: error:")]
-    assert len(lines) <= 1, err
-    return code, (lines[0] if lines else None)
+run = run_job
 
 
 def train(capsys, *argv):

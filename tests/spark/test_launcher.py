@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.jobs_util import write_tiny_corpus
+
 pytestmark = pytest.mark.spark
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,11 +31,7 @@ def submit(*argv: str, verbose: bool = False) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("launch") / "in"
-    path.mkdir()
-    pq.write_table(pa.table({"text": ["the cat sat on the mat", "the dog sat on the log"] * 20}),
-                   str(path / "part-0.parquet"))
-    return str(path)
+    return write_tiny_corpus(tmp_path_factory.mktemp("launch") / "in")
 
 
 def test_a_refused_run_prints_one_error_line_on_stderr_and_nothing_on_stdout(corpus, tmp_path):

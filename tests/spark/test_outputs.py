@@ -14,7 +14,7 @@ import pytest
 
 from sparkw2v import storage
 from sparkw2v.embeddings import Embeddings
-from tests.jobs_util import load_job
+from tests.jobs_util import load_job, run_job, write_tiny_corpus
 
 pytestmark = pytest.mark.spark
 
@@ -25,13 +25,7 @@ prepare_job = load_job("prepare")
 SMALL = ["--vector-size", "8", "--epochs", "1", "--min-count", "1", "--num-blocks", "2"]
 
 
-def run(job, capsys, *argv, prefix="train"):
-    """Run a job's main(); return (exit code, the one error line or None)."""
-    code = job.main(list(argv))
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith(f"{prefix}: error:")]
-    assert len(lines) <= 1, err
-    return code, (lines[0] if lines else None)
+run = run_job
 
 
 def train(capsys, *argv):
@@ -56,11 +50,7 @@ def snapshot(root):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("outputs") / "in"
-    path.mkdir()
-    pq.write_table(pa.table({"text": ["the cat sat on the mat", "the dog sat on the log"] * 20}),
-                   str(path / "part-0.parquet"))
-    return str(path)
+    return write_tiny_corpus(tmp_path_factory.mktemp("outputs") / "in")
 
 
 @pytest.fixture()

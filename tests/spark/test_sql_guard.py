@@ -2,7 +2,6 @@
 is on the allow-list (with a reason) or refused; nothing that reaches the JVM, the filesystem,
 the network or the process runs, wherever the call sits in the query."""
 
-import json
 import os
 import subprocess
 import sys
