@@ -33,6 +33,10 @@ Tasks on one host (the same id in their ``/dev/shm``: two network namespaces wit
 ``/dev/shm`` count as two hosts) hand blocks through shared memory instead
 (``blockstore.FileExchange`` with zero copy), unless the run forces the network (``ring =
 "peer"``). No block in transit is written to the block store.
+
+A task finds its neighbours' servers in the stage's :class:`PhoneBook` (one small signed file
+per task in the block store), not through Spark's ``allGather``, which costs a second. Blocks
+to one neighbour go out :data:`PIPELINE` puts at a time over one connection.
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ class Stage:
 
 @dataclass(frozen=True)
 class Peer:
-    """One task of the stage as it announced itself (``BarrierTaskContext.allGather``).
+    """One task of the stage as it announced itself (its entry in the stage's :class:`PhoneBook`).
 
     Attributes:
         task: its partition id; address: "host:port" of its block server; host: its host id
@@ -415,22 +419,42 @@ def block_head(stage: Stage, sender: int, address: str, cycle: int, sub_epoch: i
             "nbytes": int(rows.size) * 4}
 
 
-class _Sender(threading.Thread):
-    """Puts blocks to one neighbour in the background, in order, so the task trains meanwhile.
+# puts in flight at once to one neighbour: while one waits for the server's answer (its copy,
+# sha256 and checks, then a round trip), the next one's bytes travel. 96 blocks of 711 KB
+# between two processes on loopback (2 cores): 2.3 ms a block one put at a time, 2.0-2.4 with
+# 2, 1.5-1.7 with 3 or 4 (about 450 MB/s; the two sha256 passes are 0.4 ms each of it)
+PIPELINE = 3
 
-    The first failure is kept (:attr:`error`); later blocks are dropped."""
 
-    def __init__(self, address: str, secret: str, stage: Stage, task: int, own_address: str, timeout: float):
-        super().__init__(daemon=True, name=f"sparkw2v-peer-send-{task}")
+class _Sender:
+    """Puts blocks to one neighbour in the background, so the task trains meanwhile: the blocks
+    are queued in the order the task sends them and taken by :data:`PIPELINE` threads, each
+    running one put at a time over one shared Flight client (one HTTP/2 connection, one stream
+    per put), so that several puts are in flight and the link stays busy.
+
+    The first failure is kept (:attr:`error`); later blocks are dropped. :attr:`seconds`: the
+    time during which at least one put was in flight (not the sum over threads)."""
+
+    def __init__(self, address: str, secret: str, stage: Stage, task: int, own_address: str, timeout: float,
+                 pipeline: int = PIPELINE):
         self.address, self._secret, self.stage, self.task = address, secret, stage, task
         self.own_address, self.timeout = own_address, timeout
         self.queue: queue.Queue = queue.Queue()
         self.error: PeerError | None = None
         self.bytes_sent = 0
         self.seconds = 0.0
-        self._client: flight.FlightClient | None = None
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._busy_since = 0.0
+        self._client: flight.FlightClient | None = connect(address)  # gRPC connects at the first call
+        self._threads = [threading.Thread(target=self._run, daemon=True, name=f"sparkw2v-peer-send-{task}-{i}")
+                         for i in range(max(1, pipeline))]
 
-    def run(self) -> None:
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self) -> None:
         while True:
             item = self.queue.get()
             try:
@@ -442,22 +466,38 @@ class _Sender(threading.Thread):
                 self.queue.task_done()
 
     def _put(self, cycle: int, sub_epoch: int, block: int, rows: np.ndarray, on_sent: Callable | None) -> None:
-        started = time.perf_counter()
+        with self._lock:
+            if self._in_flight == 0:
+                self._busy_since = time.perf_counter()
+            self._in_flight += 1
         try:
-            if self._client is None:
-                self._client = connect(self.address)
             head = block_head(self.stage, self.task, self.own_address, cycle, sub_epoch, block, rows)
             put_block(self._client, self._secret, head, rows, self.timeout)
         except Exception as exc:  # noqa: BLE001 - kept and raised in the task (FlightError, ArrowException, OSError, ...)
-            self.error = PeerError(
-                f"task {self.task} at {self.own_address}: handing W' block {block} (cycle {cycle}, sub-epoch "
-                f"{sub_epoch}) to task {(self.task - 1) % self.stage.num_tasks} at {self.address} failed: "
-                f"{' '.join(str(exc).split())[:600]}")
+            with self._lock:
+                if self.error is None:
+                    self.error = PeerError(
+                        f"task {self.task} at {self.own_address}: handing W' block {block} (cycle {cycle}, sub-epoch "
+                        f"{sub_epoch}) to task {(self.task - 1) % self.stage.num_tasks} at {self.address} failed: "
+                        f"{' '.join(str(exc).split())[:600]}")
             return
-        self.seconds += time.perf_counter() - started
-        self.bytes_sent += rows.nbytes
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self.seconds += time.perf_counter() - self._busy_since
+        with self._lock:
+            self.bytes_sent += rows.nbytes
         if on_sent is not None:
             on_sent(rows)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Stop the threads (after the blocks queued so far) and wait for them."""
+        for _ in self._threads:
+            self.queue.put(None)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def close(self) -> None:
         if self._client is not None:
@@ -467,13 +507,121 @@ class _Sender(threading.Thread):
 
 # ---------------------------------------------------------------------------- the ring
 
-def announce(all_gather: Callable[[str], list[str]], me: Peer) -> list[Peer]:
-    """Every task's :class:`Peer`, by task, from one ``allGather`` of the stage.
+# how often a task looks for its neighbour's entry in the phone book: at first soon (the
+# tasks of a barrier stage start within milliseconds of each other), then less often
+LOOKUP_POLL = (0.002, 0.05)
+
+
+class PhoneBook:
+    """Where the tasks of one stage attempt find each other's block servers: one signed entry
+    per task (its :class:`Peer`) in a directory of the block store.
+
+    Not Spark's ``BarrierTaskContext.allGather``: its JVM side polls for the gathered result
+    once a second (``Thread.sleep(1000)`` in ``BarrierTaskContext.runBarrier``, Spark 3 and 4),
+    so a gather cost every task of every epoch a full second (``ring_setup_seconds`` 1.0 s on an
+    idle machine). Here a task writes its entry when its server listens and reads only its two
+    neighbours', which are there within milliseconds; the driver removes the directory with
+    the epoch's other scratch files (``BlockStore.remove_run``).
+
+    An entry is ``{"head": {v, run, epoch, attempt, task, address, host, shm}, "mac"}`` with the
+    MAC of :func:`sign`: an entry of another run, epoch or attempt, or one not written with the
+    run's secret, is refused (:class:`PeerError`), so nobody who can write the store but lacks
+    the secret can send a task's blocks elsewhere.
+
+    Args:
+        fs: the store's fsspec filesystem; directory: the stage attempt's directory in it;
+        secret: the run's secret; stage: the stage attempt.
+    """
+
+    def __init__(self, fs, directory: str, secret: str, stage: Stage):
+        self.fs, self.directory, self._secret, self.stage = fs, directory, secret, stage
+
+    def __repr__(self) -> str:  # never the secret
+        return f"PhoneBook({self.directory!r}, stage={self.stage!r})"
+
+    def _path(self, task: int) -> str:
+        return f"{self.directory.rstrip('/')}/peer-t{task:05d}.json"
+
+    def publish(self, me: Peer) -> None:
+        """Write this task's entry (under a temporary name, then renamed: never read half)."""
+        head = {"v": PROTOCOL, **self.stage.fields(), "task": me.task, "address": me.address, "host": me.host,
+                "shm": me.shared_memory}
+        path = self._path(me.task)
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        self.fs.makedirs(self.directory, exist_ok=True)
+        self.fs.pipe_file(tmp, _signed(self._secret, head))
+        self.fs.mv(tmp, path)
+
+    def _read(self, task: int) -> Peer | None:
+        try:
+            text = self.fs.cat_file(self._path(task))
+        except (FileNotFoundError, OSError):
+            return None
+        where = f"the block store's entry of task {task} ({self._path(task)})"
+        try:
+            message = json.loads(text)
+            head, mac = message["head"], str(message["mac"])
+            entry = Peer(int(head["task"]), str(head["address"]), str(head["host"]), bool(head["shm"]))
+        except (ValueError, KeyError, TypeError):
+            raise PeerError(f"{where} is not a sparkw2v entry: something else wrote there") from None
+        if not hmac.compare_digest(mac, sign(self._secret, head)):
+            raise PeerError(f"{where} is not signed with this run's secret (another run's, or damaged)")
+        got = {k: head.get(k) for k in ("run", "epoch", "attempt")}
+        if head.get("v") != PROTOCOL or got != self.stage.fields() or entry.task != task:
+            raise PeerError(f"{where} belongs to task {entry.task} of run {got['run']} epoch {got['epoch']} "
+                            f"attempt {got['attempt']}, not to run {self.stage.run} epoch {self.stage.epoch} "
+                            f"attempt {self.stage.attempt}")
+        return entry
+
+    def lookup(self, task: int, timeout: float, interrupt: Callable[[], None] | None = None) -> Peer:
+        """Task ``task``'s entry, waiting for it (polling every 2 ms at first, then up to 50 ms).
+
+        Raises:
+            PeerError: the entry there is not this stage's (see the class).
+            TimeoutError: none came within ``timeout`` seconds (that task did not start).
+            whatever ``interrupt`` raises (called between polls).
+        """
+        deadline = time.monotonic() + timeout
+        pause = LOOKUP_POLL[0]
+        while True:
+            entry = self._read(task)
+            if entry is not None:
+                return entry
+            if interrupt is not None:
+                interrupt()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"task {task} of {self.stage.num_tasks} did not say where its W' block server "
+                                   f"listens within {timeout:.0f} s ({self._path(task)}): it did not start; "
+                                   "Spark retries the stage")
+            time.sleep(pause)
+            pause = min(2 * pause, LOOKUP_POLL[1])
+
+    def known(self) -> list[Peer]:
+        """The entries written so far (for an abort: best effort, no wait, damaged ones left out)."""
+        out = []
+        for task in range(self.stage.num_tasks):
+            try:
+                entry = self._read(task)
+            except PeerError:
+                continue
+            if entry is not None:
+                out.append(entry)
+        return out
+
+
+def neighbours(book: PhoneBook, me: Peer, timeout: float, interrupt: Callable[[], None] | None = None) -> list[Peer]:
+    """Publish ``me`` and return the entries of this task and its ring neighbours t - 1 and
+    t + 1 (mod T; one, two or three tasks), by task.
 
     Raises:
-        PeerError: two tasks announced the same address (a port bound twice).
+        PeerError: a neighbour's entry is not this stage's, or two tasks announced one address
+            (a port bound twice).
+        TimeoutError: a neighbour did not publish within ``timeout`` seconds.
     """
-    peers = sorted((Peer.from_json(m) for m in all_gather(me.to_json())), key=lambda p: p.task)
+    book.publish(me)
+    T = book.stage.num_tasks
+    tasks = sorted({me.task, (me.task - 1) % T, (me.task + 1) % T})
+    peers = [me if t == me.task else book.lookup(t, timeout, interrupt) for t in tasks]
     addresses = [p.address for p in peers]
     if len(set(addresses)) != len(addresses):
         raise PeerError(f"tasks of one stage announced the same block server address ({addresses}): a port "
@@ -495,23 +643,27 @@ class PeerExchange:
     asked for. :meth:`flush` waits for every send and raises the first failure.
 
     Args:
-        server: this task's running block server; peers: every task, by task
-            (:func:`announce`); secret: the run's secret; timeout: seconds to wait for a block.
+        server: this task's running block server; peers: this task and its neighbours t - 1
+            and t + 1 at least (:func:`neighbours`), any order; secret: the run's secret;
+            timeout: seconds to wait for a block.
         local: a ``blockstore.FileExchange`` in shared memory for neighbours on this host
             (None: everything over the network).
         force_network: hand every block over Flight, even to a task on this host.
+        everyone: every task's entry known now (``PhoneBook.known``), whom an abort tells to
+            stop (None: ``peers``).
     """
 
     def __init__(self, server: BlockServer, peers: list[Peer], secret: str, timeout: float,
-                 local=None, force_network: bool = False):
+                 local=None, force_network: bool = False, everyone: Callable[[], list[Peer]] | None = None):
         self.server = server
         self.task = server.task
         self.num_tasks = server.stage.num_tasks
-        self.peers = peers
+        self.peers = {p.task: p for p in peers}
+        self._everyone = everyone
         self._secret = secret
         self.timeout = timeout
-        me = peers[self.task]
-        prev, nxt = peers[(self.task - 1) % self.num_tasks], peers[(self.task + 1) % self.num_tasks]
+        me = self.peers[self.task]
+        prev, nxt = self.peers[(self.task - 1) % self.num_tasks], self.peers[(self.task + 1) % self.num_tasks]
         usable = local is not None and not force_network
         self.send_local = usable and same_host(me, prev)
         self.receive_local = usable and same_host(me, nxt)
@@ -564,7 +716,11 @@ class PeerExchange:
         head = {"v": PROTOCOL, **self.server.stage.fields(), "sender": self.task, "address": self.server.address,
                 "reason": str(info.get("reason", ""))}
         body = _signed(self._secret, head)
-        for peer in self.peers:
+        try:
+            everyone = self._everyone() if self._everyone is not None else list(self.peers.values())
+        except Exception:  # noqa: BLE001 - best effort: the neighbours at least
+            everyone = list(self.peers.values())
+        for peer in everyone:
             if peer.task == self.task:
                 continue
             try:
@@ -591,7 +747,6 @@ class PeerExchange:
         """Stop the sender (blocks not yet sent are dropped) and the server; remove the blocks
         this task holds in shared memory (the task has written what it needed of them)."""
         if self.sender is not None:
-            self.sender.queue.put(None)
             self.sender.join(timeout=ACTION_TIMEOUT)
             self.sender.close()
         self.server.shutdown()

@@ -27,6 +27,7 @@ import functools
 import logging
 import math
 import os
+import posixpath
 import secrets
 import shutil
 import tempfile
@@ -279,7 +280,7 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
     context = BarrierTaskContext.get()
     task = context.partitionId()
     started = time.perf_counter()
-    exchange = _open_ring(job, context, task)  # every task first: allGather is a barrier
+    exchange = _open_ring(job, context, task)
     timings = {"ring_setup_seconds": time.perf_counter() - started}
     try:
         yield from _train_task(job, tables_bc, records, task, exchange, started, timings)
@@ -361,11 +362,14 @@ def _train_task(job: _EpochJob, tables_bc, records, task: int, exchange, started
 def _open_ring(job: _EpochJob, context, task: int):
     """This task's W' ring for the epoch (None with one task): files of the block store, files
     in shared memory (a local master), or a ``peer.PeerExchange`` (a block server of this task's
-    own, the others' addresses from one ``allGather``, shared memory towards tasks of this host
-    when ``job.ring`` is "hybrid").
+    own, its neighbours' addresses from the stage's ``peer.PhoneBook`` in the block store -- not
+    ``allGather``, which costs a second --, shared memory towards tasks of this host when
+    ``job.ring`` is "hybrid").
 
     Raises:
-        peer.PeerError: no port of ``peer_ports`` is free, or two tasks announced one address.
+        peer.PeerError: no port of ``peer_ports`` is free, a neighbour's entry is not this
+            stage's, or two tasks announced one address.
+        TimeoutError: a neighbour did not start its server within ``job.wait_timeout``.
     """
     if job.num_tasks == 1:
         return None
@@ -384,12 +388,14 @@ def _open_ring(job: _EpochJob, context, task: int):
         room = job.ring == "hybrid" and peer.shared_memory_room(
             2 * job.vocab_size * job.vector_size * 4 // job.num_tasks)
         me = peer.Peer(task, server.address, peer.host_id(), room)
-        peers = peer.announce(context.allGather, me)
+        book = peer.PhoneBook(job.store.fs, posixpath.join(job.store.transit_dir(job.run, job.epoch, job.attempt),
+                                                           "peers"), job.peer_secret, stage)
+        peers = peer.neighbours(book, me, job.wait_timeout, server.check)
         local = None
         if job.ring == "hybrid" and any(peer.same_host(me, p) for p in peers if p.task != task):
             local = _host_ring(job, task)
         return peer.PeerExchange(server, peers, job.peer_secret, job.wait_timeout, local,
-                                 force_network=job.ring == "peer")
+                                 force_network=job.ring == "peer", everyone=book.known)
     except BaseException:
         server.shutdown()
         raise

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import threading
+import time
 
 import numpy as np
 import pyarrow.flight as flight
@@ -154,10 +156,10 @@ def test_an_abort_stops_the_wait_and_a_forged_one_is_a_stray(servers):
         with pytest.raises(Aborted, match="task 1 stopped the epoch"):
             servers[0].take(0, 1, 3, (4, 3), timeout=10)
     finally:
-        exchange.sender.queue.put(None)
         exchange.sender.join()
     forged = peer.PeerExchange.__new__(peer.PeerExchange)
     forged.server, forged.task, forged.peers, forged._secret, forged.local = servers[0], 0, exchange.peers, "x", None
+    forged._everyone = None
     forged.abort({})  # to task 1, with the wrong secret
     with pytest.raises(peer.PeerError, match="stray abort message from task 0 .* wrong secret"):
         servers[1].check()
@@ -224,10 +226,61 @@ def test_host_ids_tell_shared_memory_apart(tmp_path):
     assert peer.host_id(str(tmp_path / "missing")) != peer.host_id(str(tmp_path / "missing"))
 
 
-def test_two_tasks_announcing_one_address_are_refused():
-    same = [peer.Peer(t, "127.0.0.1:5", "h", False).to_json() for t in range(2)]
+def book(tmp_path, stage=STAGE, secret=SECRET):
+    import fsspec
+
+    return peer.PhoneBook(fsspec.filesystem("file"), str(tmp_path / "peers"), secret, stage)
+
+
+def test_two_tasks_announcing_one_address_are_refused(tmp_path):
+    book(tmp_path).publish(peer.Peer(1, "127.0.0.1:5", "h", False))
     with pytest.raises(peer.PeerError, match="announced the same block server address"):
-        peer.announce(lambda message: same, peer.Peer(0, "127.0.0.1:5", "h", False))
+        peer.neighbours(book(tmp_path), peer.Peer(0, "127.0.0.1:5", "h", False), timeout=5)
+
+
+def test_neighbours_find_each_other_in_the_phone_book_in_milliseconds(tmp_path):
+    """Three tasks of a stage: each publishes and finds its two neighbours, and none waits
+    anywhere near the second Spark's allGather costs; the last to publish is found as soon as
+    it does."""
+    stage = peer.Stage("run1", 2, 0, 3)
+    me = [peer.Peer(t, f"127.0.0.1:{100 + t}", f"h{t}", t == 0) for t in range(3)]
+    book(tmp_path, stage).publish(me[2])
+    found, took = {}, {}
+
+    def task(t):
+        started = time.perf_counter()
+        found[t] = peer.neighbours(book(tmp_path, stage), me[t], timeout=10)
+        took[t] = time.perf_counter() - started
+
+    threads = [threading.Thread(target=task, args=(t,)) for t in (0, 1)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert found[0] == found[1] == me  # sorted by task; in a ring of 3 everyone is a neighbour
+    assert max(took.values()) < 0.5, took
+    assert book(tmp_path, stage).known() == me
+
+
+def test_a_phone_book_entry_of_another_stage_or_secret_is_refused_and_a_missing_one_times_out(tmp_path):
+    entry = peer.Peer(1, "127.0.0.1:5", "h", False)
+    book(tmp_path, secret="another" * 8).publish(entry)
+    with pytest.raises(peer.PeerError, match="entry of task 1 .* not signed with this run's secret"):
+        book(tmp_path).lookup(1, timeout=5)
+    book(tmp_path, stage=peer.Stage("run1", 2, 1, 2)).publish(entry)  # the next attempt's
+    with pytest.raises(peer.PeerError, match="belongs to task 1 of run run1 epoch 2 attempt 1, not to run run1 "
+                                             "epoch 2 attempt 0"):
+        book(tmp_path).lookup(1, timeout=5)
+    (tmp_path / "peers" / "peer-t00001.json").write_text("hello")
+    with pytest.raises(peer.PeerError, match="not a sparkw2v entry"):
+        book(tmp_path).lookup(1, timeout=5)
+    assert book(tmp_path).known() == []  # an abort skips what it cannot trust
+    started = time.perf_counter()
+    with pytest.raises(TimeoutError, match="task 0 of 2 did not say where its W' block server listens within 0 s"):
+        book(tmp_path).lookup(0, timeout=0.3)
+    assert time.perf_counter() - started < 1.0
+    with pytest.raises(peer.PeerError, match="a stray"):  # the server's refusal stops the wait
+        book(tmp_path).lookup(0, timeout=5, interrupt=lambda: (_ for _ in ()).throw(peer.PeerError("a stray")))
 
 
 # ---------------------------------------------------------------------------- rings of tasks
@@ -239,21 +292,17 @@ def ring_over_flight(P, R, T, hosts, shm_root=None, epoch=0):
     schedule, layout, tables, pairs, W, Wp = epoch_inputs(P, R, epoch=epoch)
     stage = peer.Stage("ring", epoch, 0, T)
     barrier = threading.Barrier(T)
-    messages = [None] * T
     reports, errors, held, exchanges = {}, [], {}, {}
+    import fsspec
+    import tempfile
 
-    def all_gather(t):
-        def gather(message):
-            messages[t] = message
-            barrier.wait(timeout=60)
-            return list(messages)
-        return gather
+    book_root = tempfile.mkdtemp(prefix="sparkw2v-book-")
 
     def run(t):
         try:
             server = peer.BlockServer.start("127.0.0.1", (0, 0), stage, t, SECRET)
             me = peer.Peer(t, server.address, hosts[t], shm_root is not None)
-            peers = peer.announce(all_gather(t), me)
+            peers = peer.neighbours(peer.PhoneBook(fsspec.filesystem("file"), book_root, SECRET, stage), me, 60)
             local = (BlockStore(shm_root).exchange("ring", epoch, 0, t, T, timeout=60, same_host=True)
                      if shm_root is not None else None)
             exchange = exchanges[t] = peer.PeerExchange(server, peers, SECRET, 60, local,
@@ -276,6 +325,7 @@ def ring_over_flight(P, R, T, hosts, shm_root=None, epoch=0):
         th.start()
     for th in threads:
         th.join()
+    shutil.rmtree(book_root, ignore_errors=True)
     assert not errors, errors
     return W, {j: rows for t in range(T) for j, rows in held[t].items()}, reports, exchanges
 
