@@ -249,6 +249,9 @@ def main() -> None:
     t_job = args.t_job if args.t_job is not None else cluster["t_job"]
     setup = args.ring_setup if args.ring_setup is not None else cluster["ring_setup"]
     fixed = t_job + setup
+    source = ", ".join(f"{what} {how}" for what, how in
+                       (("t_job", "stated" if args.t_job is not None else cluster.get("run", "stated")),
+                        ("ring set-up", "stated" if args.ring_setup is not None else cluster.get("run", "stated"))))
     R = args.cycles or costs["cycles_per_epoch"]
     ids, offsets, counts, _ = load_corpus(args.words)
     keep = vocab.keep_probabilities(counts, 1e-4)
@@ -277,7 +280,7 @@ def main() -> None:
     rates = ", ".join("P=%d %.2fM" % (P, m["kernel_pairs_per_sec"] / 1e6) for P, m in blocks.items())
     print(f"measured: kernel {rates} pairs/s/core; pair cost {costs['pair_core_seconds'] * 1e9:.0f} ns/pair/core "
           f"({costs['run']}); {costs['pairs_per_token']:.2f} pairs/token; t_job {t_job:.2f} s + ring set-up "
-          f"{setup:.2f} s an epoch ({cluster.get('run', 'stated')})")
+          f"{setup:.2f} s an epoch ({source})")
     for link in links:
         print(f"measured link {link['name']}: Flight h0 {link['h0'] * 1e3:.2f} ms, bw {link['bw_handover'] / 1e6:.0f} "
               f"MB/s; TCP {link['bw_tcp'] / 1e6:.0f} MB/s")
