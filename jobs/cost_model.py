@@ -1,25 +1,45 @@
-"""python jobs/cost_model.py --run MODEL_DIR [--blocks 8 32 64 128] [--executors 8 32 128]
+"""python jobs/cost_model.py --run MODEL_DIR --cluster-run CLUSTER_MODEL_DIR
+                            [--blocks 8 16 32 64 128] [--executors 8 32 128] [--latency-ms 0.1 1]
+                            [--link 10gbit:H0_MS:FLIGHT_MB_S:TCP_MB_S ...] [--store OP_MS:H0_MS:BW_MB_S ...]
 
 Predicts the wall time of one epoch of a large corpus on X executors from what is measured here:
 
-  kernel rate r(P)     SGNS pairs/s of one core over the strata of P blocks (real corpus)
+  kernel rate r(P)     SGNS pairs/s of one core over the strata of P blocks (real corpus, measured
+                       now, --words of it)
   balance e(P, X)      mean / max over tasks of the pairs each trains per sub-epoch, summed
                        over sub-epochs (real corpus strata; X tasks own P / X blocks each)
   pair cost g          seconds of one core per pair to generate, shuffle and lay out the pairs
-                       (from the per-epoch timings of a training run: MODEL_DIR/metadata.json)
-  job overhead t_job   seconds per epoch of Spark scheduling (same run)
-  ring latency h0      seconds to hand a small block to a neighbour task through files (here)
+                       (--run: the per-epoch timings of a training run on the real corpus,
+                       MODEL_DIR/metadata.json: the epoch's time outside the training loop,
+                       less 0.3 s of fixed stage cost)
+  job overhead t_job   seconds per epoch of Spark scheduling on a multi-host cluster, and the
+                       ring's set-up (server start + allGather) in every task: --cluster-run, a
+                       run on deploy/hosts.sh hosts: median over its epochs after the first of
+                       (epoch seconds - slowest task's seconds) + median ring_setup_seconds
+                       (--t-job / --ring-setup override them)
+  hand-over h(s)       seconds to hand a W' block of s bytes to the neighbour: over Flight between
+                       two hosts, h = h0 + s / bw_flight + L (jobs/bench_handover.py serve/send
+                       on deploy/hosts.sh hosts, one --link per link setting; L = --latency-ms, a
+                       stated network round trip: the namespaces' links have ~0.025 ms and this
+                       kernel has no netem); through the store (the old ring: write, the
+                       neighbour polls, reads, removes), h = h0_store + max(s / bw_store,
+                       2 s / bw_tcp) (jobs/bench_handover.py --store-latency-ms: an fsspec
+                       filesystem adding OP_MS to each operation; the bytes cross the link twice,
+                       up to the store and down from it)
+  link bandwidth       bw_tcp per executor, for the pairs' shuffle and the epoch's state
+                       (jobs/net_bandwidth.py between two hosts)
 
-and the stated assumptions of the cluster (network / shared-filesystem bandwidth per executor,
-vocabulary size, pairs per token). The model, per epoch, with N pairs, |W| = V x d x 4 bytes:
+and the stated assumptions of the corpus (tokens, vocabulary size). The model, per epoch, with N
+pairs, |W| = V x d x 4 bytes, B = P / X blocks a task, a W' block of s = |W| / P bytes:
 
-  T(X) = t_job + N g / X + b N / (X bw)                  pairs: generate, shuffle, lay out
+  T(X) = t_job + N g / X + b N / (X bw_tcp)              pairs: generate, shuffle, lay out
        + N / (X r(P) e(P, X))                             the kernel's critical path
-       + P R max(0, h0 + 2 |W| / (P bw) - (B - 1) t_s)    W' handed round the ring, B = P / X
-       + 4 |W| / (X bw)                                   read and write W and W' per epoch
+       + P R max(0, h(s) - (B - 1) t_s)                   W' handed round the ring
+       + 4 |W| / (X bw_tcp)                               read and write W and W' per epoch
   t_s = N / (P^2 R r(P)): one stratum of one cycle; b = 4 bytes a pair when a block has at most
-  32767 rows (int16 local rows), else 8. T(1) has neither ring nor balance loss.
-  Efficiency E(X) = T(1) / (X T(X)).
+  32767 rows (int16 local rows), else 8. T(1) has neither ring nor balance loss nor t_job.
+  Efficiency E(X) = T(1) / (X T(X)). For each (ring, link, latency, X) the table shows the P
+  (P >= X, P <= --max-blocks: quality shown flat up to 128) of the best efficiency.
 """
 
 from __future__ import annotations
@@ -27,9 +47,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import multiprocessing as mp
-import os
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,7 +54,6 @@ from pathlib import Path
 import numpy as np
 
 from sparkw2v import kernel, vocab
-from sparkw2v.blockstore import BlockStore
 from sparkw2v.layout import BlockLayout, context_block, owned_blocks, pair_weights
 from sparkw2v.pairs import generate_pairs, split_by_center_block
 from sparkw2v.schedule import Schedule
@@ -92,47 +108,85 @@ def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vec
             "stratum_max_over_mean": float(st.max() / st.mean()), "pairs": int(len(centers))}
 
 
-def _ring_task(args):
-    url, run, task, num_tasks, steps, shape = args
-    store = BlockStore(url)
-    ring = store.exchange(run, 0, 0, task, num_tasks, timeout=120)
-    rows = np.ones(shape, np.float32)
-    start = time.perf_counter()
-    for step in range(steps):
-        ring.send(0, step, task, rows)
-        rows = ring.receive(0, step, (task + 1) % num_tasks, shape)
-    return (time.perf_counter() - start) / steps
+def _epochs(meta: dict) -> list[dict]:
+    """The epochs of a run's metadata after the first (numba compiles and caches warm up in the
+    first), or the only one."""
+    epochs = meta["corpus"]["epochs"]
+    return epochs[1:] if len(epochs) > 1 else epochs
 
 
-def measure_ring(num_tasks: int, block_bytes: int, steps: int) -> float:
-    """Seconds per sub-epoch for num_tasks processes that each hand one block to a neighbour
-    and wait for one, with no training in between (the latency the ring adds when B = 1)."""
-    with tempfile.TemporaryDirectory(prefix="sparkw2v-ring-") as tmp:
-        store = BlockStore(tmp)
-        run = store.new_run()
-        shape = (max(1, block_bytes // 400), 100)
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(num_tasks) as pool:
-            times = pool.map(_ring_task, [(tmp, run, t, num_tasks, steps, shape) for t in range(num_tasks)])
-    return float(max(times))
+def _metadata(path: str) -> dict:
+    p = Path(path)
+    return json.loads((p / "metadata.json" if p.is_dir() else p).read_text())
 
 
 def spark_costs(run_dir: str, cores: int) -> dict:
-    """Per-pair and per-epoch Spark costs from a training run's metadata."""
-    meta = json.loads(Path(run_dir, "metadata.json").read_text())
+    """Per-pair costs from a training run's metadata (a local run on the real corpus): g in CPU
+    seconds a pair (the epoch's time outside the training loop, less 0.3 s of fixed stage cost,
+    times the cores), pairs a token and R."""
+    meta = _metadata(run_dir)
     epochs = meta["corpus"]["epochs"]
     pairs = sum(e["pairs"] for e in epochs)
     # the epoch's time outside the barrier tasks' training loop: pair generation and shuffle,
     # the shuffle read and layout in the tasks, loading and writing blocks, scheduling
-    outside = sum(e["seconds"] - e["task_timings_max"].get("train_seconds", 0.0) for e in epochs)
+    outside = sum(e["seconds"] - e["task_timings_max"].get("train_seconds", 0.0)
+                  - e["task_timings_max"].get("ring_setup_seconds", 0.0) for e in epochs)
     stage_fixed = 0.3 * len(epochs)  # two stages per epoch; measured ~0.1 s each for empty stages
-    return {"pair_core_seconds": (outside - stage_fixed) * cores / pairs, "job_seconds": stage_fixed / len(epochs),
+    return {"pair_core_seconds": (outside - stage_fixed) * cores / pairs,
             "pairs_per_token": pairs / len(epochs) / meta["corpus"]["corpus_tokens"], "run": run_dir,
             "cycles_per_epoch": meta["config"]["cycles_per_epoch"]}
 
 
+def cluster_costs(run_dir: str) -> dict:
+    """The fixed costs of an epoch on a multi-host cluster (a run on deploy/hosts.sh hosts):
+    t_job = median over the epochs after the first of (epoch seconds - the slowest task's
+    seconds): scheduling, the pair-generation stage of that (small) run, the driver's commit;
+    ring_setup = median of the slowest task's ring set-up (block server start + allGather)."""
+    meta = _metadata(run_dir)
+    epochs = _epochs(meta)
+    t_job = float(np.median([e["seconds"] - e["task_timings_max"]["task_seconds"] for e in epochs]))
+    setup = float(np.median([e["task_timings_max"].get("ring_setup_seconds", 0.0) for e in epochs]))
+    return {"t_job": t_job, "ring_setup": setup, "run": run_dir, "num_tasks": meta["corpus"]["num_tasks"],
+            "epoch_seconds": [e["seconds"] for e in epochs]}
+
+
+def _floats(text: str, n: int, what: str) -> list[float]:
+    parts = text.split(":")
+    try:
+        if len(parts) != n:
+            raise ValueError
+        return [float(x) for x in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} {text!r}: expected {n} numbers separated by ':'") from None
+
+
+def parse_link(text: str) -> dict:
+    """'NAME:H0_MS:FLIGHT_MB_S:TCP_MB_S' -> a link setting (seconds, bytes/s)."""
+    name, _, rest = text.partition(":")
+    h0, flight, tcp = _floats(rest, 3, "--link")
+    return {"name": name, "h0": h0 / 1e3, "bw_handover": flight * 1e6, "bw_tcp": tcp * 1e6}
+
+
+def parse_store(text: str) -> dict:
+    """'OP_MS:H0_MS:BW_MB_S' -> a store setting: per-operation latency, fitted hand-over."""
+    op, h0, bw = _floats(text, 3, "--store")
+    return {"name": f"store {op:g} ms/op", "op_ms": op, "h0": h0 / 1e3, "bw_store": bw * 1e6}
+
+
+def handover_seconds(block_bytes: float, ring: dict, link: dict, latency: float) -> float:
+    """Seconds to hand one W' block to the neighbour: over Flight (``ring`` is None or a peer
+    setting) h0 + s / bw_flight + latency; through a store, h0_store + max(s / bw_store,
+    2 s / bw_tcp) (its per-operation latency is in its h0)."""
+    if ring is None:
+        return link["h0"] + block_bytes / link["bw_handover"] + latency
+    return ring["h0"] + max(block_bytes / ring["bw_store"], 2 * block_bytes / link["bw_tcp"])
+
+
 def predict(X: int, P: int, R: int, N: float, model_bytes: float, bw: float, costs: dict, blocks: dict,
-            ring_latency: float) -> dict:
+            handover: float, t_job: float) -> dict:
+    """One epoch's seconds on X executors with P blocks (see the module docstring); ``bw``: the
+    link's bytes/s (pairs' shuffle, the state), ``handover``: h(s) in seconds, ``t_job``: the
+    fixed cost (seconds; 0 for the serial baseline)."""
     m = blocks[P]
     r, e = m["kernel_pairs_per_sec"], m["balance"][X] if X in m["balance"] else 1.0
     B = P / X
@@ -140,66 +194,113 @@ def predict(X: int, P: int, R: int, N: float, model_bytes: float, bw: float, cos
     pair_bytes = 4 if model_bytes / (400 * P) <= 32767 else 8  # rows per block at d=100 float32
     pairs_t = N * costs["pair_core_seconds"] / X + pair_bytes * N / (X * bw)
     kernel_t = N / (X * r * e)
-    ring_t = P * R * max(0.0, ring_latency + 2 * model_bytes / (P * bw) - (B - 1) * t_stratum) if X > 1 else 0.0
+    ring_t = P * R * max(0.0, handover - (B - 1) * t_stratum) if X > 1 else 0.0
     state_t = 4 * model_bytes / (X * bw)
-    total = costs["job_seconds"] + pairs_t + kernel_t + ring_t + state_t
+    total = t_job + pairs_t + kernel_t + ring_t + state_t
     return {"executors": X, "num_blocks": P, "cycles": R, "seconds": total, "pairs": pairs_t, "kernel": kernel_t,
-            "ring": ring_t, "state": state_t, "balance": e, "kernel_rate": r}
+            "ring": ring_t, "state": state_t, "balance": e, "kernel_rate": r, "t_job": t_job,
+            "handover_ms": handover * 1e3, "stratum_ms": t_stratum * 1e3}
+
+
+# Measured on this machine, 2026-12-06 (see the README, "Performance", for the commands):
+#   Flight between two deploy/hosts.sh hosts, jobs/bench_handover.py serve/send, 0.1-100 MB:
+#     10gbit: h0 1.5-2.3 ms, bw 722-745 MB/s (CPU-bound: sha256 on both ends, a copy, gRPC);
+#     1gbit: h0 0.9-1.1 ms, bw 119.3-119.4 MB/s;
+#   TCP between the same hosts (jobs/net_bandwidth.py): 9.6 and 0.955 Gbit/s;
+#   the store ring, jobs/bench_handover.py --store-dirs /var/tmp --store-latency-ms 20,100:
+#     local disk h0 0.35 ms (the 0.1 MB median), bw 1459 MB/s; 20 ms/op: h0 106 ms, bw 699 MB/s;
+#     100 ms/op: h0 527 ms, bw 506 MB/s.
+DEFAULT_LINKS = ["10gbit:2.3:722:1200", "1gbit:1.1:119.3:119.4"]
+DEFAULT_STORES = ["0:0.35:1459", "20:106:699", "100:527:506"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True, help="a model directory trained on this machine (metadata.json)")
+    parser.add_argument("--run", required=True, help="a model directory trained on this machine, on the real "
+                                                     "corpus (metadata.json): g, pairs a token, R")
+    parser.add_argument("--cluster-run", help="a model directory (or its metadata.json) trained on deploy/hosts.sh "
+                                              "hosts: t_job and the ring's set-up")
+    parser.add_argument("--t-job", type=float, help="seconds of fixed cost an epoch (default: --cluster-run's)")
+    parser.add_argument("--ring-setup", type=float, help="seconds of ring set-up an epoch (default: --cluster-run's)")
     parser.add_argument("--cores", type=int, default=2, help="cores of the machine that trained --run")
-    parser.add_argument("--blocks", type=int, nargs="+", default=[8, 32, 64, 128])
+    parser.add_argument("--blocks", type=int, nargs="+", default=[8, 16, 32, 64, 128])
+    parser.add_argument("--max-blocks", type=int, default=128, help="largest P shown (quality shown flat up to 128)")
     parser.add_argument("--executors", type=int, nargs="+", default=[8, 32, 128])
     parser.add_argument("--words", type=int, default=5_000_000, help="real-corpus words for r(P) and e(P, X)")
     parser.add_argument("--tokens", type=float, default=1e9, help="corpus tokens to predict for")
     parser.add_argument("--vocab", type=float, default=1e6, help="vocabulary size to predict for")
     parser.add_argument("--vector-size", type=int, default=100)
-    parser.add_argument("--bandwidth", type=float, default=1.0e9,
-                        help="bytes/s per executor to the network and the shared work directory (assumed)")
+    parser.add_argument("--latency-ms", type=float, nargs="+", default=[0.1, 1.0],
+                        help="network round trip added to each Flight hand-over (stated, not measured)")
+    parser.add_argument("--link", type=parse_link, action="append",
+                        help="NAME:H0_MS:FLIGHT_MB_S:TCP_MB_S, a link setting (measured; default: "
+                             + ", ".join(DEFAULT_LINKS) + ")")
+    parser.add_argument("--store", type=parse_store, action="append",
+                        help="OP_MS:H0_MS:BW_MB_S, a store for the comparison rows (measured; default: "
+                             + ", ".join(DEFAULT_STORES) + ")")
     parser.add_argument("--cycles", type=int, default=0, help="R (default: the run's)")
     parser.add_argument("--json", default="cost_model.json")
     args = parser.parse_args()
+    links = args.link or [parse_link(x) for x in DEFAULT_LINKS]
+    stores = args.store or [parse_store(x) for x in DEFAULT_STORES]
 
     costs = spark_costs(args.run, args.cores)
+    cluster = cluster_costs(args.cluster_run) if args.cluster_run else {"t_job": 0.3, "ring_setup": 0.0}
+    t_job = args.t_job if args.t_job is not None else cluster["t_job"]
+    setup = args.ring_setup if args.ring_setup is not None else cluster["ring_setup"]
+    fixed = t_job + setup
+    source = ", ".join(f"{what} {how}" for what, how in
+                       (("t_job", "stated" if args.t_job is not None else cluster.get("run", "stated")),
+                        ("ring set-up", "stated" if args.ring_setup is not None else cluster.get("run", "stated"))))
     R = args.cycles or costs["cycles_per_epoch"]
     ids, offsets, counts, _ = load_corpus(args.words)
     keep = vocab.keep_probabilities(counts, 1e-4)
     blocks = {P: measure_blocks(P, ids, offsets, counts, keep, args.executors, args.vector_size)
               for P in sorted(set(args.blocks) | {1})}
-    ring = {T: measure_ring(T, 64 << 10, 300) for T in (2,)}
-    ring_bw = measure_ring(2, 16 << 20, 20)
-    latency = ring[2]
-    local_bw = 2 * (16 << 20) / max(ring_bw - latency, 1e-9)
     N = args.tokens * costs["pairs_per_token"]
     model_bytes = args.vocab * args.vector_size * 4
-    serial = predict(1, 1, R, N, model_bytes, args.bandwidth, costs, blocks, latency)
+    serial = predict(1, 1, R, N, model_bytes, links[0]["bw_tcp"], costs, blocks, 0.0, 0.0)
+    scenarios = [("peer", None, link, lat / 1e3) for link in links for lat in args.latency_ms]
+    scenarios += [(store["name"], store, link, 0.0) for link in links for store in stores]
     rows = []
-    for X in args.executors:
-        for P in args.blocks:
-            if P < X:
-                continue
-            p = predict(X, P, R, N, model_bytes, args.bandwidth, costs, blocks, latency)
-            p["efficiency"] = serial["seconds"] / (X * p["seconds"])
-            rows.append(p)
+    for ring_name, ring, link, latency in scenarios:
+        for X in args.executors:
+            best = None
+            for P in args.blocks:
+                if P < X or P > args.max_blocks:
+                    continue
+                h = handover_seconds(model_bytes / P, ring, link, latency)
+                p = predict(X, P, R, N, model_bytes, link["bw_tcp"], costs, blocks, h, fixed)
+                p["efficiency"] = serial["seconds"] / (X * p["seconds"])
+                p.update(transport=ring_name, link=link["name"], latency_ms=latency * 1e3)
+                if best is None or p["efficiency"] > best["efficiency"]:
+                    best = p
+            if best is not None:
+                rows.append(best)
     rates = ", ".join("P=%d %.2fM" % (P, m["kernel_pairs_per_sec"] / 1e6) for P, m in blocks.items())
-    print(f"measured: kernel {rates} "
-          f"pairs/s/core; pair cost {costs['pair_core_seconds'] * 1e9:.0f} ns/pair/core; job {costs['job_seconds']:.2f} s/epoch; "
-          f"ring latency {latency * 1e3:.2f} ms/sub-epoch (2 tasks, 64 KiB blocks, local disk), local ring bandwidth "
-          f"{local_bw / 1e9:.2f} GB/s; {costs['pairs_per_token']:.2f} pairs/token")
-    print(f"assumed: {args.tokens:.0e} tokens, V={args.vocab:.0e}, d={args.vector_size}, |W|={model_bytes / 1e9:.2f} GB, "
-          f"{args.bandwidth / 1e9:.2f} GB/s per executor; R={R}")
+    print(f"measured: kernel {rates} pairs/s/core; pair cost {costs['pair_core_seconds'] * 1e9:.0f} ns/pair/core "
+          f"({costs['run']}); {costs['pairs_per_token']:.2f} pairs/token; t_job {t_job:.2f} s + ring set-up "
+          f"{setup:.2f} s an epoch ({source})")
+    for link in links:
+        print(f"measured link {link['name']}: Flight h0 {link['h0'] * 1e3:.2f} ms, bw {link['bw_handover'] / 1e6:.0f} "
+              f"MB/s; TCP {link['bw_tcp'] / 1e6:.0f} MB/s")
+    for store in stores:
+        print(f"measured {store['name']}: hand-over h0 {store['h0'] * 1e3:.1f} ms, bw {store['bw_store'] / 1e6:.0f} MB/s")
+    print(f"assumed: {args.tokens:.0e} tokens, V={args.vocab:.0e}, d={args.vector_size}, |W|={model_bytes / 1e9:.2f} "
+          f"GB; R={R}; network latency {', '.join(f'{x:g}' for x in args.latency_ms)} ms a hand-over (Flight rows)")
     print(f"serial (1 core, P=1): {serial['seconds']:.0f} s per epoch")
-    print("| executors | P | R | epoch s | pairs s | kernel s | ring s | state s | balance | efficiency |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| ring | link | latency ms | executors | P | hand-over ms | stratum ms | epoch s | fixed s | pairs s | "
+          "kernel s | ring s | balance | efficiency |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for p in rows:
-        print(f"| {p['executors']} | {p['num_blocks']} | {p['cycles']} | {p['seconds']:.1f} | {p['pairs']:.1f} | "
-              f"{p['kernel']:.1f} | {p['ring']:.1f} | {p['state']:.1f} | {p['balance']:.3f} | {p['efficiency']:.0%} |")
+        lat = f"{p['latency_ms']:g}" if p["transport"] == "peer" else "-"
+        print(f"| {p['transport']} | {p['link']} | {lat} | {p['executors']} | {p['num_blocks']} | "
+              f"{p['handover_ms']:.1f} | {p['stratum_ms']:.1f} | {p['seconds']:.1f} | {p['t_job']:.1f} | "
+              f"{p['pairs']:.1f} | {p['kernel']:.1f} | {p['ring']:.1f} | {p['balance']:.3f} | {p['efficiency']:.0%} |")
     with open(args.json, "w") as fh:
-        json.dump({"costs": costs, "blocks": blocks, "ring_latency": latency, "local_ring_bandwidth": local_bw,
-                   "assumptions": vars(args), "serial": serial, "predictions": rows}, fh, indent=1, default=str)
+        json.dump({"costs": costs, "cluster": cluster, "t_job": t_job, "ring_setup": setup, "blocks": blocks,
+                   "links": links, "stores": stores, "assumptions": vars(args), "serial": serial,
+                   "predictions": rows}, fh, indent=1, default=str)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ HDFS, S3, NFS, ... on a cluster)::
     WORK/state-000003/state.json    written last, by the driver: the state is complete; it
                                     records every block file's size, shape and sha256
     WORK/run-<id>/e0002-a0/         W' blocks in transit between neighbouring tasks of epoch 2
-                                    (the driver's attempt 0), each read once and removed
+                                    (the driver's attempt 0), each read once and removed: only
+                                    with ring = "store"; otherwise blocks travel over the network
+                                    (``peer``) or through shared memory, and the store holds
+                                    states only
     WORK/run-<id>/status/           one small JSON per (epoch, attempt, cycle, task), for progress lines
 
 A state is the whole model after some epochs, so states are the checkpoints. Sorting each
@@ -240,11 +243,16 @@ class BlockStore:
                  timeout: float = 1800.0, same_host: bool = False) -> "FileExchange":
         """The W' ring of one task in one attempt at ``epoch``.
 
-        ``same_host``: every task of the ring runs on this machine (a local master), so a local
-        store may hand blocks over without copying them (see :class:`FileExchange`).
+        ``same_host``: the store is in shared memory and the tasks that use it run on this
+        machine, so a local store may hand blocks over without copying them (see
+        :class:`FileExchange`); its bytes count as shared memory, not store.
         """
-        return FileExchange(self, posixpath.join(self.run_dir(run), f"e{epoch:04d}-a{attempt}"), task,
+        return FileExchange(self, self.transit_dir(run, epoch, attempt), task,
                             num_tasks, timeout, zero_copy=same_host and self.local)
+
+    def transit_dir(self, run: str, epoch: int, attempt: int) -> str:
+        """The directory of the W' blocks in transit of one attempt at ``epoch``."""
+        return posixpath.join(self.run_dir(run), f"e{epoch:04d}-a{attempt}")
 
     def remove_run(self, run: str, epoch: int | None = None) -> None:
         """Remove a run's scratch files (of one epoch, or all)."""
@@ -411,7 +419,14 @@ class FileExchange:
         store: the block store; directory: this stage attempt's scratch directory.
         task, num_tasks: t and T (for messages).
         timeout: seconds to wait for one block before giving up.
-        zero_copy: hand mapped blocks over by renaming their files (local directory, one host).
+        zero_copy: hand mapped blocks over by renaming their files (local directory, one host):
+            the store is shared memory, and the bytes count as such (:attr:`channel`).
+
+    Attributes:
+        bytes_sent, bytes_received: W' bytes handed over and taken through ``channel``
+            ("shared_memory" with zero copy, else "store": written to and read from the store).
+        interrupt: None, or a function called while waiting for a block (every 0.5 s) that
+            raises to stop the wait (``peer.BlockServer.check``: a stray block, an abort).
     """
 
     def __init__(self, store: BlockStore, directory: str, task: int, num_tasks: int, timeout: float,
@@ -423,12 +438,17 @@ class FileExchange:
         self.timeout = timeout
         self.zero_copy = zero_copy and store.local
         self.abort_path = posixpath.join(directory, "ABORT")
+        self.channel = "shared_memory" if self.zero_copy else "store"
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.interrupt = None
 
     def _name(self, cycle: int, sub_epoch: int, block: int) -> str:
         return posixpath.join(self.directory, f"h-{cycle:04d}-{sub_epoch:05d}-{block:05d}.f32")
 
     def send(self, cycle: int, sub_epoch: int, block: int, rows: np.ndarray) -> None:
         target = self._name(cycle, sub_epoch, block)
+        self.bytes_sent += rows.nbytes
         if self.zero_copy and isinstance(rows, np.memmap) and rows.filename is not None:
             # same machine: the mapping is the page cache itself, the next reader sees every write
             os.replace(rows.filename, target)
@@ -447,6 +467,8 @@ class FileExchange:
                 checked = now
                 if exists(self.abort_path):
                     raise Aborted(f"task {self.task}: another task stopped the epoch")
+                if self.interrupt is not None:
+                    self.interrupt()
             if now - start > self.timeout:
                 raise TimeoutError(
                     f"task {self.task} of {self.num_tasks} waited {self.timeout:.0f} s for W' block {block} "
@@ -454,6 +476,7 @@ class FileExchange:
                     f"{(self.task + 1) % self.num_tasks} stopped; Spark retries the stage")
             time.sleep(pause)
             pause = min(pause * 1.5, 0.02)
+        self.bytes_received += int(np.prod(shape)) * 4
         if self.zero_copy:
             held = posixpath.join(self.directory, f"held-{self.task:05d}-{os.path.basename(path)}")
             os.replace(path, held)
@@ -469,4 +492,10 @@ class FileExchange:
     def abort(self, info: dict) -> None:
         """Tell every task of this attempt to stop (this task diverged)."""
         self.store._write_bytes(self.abort_path, json.dumps(info).encode())
+
+    def flush(self) -> None:
+        """Every send is complete when it returns: nothing to wait for."""
+
+    def close(self) -> None:
+        """Nothing to stop (the driver removes the directory with the run's epoch)."""
 

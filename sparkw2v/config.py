@@ -76,6 +76,14 @@ class TrainConfig:
         lowercase: lowercase text before splitting.
         token_pattern: Java regular expression that separates tokens (Spark RegexTokenizer).
         min_token_length: tokens shorter than this many characters are dropped.
+        ring: how W' blocks travel between the training tasks of an epoch (the vectors are the
+            same bits whichever): "auto" (a local master: shared memory; a cluster: the network,
+            executor to executor, and shared memory between tasks of one host), "peer" (the
+            network between every pair of tasks, even on one host: to test it locally), or
+            "store" (files in the work directory, as before issue 16).
+        peer_ports: the ports a task's W' block server may listen on, on its executor's
+            address: "0" (any free port), "PORT" or "FIRST-LAST" (the range a firewall between
+            executors must allow; one port per concurrent training task of a host).
     """
 
     vector_size: int = 100
@@ -97,6 +105,8 @@ class TrainConfig:
     lowercase: bool = True
     token_pattern: str = r"\s+"
     min_token_length: int = 1
+    ring: str = "auto"
+    peer_ports: str = "0"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -137,6 +147,9 @@ class TrainConfig:
         _check(bool(self.token_pattern), "token_pattern", self.token_pattern, "a non-empty regex")
         _check(1 <= self.min_token_length <= MAX_TOKEN_LENGTH, "min_token_length", self.min_token_length,
                f"an integer in [1, {MAX_TOKEN_LENGTH}]")
+        _check(self.ring in RINGS, "ring", self.ring, " or ".join(repr(r) for r in RINGS))
+        _check(parse_port_range(self.peer_ports) is not None, "peer_ports", self.peer_ports,
+               '"0" (any free port), a port "P" or a range "FIRST-LAST" of ports in [1, 65535]')
 
     def to_dict(self) -> dict[str, Any]:
         """All settings as a plain JSON-serialisable dict."""
@@ -154,7 +167,29 @@ _FIELD_TYPES: dict[str, type] = {
     "num_blocks": int, "cycles_per_epoch": int,
     "seed": int, "checkpoint_every": int,
     "text_column": str, "lowercase": bool, "token_pattern": str, "min_token_length": int,
+    "ring": str, "peer_ports": str,
 }
+
+# how W' blocks travel between training tasks (TrainConfig.ring)
+RINGS = ("auto", "peer", "store")
+# settings that choose how bytes move, not which: they never change the vectors
+TRANSPORT_KEYS = frozenset({"ring", "peer_ports"})
+
+
+def parse_port_range(text: str) -> tuple[int, int] | None:
+    """(first, last) of a ``peer_ports`` value: "0" -> (0, 0) (any free port), "40000" ->
+    (40000, 40000), "40000-40100" -> (40000, 40100); None if it is none of these or a port is
+    outside [1, 65535] or first > last."""
+    match = re.fullmatch(r"\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?", text or "")
+    if not match:
+        return None
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) is not None else first
+    if first == 0 and last == 0:
+        return (0, 0)
+    if not 1 <= first <= last <= 65535:
+        return None
+    return (first, last)
 CONFIG_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TrainConfig))
 assert set(CONFIG_KEYS) == set(_FIELD_TYPES)
 

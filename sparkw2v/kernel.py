@@ -265,7 +265,7 @@ class Step(NamedTuple):
     max_group: int
 
 
-@njit(fastmath=True, cache=True, error_model="numpy")
+@njit(fastmath=True, cache=True, error_model="numpy", nogil=True)
 def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates):
     """Train the pairs ``step.start:step.stop`` of one stratum, in place on one W block and one
     W' block.
@@ -290,6 +290,9 @@ def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates
     Returns:
         (loss_sum float64 in nats over the sampled pairs, loss_pairs int64 pairs sampled for
         the loss (those of every LOSS_EVERY-th position), pairs int64 trained).
+
+    Compiled without the GIL: a task's block server and sender (``peer``) receive and send W'
+    blocks while this trains, not only between strata.
     """
     n_dim = Wk.shape[1]
     state = _seeded_state(step.seed)

@@ -19,6 +19,8 @@ DEFAULT_CONF = {
     "spark.task.maxDirectResultSize": str(100 << 20),
     "spark.rpc.message.maxSize": "256",
     "spark.ui.showConsoleProgress": "false",
+    # no delay scheduling (see build_session): the barrier stage's tasks start at once
+    "spark.locality.wait": "0",
 }
 
 TEST_CONF = {
@@ -39,6 +41,15 @@ def build_session(app_name: str = "sparkw2v", master: str | None = None,
     sparkw2v are importable in local mode. Spark's own log shows errors only (``conf/
     log4j2.properties`` for a JVM this process starts; the level for one spark-submit started)
     unless ``SPARKW2V_VERBOSE`` is set (``cli.setup(verbose=True)``).
+
+    ``spark.locality.wait`` is 0 unless the user set it (spark-submit --conf, spark-defaults,
+    ``conf``): an epoch's pairs are a shuffle whose map output sits on one host, so that host's
+    task of the barrier stage is NODE_LOCAL and Spark's delay scheduling held the other tasks
+    back for the default 3 s before launching them at ANY, every epoch (measured on 3 hosts of
+    ``deploy/hosts.sh``: 4.2 s from the stage's submission to its tasks' start, 0.6-0.9 s at 0).
+    A barrier stage starts all its tasks together anyway, and a task reads its pairs over the
+    network at a cost far below 3 s. Spark reads the setting when it creates a task set, so it
+    must be in the session's conf (a local property would not do).
     """
     from pyspark import SparkContext
     from pyspark.sql import SparkSession

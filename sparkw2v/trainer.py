@@ -7,7 +7,9 @@ Per epoch (Gemulla et al. 2011; ``../shared/docs/scaleout.md``):
    each center block's pairs to the task that owns that W block (a shuffle);
 2. **blocks** -- one gang-scheduled (barrier) stage of T tasks trains the P blocks through R
    cycles of P sub-epochs; in sub-epoch s the W block k meets the W' block (k + s) mod P, and
-   the tasks pass W' blocks round a ring through the block store (``worker``, ``blockstore``);
+   the tasks pass W' blocks round a ring (``worker``): over the network from executor to
+   executor (``peer``, Arrow Flight), through shared memory between tasks of one host, or
+   through files of the block store (``blockstore``), as ``TrainConfig.ring`` says;
 3. the tasks write their blocks into the block store, each with its size, shape and sha256; the
    driver records these in the state and marks it complete (it is the checkpoint) and logs one
    line per cycle as the tasks report them. A task checks the files of its blocks against the
@@ -25,6 +27,8 @@ import functools
 import logging
 import math
 import os
+import posixpath
+import secrets
 import shutil
 import tempfile
 import threading
@@ -38,7 +42,7 @@ import numpy as np
 
 from . import checkpoint, kernel, vocab as vocab_mod
 from .blockstore import Aborted, BlockStore, block_name, state_blocks
-from .config import TrainConfig
+from .config import TRANSPORT_KEYS, TrainConfig, parse_port_range
 from .encode import encode_corpus, num_shards
 from .errors import (CheckpointError, ConfigError, InputError, OutputWriteError, TrainingDivergedError,
                      TrainingFailedError)
@@ -215,6 +219,11 @@ class _EpochJob:
     attempt: int = 0  # the driver's attempt at this epoch (Spark never retries a barrier result stage)
     transit: BlockStore | None = None  # shared memory for the W' ring (local masters, see transit_store)
     start_blocks: dict | None = None  # the records of the state the epoch starts from (None: epoch 0)
+    # how W' blocks travel (resolve_ring): "store" | "shared_memory" | "peer" | "hybrid"
+    ring: str = "store"
+    peer_ports: tuple = (0, 0)  # (first, last) port of the block servers; (0, 0): any free port
+    peer_host: str = ""  # the address block servers listen on; "": the executor's, as Spark knows it
+    peer_secret: str = field(default="", repr=False)  # the run's secret (never logged, see peer.py)
 
     @property
     def num_blocks(self) -> int:
@@ -262,21 +271,30 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
 
     Yields one EpochReport. Divergence, another task's divergence, a damaged state and a
     failing block store are reported (``diverged``, ``aborted``, ``damaged``, ``error``), not
-    raised: retrying would not help.
+    raised: retrying would not help. A neighbour that stops sending (TimeoutError) and a stray
+    or damaged block from the network (``peer.PeerError``) are raised: the barrier stage fails
+    and the driver trains the epoch again.
     """
     from pyspark import BarrierTaskContext
 
-    task = BarrierTaskContext.get().partitionId()
+    context = BarrierTaskContext.get()
+    task = context.partitionId()
     started = time.perf_counter()
+    exchange = _open_ring(job, context, task)
+    timings = {"ring_setup_seconds": time.perf_counter() - started}
+    try:
+        yield from _train_task(job, tables_bc, records, task, exchange, started, timings)
+    finally:
+        if exchange is not None:
+            exchange.close()
+
+
+def _train_task(job: _EpochJob, tables_bc, records, task: int, exchange, started: float, timings: dict):
+    """The body of :func:`_blocks_task`, with the ring open."""
     counts, keep = tables_bc.value
     weights = pair_weights(counts, keep)
     layout = job.layout(job.epoch, weights)
     owned = owned_blocks(task, job.num_tasks, job.num_blocks)
-    ring = job.transit or job.store
-    exchange = (ring.exchange(job.run, job.epoch, job.attempt, task, job.num_tasks, job.wait_timeout,
-                              same_host=job.transit is not None)
-                if job.num_tasks > 1 else None)
-    timings = {}
     t = time.perf_counter()
     tables = NoiseTables.build(counts, layout, job.ns_exponent)
     timings["tables_seconds"] = time.perf_counter() - t
@@ -319,6 +337,9 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
             exchange.abort(report.diverged)
         yield report
         return
+    if exchange is not None:
+        exchange.flush()  # every block sent has arrived (PeerError if not: the stage fails)
+        _count_ring_bytes(report, exchange)
     t = time.perf_counter()
     following = job.layout(job.epoch + 1, weights)
     try:
@@ -336,6 +357,88 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
     report.bytes_read = bytes_read
     report.timings.update(timings)
     yield report
+
+
+def _open_ring(job: _EpochJob, context, task: int):
+    """This task's W' ring for the epoch (None with one task): files of the block store, files
+    in shared memory (a local master), or a ``peer.PeerExchange`` (a block server of this task's
+    own, its neighbours' addresses from the stage's ``peer.PhoneBook`` in the block store -- not
+    ``allGather``, which costs a second --, shared memory towards tasks of this host when
+    ``job.ring`` is "hybrid").
+
+    Raises:
+        peer.PeerError: no port of ``peer_ports`` is free, a neighbour's entry is not this
+            stage's, or two tasks announced one address.
+        TimeoutError: a neighbour did not start its server within ``job.wait_timeout``.
+    """
+    if job.num_tasks == 1:
+        return None
+    if job.ring == "store":
+        return job.store.exchange(job.run, job.epoch, job.attempt, task, job.num_tasks, job.wait_timeout)
+    if job.ring == "shared_memory":
+        return job.transit.exchange(job.run, job.epoch, job.attempt, task, job.num_tasks, job.wait_timeout,
+                                    same_host=True)
+    from . import peer
+
+    stage = peer.Stage(job.run, job.epoch, job.attempt, job.num_tasks)
+    host = job.peer_host or context.getTaskInfos()[task].address.rsplit(":", 1)[0]
+    server = peer.BlockServer.start(host, job.peer_ports, stage, task, job.peer_secret)
+    try:
+        # room for the W' blocks a task may hold in shared memory: its share and one in transit
+        room = job.ring == "hybrid" and peer.shared_memory_room(
+            2 * job.vocab_size * job.vector_size * 4 // job.num_tasks)
+        me = peer.Peer(task, server.address, peer.host_id(), room)
+        book = peer.PhoneBook(job.store.fs, posixpath.join(job.store.transit_dir(job.run, job.epoch, job.attempt),
+                                                           "peers"), job.peer_secret, stage)
+        peers = peer.neighbours(book, me, job.wait_timeout, server.check)
+        local = None
+        if job.ring == "hybrid" and any(peer.same_host(me, p) for p in peers if p.task != task):
+            local = _host_ring(job, task)
+        return peer.PeerExchange(server, peers, job.peer_secret, job.wait_timeout, local,
+                                 force_network=job.ring == "peer", everyone=book.known)
+    except BaseException:
+        server.shutdown()
+        raise
+
+
+def _host_ring(job: _EpochJob, task: int):
+    """The shared-memory ring between tasks of this host on a cluster (``/dev/shm``, which
+    executors of one host share), in a directory of the run. Each task removes its own blocks
+    when it ends, and the last one the directories; what a failed attempt left is removed here:
+    the run's other epoch attempts, and other runs' directories unchanged for 2 x WAIT_TIMEOUT
+    (a run killed with its executors; a live ring renames files there every sub-epoch)."""
+    own = f"sparkw2v-ring-{job.run}"
+    store = BlockStore(os.path.join(SHARED_MEMORY, own))
+    exchange = store.exchange(job.run, job.epoch, job.attempt, task, job.num_tasks, job.wait_timeout, same_host=True)
+    parent = os.path.dirname(exchange.directory)
+    if os.path.isdir(parent):
+        for name in os.listdir(parent):
+            if os.path.join(parent, name) != exchange.directory:
+                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+    now = time.time()
+    for name in os.listdir(SHARED_MEMORY):
+        path = os.path.join(SHARED_MEMORY, name)
+        if name.startswith("sparkw2v-ring-") and name != own:
+            try:
+                newest = max(os.stat(root).st_mtime for root, _, _ in os.walk(path))
+            except (OSError, ValueError):
+                continue
+            if now - newest > 2 * WAIT_TIMEOUT:
+                shutil.rmtree(path, ignore_errors=True)
+    return exchange
+
+
+def _count_ring_bytes(report: EpochReport, exchange) -> None:
+    """Which channel the task's W' hand-overs took (bytes sent): network, shared memory, store."""
+    if hasattr(exchange, "bytes_peer"):
+        report.bytes_peer = exchange.bytes_peer
+        report.bytes_shared_memory = exchange.bytes_shared_memory
+        report.timings["peer_send_seconds"] = exchange.send_seconds
+    elif exchange.channel == "shared_memory":
+        report.bytes_shared_memory = exchange.bytes_sent
+    else:
+        report.bytes_ring_store_written = exchange.bytes_sent
+        report.bytes_ring_store_read = exchange.bytes_received
 
 
 def _arrange_pairs(job: _EpochJob, owned: range, layout: BlockLayout, tables: NoiseTables, records,
@@ -549,7 +652,22 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
 
 
 def _settings(config: TrainConfig, num_blocks: int) -> dict:
-    return {**config.to_dict(), "num_blocks": num_blocks}
+    """The settings a checkpoint records and a resume must match: not how blocks travel."""
+    return {**{k: v for k, v in config.to_dict().items() if k not in TRANSPORT_KEYS}, "num_blocks": num_blocks}
+
+
+def resolve_ring(ring: str, master: str, transit: BlockStore | None) -> str:
+    """How W' blocks travel this run (``_EpochJob.ring``) from ``TrainConfig.ring``:
+
+    - "auto" on a local master: "shared_memory" (``transit``), or "store" if /dev/shm had no room;
+    - "auto" on a cluster: "hybrid" (Flight between hosts, shared memory within one);
+    - "peer": "peer" (Flight between every pair of tasks); "store": "store" (work-dir files).
+    """
+    if ring == "auto":
+        if master.startswith("local"):
+            return "shared_memory" if transit is not None else "store"
+        return "hybrid"
+    return ring
 
 
 def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfig, P: int, T: int,
@@ -577,7 +695,16 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
     keep = vocab_mod.keep_probabilities(vocab.counts, config.sample)
     tables_bc = sc.broadcast((vocab.counts, keep))
     run = store.new_run()
-    transit = transit_store(sc.master, len(vocab) * config.vector_size * 4)
+    transit = (transit_store(sc.master, len(vocab) * config.vector_size * 4) if config.ring == "auto"
+               else None)
+    ring = resolve_ring(config.ring, sc.master, transit)
+    network = {"ring": ring, "peer_ports": parse_port_range(config.peer_ports),
+               "peer_host": "127.0.0.1" if sc.master.startswith("local") else "",
+               "peer_secret": secrets.token_hex(32) if ring in ("peer", "hybrid") else ""}
+    log.info("W' blocks travel %s", {"store": f"through files in {store.url}", "shared_memory": "through shared memory",
+                                     "peer": "over the network (Arrow Flight) between every pair of tasks",
+                                     "hybrid": "over the network (Arrow Flight) between hosts, through shared "
+                                               "memory within one"}[ring])
     epoch_words = int(shard_words.sum())
     clock = {"start": time.perf_counter(), "words_before": 0.0}
     cycles: list[dict] = []
@@ -585,7 +712,8 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
     try:
         for epoch in range(first, config.epochs):
             job = _EpochJob(epoch, schedule, len(vocab), T, config.vector_size, config.window, config.negative,
-                            config.ns_exponent, store, run, WAIT_TIMEOUT, transit=transit, start_blocks=start_blocks)
+                            config.ns_exponent, store, run, WAIT_TIMEOUT, transit=transit, start_blocks=start_blocks,
+                            **network)
             started = time.perf_counter()
             reports = _run_epoch_with_retries(sc, corpus, job, tables_bc, epoch_words, clock)
             seconds = time.perf_counter() - started
@@ -612,6 +740,7 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
                                        f"({exc}): fix the filesystem and train again with --resume") from None
             clock["words_before"] += epoch_words
             summary = _summarise_epoch(epoch, reports, schedule, epoch_words, seconds)
+            summary["stats"]["ring"] = ring
             epoch_stats.append(summary.pop("stats"))
             cycles.extend(summary.pop("cycles"))
             log.info("epoch %d/%d done in %.1f s: %.0f words/s, loss %.4f", epoch + 1, config.epochs, seconds,
@@ -828,6 +957,17 @@ def _summarise_epoch(epoch: int, reports: list[EpochReport], schedule: Schedule,
         "bytes_ring": int(sum(r.bytes_sent for r in reports)),
         "bytes_state_read": int(sum(r.bytes_read for r in reports)),
         "bytes_state_written": int(sum(r.bytes_written for r in reports)),
+        # where the ring's bytes went; the store holds only states unless ring = "store"
+        "bytes_peer": int(sum(r.bytes_peer for r in reports)),
+        "bytes_shared_memory": int(sum(r.bytes_shared_memory for r in reports)),
+        "bytes_ring_store_written": int(sum(r.bytes_ring_store_written for r in reports)),
+        "bytes_ring_store_read": int(sum(r.bytes_ring_store_read for r in reports)),
+        "bytes_store_written": int(sum(r.bytes_written + r.bytes_ring_store_written for r in reports)),
+        "bytes_store_read": int(sum(r.bytes_read + r.bytes_ring_store_read for r in reports)),
+        # the task that waited longest for W' blocks: seconds, and over its own kernel time
+        "wait_seconds_max_task": float(max(r.wait_seconds.sum() for r in reports)),
+        "wait_over_kernel_max": float(max(r.wait_seconds.sum() / max(r.kernel_seconds.sum(), 1e-9)
+                                          for r in reports)),
         "bytes_pairs": int(pairs.sum()) * (4 if reports and reports[0].timings.get("compact_pairs") else 8),
         "task_timings_max": {key: float(max(r.timings.get(key, 0.0) for r in reports)) for key in timing_keys},
     }

@@ -8,8 +8,10 @@ sub-epoch it takes block (b + s) from task t + 1. Blocks of one sub-epoch are di
 stratum sees exactly the parameters it would see if all strata ran one after another in
 sub-epoch order: the result depends on (seed, P, R) only, whatever T is (Gemulla et al. 2011).
 
-How blocks travel between tasks is the caller's (``blockstore.FileExchange``); with T = 1 no
-block travels.
+How blocks travel between tasks is the caller's (``peer.PeerExchange`` over the network,
+``blockstore.FileExchange`` through shared memory or the block store); with T = 1 no block
+travels. An exchange may send in the background: ``send`` hands the block over and the task
+never touches it again.
 """
 
 from __future__ import annotations
@@ -147,6 +149,9 @@ class EpochReport:
         timings: seconds spent per phase outside the kernel (load, arrange, write, ...).
         stratum_pairs: {k: (P,) int64} pairs of each owned W block per context block.
         bytes_read, bytes_written: block-store bytes of the epoch's start and end states.
+        bytes_peer, bytes_shared_memory: W' bytes this task handed on over the network and
+            through shared memory; bytes_ring_store_written, bytes_ring_store_read: W' bytes
+            it wrote to and read from the block store for the ring (``ring = "store"`` only).
     """
 
     task: int
@@ -168,6 +173,10 @@ class EpochReport:
     stratum_pairs: dict = field(default_factory=dict)
     bytes_read: int = 0
     bytes_written: int = 0
+    bytes_peer: int = 0
+    bytes_shared_memory: int = 0
+    bytes_ring_store_written: int = 0
+    bytes_ring_store_read: int = 0
 
     @classmethod
     def empty(cls, task: int, num_tasks: int, epoch: int, cycles: int, num_blocks: int) -> "EpochReport":
