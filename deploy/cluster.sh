@@ -30,19 +30,7 @@ daemon="$SPARK_HOME/sbin/spark-daemon.sh"
 master_class=org.apache.spark.deploy.master.Master
 worker_class=org.apache.spark.deploy.worker.Worker
 
-master_json() {
-    "$PYTHON" - "$host" "$ui" <<'PY'
-import json, sys, urllib.request
-with urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/json/", timeout=5) as r:
-    print(json.dumps(json.load(r)))
-PY
-}
-
-alive_workers() {
-    master_json 2>/dev/null | "$PYTHON" -c \
-        'import json,sys; print(sum(w["state"] == "ALIVE" for w in json.load(sys.stdin)["workers"]))' \
-        2>/dev/null || echo 0
-}
+. "$(dirname "${BASH_SOURCE[0]}")/master_status.sh"
 
 case "$cmd" in
 start)
@@ -54,7 +42,7 @@ start)
             --webui-port 0 --work-dir "$dir/work/$i" "spark://$host:$port" >/dev/null
     done
     for _ in $(seq 1 120); do
-        if [ "$(alive_workers)" -ge "$workers" ]; then
+        if [ "$(alive_workers "$host" "$ui")" -ge "$workers" ]; then
             echo "spark://$host:$port"
             exit 0
         fi
@@ -71,7 +59,7 @@ stop)
     "$daemon" stop "$master_class" 1 >/dev/null || true
     ;;
 status)
-    master_json
+    master_json "$host" "$ui"
     ;;
 *)
     echo "usage: deploy/cluster.sh start|stop|status" >&2

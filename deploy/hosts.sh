@@ -111,6 +111,20 @@ descendants() {  # every descendant pid of the given pids, children before paren
 
 alive() { [ -n "$(starttime "$1")" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
+# signal_and_wait SIGNAL PID...: send SIGNAL, wait up to 10 s for them to end; the survivors are
+# left in the caller's array `left`.
+signal_and_wait() {
+    local sig=$1 t p
+    shift
+    kill "-$sig" "$@" 2>/dev/null || true
+    for t in $(seq 1 40); do
+        left=()
+        for p in "$@"; do alive "$p" && left+=("$p"); done
+        [ "${#left[@]}" -eq 0 ] && return 0
+        sleep 0.25
+    done
+}
+
 # the recorded process $1 (started at tick $2) still runs: same pid, same start time, not a zombie
 ours_alive() { [ -n "${2:-}" ] && [ "$(starttime "$1")" = "$2" ] && alive "$1"; }
 
@@ -123,19 +137,7 @@ spawn() {
     record pid "$pid" "$(starttime "$pid")" "$name"
 }
 
-master_json() {
-    "$PYTHON" - "$MASTER_IP" "$MASTER_UI" <<'PY'
-import json, sys, urllib.request
-with urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/json/", timeout=5) as r:
-    print(json.dumps(json.load(r)))
-PY
-}
-
-alive_workers() {
-    master_json 2>/dev/null | "$PYTHON" -c \
-        'import json,sys; print(sum(w["state"] == "ALIVE" for w in json.load(sys.stdin)["workers"]))' \
-        2>/dev/null || echo 0
-}
+. "$(dirname "${BASH_SOURCE[0]}")/master_status.sh"
 
 submit_conf() {
     echo "--conf spark.driver.host=$MASTER_IP --conf spark.driver.bindAddress=$MASTER_IP"
@@ -234,7 +236,7 @@ cmd_up() {
 
     local t
     for t in $(seq 1 240); do
-        if [ "$(alive_workers)" -ge "$n" ]; then
+        if [ "$(alive_workers "$MASTER_IP" "$MASTER_UI")" -ge "$n" ]; then
             say "$n hosts up, links at $rate; submit from this namespace with: $(submit_conf)"
             echo "$url"
             return 0
@@ -282,22 +284,10 @@ cmd_down() {
     done <"$RECORD"
     if [ "${#pids[@]}" -gt 0 ]; then
         mapfile -t -O "${#pids[@]}" pids < <(descendants "${pids[@]}")
-        kill -TERM "${pids[@]}" 2>/dev/null || true
-        local t p left
-        for t in $(seq 1 40); do
-            left=()
-            for p in "${pids[@]}"; do alive "$p" && left+=("$p"); done
-            [ "${#left[@]}" -eq 0 ] && break
-            sleep 0.25
-        done
+        local left=()
+        signal_and_wait TERM "${pids[@]}"
         if [ "${#left[@]}" -gt 0 ]; then
-            kill -KILL "${left[@]}" 2>/dev/null || true
-            for t in $(seq 1 40); do
-                left=()
-                for p in "${pids[@]}"; do alive "$p" && left+=("$p"); done
-                [ "${#left[@]}" -eq 0 ] && break
-                sleep 0.25
-            done
+            signal_and_wait KILL "${left[@]}"
         fi
     fi
     # links and namespaces, newest first
@@ -355,7 +345,7 @@ cmd_status() {
                        else echo "link $2: gone"; fi ;;
         esac
     done <"$RECORD"
-    master_json 2>/dev/null | "$PYTHON" -c '
+    master_json "$MASTER_IP" "$MASTER_UI" 2>/dev/null | "$PYTHON" -c '
 import json, sys
 m = json.load(sys.stdin)
 for w in m["workers"]:
