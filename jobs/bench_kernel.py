@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from sparkw2v import kernel, vocab
-from sparkw2v.layout import BlockLayout, context_block, pair_weights
-from sparkw2v.pairs import generate_pairs, split_by_center_block
+from sparkw2v.epoch import EpochPlan, Settings
+from sparkw2v.layout import context_block
 from sparkw2v.schedule import Schedule
-from sparkw2v.worker import BlockPairs, NoiseTables
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gutenberg_text8style.gz"
 
@@ -45,16 +44,16 @@ def load_ids(words: int, min_count: int) -> tuple[np.ndarray, np.ndarray, str]:
 
 def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int) -> dict:
     """Generate the pairs of the corpus for P blocks and train them as one cycle (R = 1)."""
-    layout = BlockLayout.build(pair_weights(counts, keep), P, seed, 0)
     schedule = Schedule(1, 1, P, 0.025, 0.0001, seed)
+    plan = EpochPlan(Settings(schedule, N, 5, 5), 0, counts, keep)
+    layout = plan.layout
     start = time.perf_counter()
-    centers, contexts, strata, kept = generate_pairs(ids, offsets, keep, layout.labels, P, 5, np.uint64(seed))
+    pieces = list(plan.shard_pairs(0, ids, offsets))
     gen_seconds = time.perf_counter() - start
-    tables = NoiseTables.build(counts, layout)
-    pairs = {k: BlockPairs.arrange([(c, o, n)], 1, layout, k, tables, 5)
-             for k, c, o, n in split_by_center_block(centers, contexts, strata)}
-    W = {k: kernel.init_rows(layout.members(k), N, seed) for k in range(P)}
-    Wp = {k: np.zeros_like(W[k]) for k in range(P)}
+    strata = np.stack([n for *_, n in pieces])
+    tables = plan.noise_tables()
+    pairs = {k: plan.arrange(k, [(c, o, n)], tables) for k, c, o, n in pieces}
+    W, Wp = plan.initial_blocks(range(P))
     w_upd = {k: np.zeros(layout.size(k), np.int32) for k in range(P)}
     wp_upd = {k: np.zeros(layout.size(k), np.int32) for k in range(P)}
     seeds = {(s, k): np.uint64(schedule.stratum_seed(0, 0, s, k)) for s in range(P) for k in range(P)}
@@ -69,7 +68,7 @@ def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int) -> dict:
             trained += kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise, step,
                                             w_upd[k], wp_upd[j])[2]
     seconds = time.perf_counter() - start
-    return {"pairs": int(trained), "seconds": seconds, "gen_seconds": gen_seconds, "kept": int(kept),
+    return {"pairs": int(trained), "seconds": seconds, "gen_seconds": gen_seconds,
             "stratum_max_over_mean": float(strata.max() / strata.mean())}
 
 

@@ -51,7 +51,7 @@ def _child_sparkw2v(args) -> dict:
     with train(spark, args.input, config) as result:
         fit = time.perf_counter() - start
         storage.prepare_output(args.out, overwrite=True)
-        written = result.write_model(spark.sparkContext, args.out, {"config": config.to_dict(), "corpus": result.stats,
+        written = result.write_model(spark, args.out, {"config": config.to_dict(), "corpus": result.stats,
                                                                     "cycles": result.cycles})
     return {"fit_seconds": fit, "train_seconds": result.stats["train_seconds"], "write_seconds": written["seconds"],
             "corpus_tokens": result.vocab.corpus_tokens, "epochs": config.epochs,

@@ -54,10 +54,9 @@ from pathlib import Path
 import numpy as np
 
 from sparkw2v import kernel, vocab
-from sparkw2v.layout import BlockLayout, context_block, owned_blocks, pair_weights
-from sparkw2v.pairs import generate_pairs, split_by_center_block
+from sparkw2v.epoch import EpochPlan, Settings
+from sparkw2v.layout import context_block, owned_blocks
 from sparkw2v.schedule import Schedule
-from sparkw2v.worker import BlockPairs, NoiseTables
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gutenberg_text8style.gz"
 
@@ -76,14 +75,14 @@ def load_corpus(words: int):
 
 def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vector_size: int) -> dict:
     """Kernel rate over one cycle of P x P strata, and the balance for each executor count."""
-    layout = BlockLayout.build(pair_weights(counts, keep), P, 1, 0)
-    centers, contexts, strata, _ = generate_pairs(ids, offsets, keep, layout.labels, P, 5, np.uint64(1))
-    tables = NoiseTables.build(counts, layout)
-    pairs = {k: BlockPairs.arrange([(c, o, n)], 1, layout, k, tables, 5)
-             for k, c, o, n in split_by_center_block(centers, contexts, strata)}
     schedule = Schedule(1, 1, P, 0.025, 0.0001, 1)
-    W = {k: kernel.init_rows(layout.members(k), vector_size, 1) for k in range(P)}
-    Wp = {k: np.zeros_like(W[k]) for k in range(P)}
+    plan = EpochPlan(Settings(schedule, vector_size, 5, 5), 0, counts, keep)
+    layout = plan.layout
+    pieces = list(plan.shard_pairs(0, ids, offsets))
+    strata = np.stack([n for *_, n in pieces])
+    tables = plan.noise_tables()
+    pairs = {k: plan.arrange(k, [(c, o, n)], tables) for k, c, o, n in pieces}
+    W, Wp = plan.initial_blocks(range(P))
     upd = {k: np.zeros(layout.size(k), np.int32) for k in range(P)}
     start = time.perf_counter()
     for s in range(P):
@@ -93,7 +92,7 @@ def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vec
             noise = kernel.Noise(tables.prob[j], tables.alias[j], pairs[k].rates[j], float(pairs[k].max_rates[j]))
             step = kernel.Step(int(a), int(b), 0.025, 0.0001, np.uint64(schedule.stratum_seed(0, 0, s, k)), 10)
             kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise, step, upd[k], upd[j])
-    rate = len(centers) / (time.perf_counter() - start)
+    rate = int(strata.sum()) / (time.perf_counter() - start)
     st = strata.astype(np.float64)
     balance = {}
     for X in executors:
@@ -105,7 +104,7 @@ def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vec
             mean += sum(per) / T
         balance[X] = mean / worst
     return {"num_blocks": P, "kernel_pairs_per_sec": rate, "balance": balance,
-            "stratum_max_over_mean": float(st.max() / st.mean()), "pairs": int(len(centers))}
+            "stratum_max_over_mean": float(st.max() / st.mean()), "pairs": int(strata.sum())}
 
 
 def _epochs(meta: dict) -> list[dict]:

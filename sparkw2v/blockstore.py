@@ -15,6 +15,9 @@ HDFS, S3, NFS, ... on a cluster)::
                                     (``peer``) or through shared memory, and the store holds
                                     states only
     WORK/run-<id>/status/           one small JSON per (epoch, attempt, cycle, task), for progress lines
+    WORK/vocabulary.arrow           the words and their counts (Arrow IPC), written by the driver
+                                    once counted: what the executors need of the vocabulary
+                                    (no broadcast: Spark Connect has none), checked by its sha256
 
 A state is the whole model after some epochs, so states are the checkpoints. Sorting each
 block's rows by their next block lets a task of the next epoch read its new blocks as one byte
@@ -32,6 +35,7 @@ from (``checkpoint``). A state.json that is not a valid record is refused when i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -48,6 +52,7 @@ from .layout import BlockLayout
 STATE_PREFIX = "state-"
 STATE_FILE = "state.json"
 MATRICES = ("W", "Wp")
+VOCABULARY_FILE = "vocabulary.arrow"
 
 
 class Aborted(Exception):
@@ -230,6 +235,27 @@ class BlockStore:
         if self.fs.exists(self.root):
             self.fs.rm(self.root, recursive=True)
 
+    # ------------------------------------------------------------------ vocabulary
+
+    def write_vocabulary(self, words, counts: np.ndarray) -> "VocabularyFile":
+        """Write the vocabulary for the executors (``VOCABULARY_FILE``).
+
+        Args:
+            words: the V words (id = position); counts: (V,) int64.
+
+        Returns:
+            the :class:`VocabularyFile` that reads it back (size and sha256 of what was written).
+        """
+        import pyarrow as pa
+
+        table = pa.table({"word": pa.array(list(words), pa.string()), "count": pa.array(counts, pa.int64())})
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        data = sink.getvalue()
+        self._write_bytes(self._path(VOCABULARY_FILE), data)
+        return VocabularyFile(self.url, len(table), data.size, hashlib.sha256(data).hexdigest())
+
     # ------------------------------------------------------------------ runs
 
     def new_run(self) -> str:
@@ -375,6 +401,62 @@ class BlockStore:
                     raise CheckpointError(f"block file {path} is truncated")
                 got += n
         return out
+
+
+# (store url, sha256) -> (words, counts): the vocabularies this Python process has read
+_VOCABULARIES: dict = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class VocabularyFile:
+    """The vocabulary in a block store, as the executors read it (small; pickled into tasks).
+
+    Calling it gives the words as a pyarrow string array (``encode.encode_corpus`` takes it so);
+    :meth:`load` gives words and counts. Each Python process reads the file once and checks it
+    against the size and sha256 the driver wrote.
+
+    Attributes:
+        url: the block store's URL; size: V words; nbytes: the file's size in bytes;
+        sha256: its digest (hex).
+    """
+
+    url: str
+    size: int
+    nbytes: int
+    sha256: str
+
+    def load(self):
+        """(words: pyarrow string array (V,), counts: (V,) int64).
+
+        Raises:
+            CheckpointError: the file differs from what was written (size, sha256) or is not
+                the vocabulary's table.
+        """
+        key = (self.url, self.sha256)
+        if key not in _VOCABULARIES:
+            import pyarrow as pa
+
+            store = BlockStore(self.url)
+            path = store._path(VOCABULARY_FILE)
+            with store.fs.open(path, "rb") as fh:
+                data = fh.read()
+            digest = hashlib.sha256(data).hexdigest()
+            if len(data) != self.nbytes or digest != self.sha256:
+                raise CheckpointError(f"{path}: {len(data)} bytes with sha256 {digest[:16]}..., written as "
+                                      f"{self.nbytes} bytes with sha256 {self.sha256[:16]}...: the vocabulary file "
+                                      "changed while training; train again")
+            table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
+            if table.schema.names != ["word", "count"] or len(table) != self.size:
+                raise CheckpointError(f"{path} is not a vocabulary of {self.size} words")
+            words = table.column("word").combine_chunks()
+            counts = table.column("count").to_numpy().astype(np.int64)
+            while len(_VOCABULARIES) >= 2:
+                _VOCABULARIES.pop(next(iter(_VOCABULARIES)))
+            _VOCABULARIES[key] = (words, counts)
+        return _VOCABULARIES[key]
+
+    def __call__(self):
+        return self.load()[0]
 
 
 def block_name(matrix: str, block: int) -> str:

@@ -8,8 +8,9 @@ split back in C++ (``split_pattern``): no Python object a token. A row whose tok
 separator (impossible with the default token_pattern) travels as its token array instead.
 Rows go to their shard by a hash of their stable key and are ordered by it, so the shards
 depend on the corpus alone (its file names and row numbers for Parquet input), never on how
-Spark split the input or how many cores read it. Each shard is one partition of the cached RDD
-holding one (ids, offsets) record.
+Spark split the input or how many cores read it. Each shard is one row of a cached DataFrame
+(its ``ids`` and ``offsets`` as bytes), in a partition of its own (``repartitionById``): only
+DataFrame operators, so that classic Spark and Spark Connect run the same plan.
 """
 
 from __future__ import annotations
@@ -106,55 +107,70 @@ def build_shard(rows, max_row_words: int = MAX_ROW_WORDS) -> tuple[np.ndarray, n
     return ids, offsets
 
 
-def encode_corpus(tokens_df, words, num_shards: int):
-    """Encode and cache the corpus in the executors.
+# The encoded corpus: one row per shard (``shard`` = its number), and one more row, shard C,
+# holding the input's row counts (``input_rows``, ``null_rows``, ``empty_rows``).
+CORPUS_SCHEMA = ("shard int, ids binary, offsets binary, words long, trainable_rows long, input_rows long, "
+                 "null_rows long, empty_rows long")
+# A row of the input on its way to its shard: its key, its word ids (int32 bytes).
+_KEYED_SCHEMA = "shard int, file string, row long, piece int, ids binary"
 
-    Args:
-        tokens_df: DataFrame with array<string> column ``tokens`` and optionally the
-            ``row_file``, ``row_index``, ``piece`` and ``text_is_null`` of
-            :func:`sparkw2v.tokenizer.tokenize` (without ``row_index`` rows are keyed by Spark's
-            row ids, which depend on how the input is partitioned).
-        words: the vocabulary's words, id = position (sent once, as an Arrow array).
-        num_shards: C (see :func:`num_shards`).
 
-    Returns:
-        (cached RDD of C partitions, one (ids, offsets) record each (:func:`build_shard`),
-         (C,) int64 in-vocabulary words per shard,
-         {"rows": input rows, "null_rows": rows whose text is null, "empty_rows": rows with
-         no token, "trainable_rows": rows (after cutting at MAX_ROW_WORDS) with >= 2
-         in-vocabulary words}).
-    """
+def binary_values(column, dtype) -> list:
+    """The values of a pyarrow binary column as numpy arrays of ``dtype``, without copies
+    (a copy only where a value is not aligned for ``dtype``)."""
     import pyarrow as pa
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
 
-    sc = tokens_df.sparkSession.sparkContext
-    words_bc = sc.broadcast(pa.array(words, pa.string()))
-    max_chars = batch_characters(len(words))
-    row_file = F.col(ROW_FILE) if ROW_FILE in tokens_df.columns else F.lit("")
-    row_index = F.col(ROW_INDEX) if ROW_INDEX in tokens_df.columns else F.monotonically_increasing_id()
-    piece = F.col(PIECE) if PIECE in tokens_df.columns else F.lit(0)
-    null_flag = F.col(NULL_FLAG) if NULL_FLAG in tokens_df.columns else F.lit(False)
-    holds_separator = F.exists(TOKENS, lambda w: F.instr(w, SEPARATOR) > 0)
-    rows = tokens_df.select(F.coalesce(row_file, F.lit("")), row_index, piece, null_flag,
-                            F.concat_ws(SEPARATOR, TOKENS), F.when(holds_separator, F.col(TOKENS)))
+    if len(column) == 0:
+        return []
+    _, off_buf, data_buf = column.buffers()
+    off_type = np.int64 if pa.types.is_large_binary(column.type) else np.int32
+    offsets = np.frombuffer(off_buf, off_type)[column.offset:column.offset + len(column) + 1]
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    size = np.dtype(dtype).itemsize
+    out = []
+    for i in range(len(column)):
+        lo, hi = int(offsets[i]), int(offsets[i + 1])
+        value = data[lo:hi] if lo % size == 0 else data[lo:hi].copy()
+        out.append(value.view(dtype))
+    return out
 
-    # exact unless a task of this pass is retried (accumulators in transformations)
-    rows_seen = sc.accumulator(0)
-    null_rows = sc.accumulator(0)
-    empty_rows = sc.accumulator(0)
 
-    def encode(part):
-        keys, texts, odd = [], [], []
-        counts = [0, 0, 0]
-        chars = 0
+def binary_column(arrays: list):
+    """numpy arrays -> one pyarrow binary array of their bytes (one value each, one copy)."""
+    import pyarrow as pa
 
-        def flush():
-            for key, ids in zip(keys, lookup_rows(texts, odd, words_bc.value)):
-                if ids.shape[0] >= 2:
-                    yield key, ids
+    sizes = np.fromiter((a.nbytes for a in arrays), np.int64, count=len(arrays))
+    offsets = np.zeros(len(arrays) + 1, np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        return pa.array([a.tobytes() for a in arrays], pa.large_binary()).cast(pa.binary())  # raises: too big
+    data = np.concatenate([a.view(np.uint8).ravel() for a in arrays]) if arrays else np.zeros(0, np.uint8)
+    return pa.Array.from_buffers(pa.binary(), len(arrays),
+                                 [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
 
-        for f, r, p, is_null, text, tokens in part:
+
+def _keyed_rows(words, max_chars: int, num_shards: int, batches):
+    """Stage 1 of :func:`encode_corpus` (``mapInArrow``): each row's word ids, keyed and bound
+    for its shard; then one row for shard C with this partition's input row counts."""
+    import pyarrow as pa
+
+    vocabulary = words() if callable(words) else pa.array(list(words), pa.string())
+    counts = np.zeros(3, np.int64)  # input rows, rows with null text, rows with no token
+
+    def flush(keys, texts, odd):
+        kept = [(key, ids) for key, ids in zip(keys, lookup_rows(texts, odd, vocabulary)) if ids.shape[0] >= 2]
+        if kept:
+            yield pa.RecordBatch.from_arrays([
+                pa.array([shard_of(k, num_shards) for k, _ in kept], pa.int32()),
+                pa.array([k[0] for k, _ in kept], pa.string()),
+                pa.array([k[1] for k, _ in kept], pa.int64()),
+                pa.array([k[2] for k, _ in kept], pa.int32()),
+                binary_column([ids for _, ids in kept])], names=["shard", "file", "row", "piece", "ids"])
+
+    keys, texts, odd, chars = [], [], [], 0
+    for batch in batches:
+        columns = [batch.column(i).to_pylist() for i in range(6)]
+        for f, r, p, is_null, text, tokens in zip(*columns):
             if p == 0:  # count input rows, not the pieces of long ones
                 counts[0] += 1
                 counts[1] += bool(is_null)
@@ -166,29 +182,109 @@ def encode_corpus(tokens_df, words, num_shards: int):
             odd.append(tokens)
             chars += len(text)
             if chars >= max_chars:
-                yield from flush()
+                yield from flush(keys, texts, odd)
                 keys, texts, odd, chars = [], [], [], 0
-        if keys:
-            yield from flush()
-        rows_seen.add(counts[0])
-        null_rows.add(counts[1])
-        empty_rows.add(counts[2])
+    if keys:
+        yield from flush(keys, texts, odd)
+    yield pa.RecordBatch.from_arrays([pa.array([num_shards], pa.int32()), pa.array([""]), pa.array([-1], pa.int64()),
+                                      pa.array([0], pa.int32()), binary_column([counts])],
+                                     names=["shard", "file", "row", "piece", "ids"])
 
-    corpus = (
-        rows.rdd.mapPartitions(encode)
-        .partitionBy(num_shards, lambda key: shard_of(key, num_shards))
-        .mapPartitions(lambda kv: [build_shard(ids for _, ids in sorted(kv, key=lambda x: x[0]))],
-                       preservesPartitioning=True)
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    sc.setJobDescription("sparkw2v: encode corpus to word ids")
-    stats = corpus.mapPartitionsWithIndex(
-        lambda q, chunks: [(q, int(off[-1] - off[0]), len(off) - 1) for _, off in chunks]).collect()
-    words_bc.unpersist()
+
+def _shard_rows(num_shards: int, batches):
+    """Stage 2 of :func:`encode_corpus` (``mapInArrow`` after ``repartitionById``): partition q
+    holds exactly the rows bound for shard q; they become one (ids, offsets) row, in key order
+    (:func:`build_shard`). Partition C sums the row counts."""
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    shard = TaskContext.get().partitionId()
+    keyed, counts = [], np.zeros(3, np.int64)
+    for batch in batches:
+        got = batch.column(0).to_numpy()
+        if np.any(got != shard):  # repartitionById routes by the column: a mismatch is a Spark defect
+            raise RuntimeError(f"partition {shard} received rows of shard {int(got[got != shard][0])}")
+        ids = binary_values(batch.column(4), np.int32)
+        if shard == num_shards:
+            for value in ids:
+                counts += value.view(np.int64)
+            continue
+        keyed.extend(zip(zip(batch.column(1).to_pylist(), batch.column(2).to_pylist(),
+                             batch.column(3).to_pylist()), ids))
+    if shard == num_shards:
+        ids, offsets = np.zeros(0, np.int32), np.zeros(1, np.int64)
+    else:
+        keyed.sort(key=lambda kv: kv[0])
+        ids, offsets = build_shard(value for _, value in keyed)
+        del keyed
+    yield pa.RecordBatch.from_arrays(
+        [pa.array([shard], pa.int32()), binary_column([ids]), binary_column([offsets]),
+         pa.array([int(offsets[-1] - offsets[0])], pa.int64()), pa.array([len(offsets) - 1], pa.int64()),
+         *(pa.array([int(c)], pa.int64()) for c in counts)],
+        names=["shard", "ids", "offsets", "words", "trainable_rows", "input_rows", "null_rows", "empty_rows"])
+
+
+def encode_corpus(tokens_df, words, num_shards: int):
+    """Encode and cache the corpus in the executors, with DataFrame operators only (classic
+    Spark and Spark Connect alike).
+
+    Args:
+        tokens_df: DataFrame with array<string> column ``tokens`` and optionally the
+            ``row_file``, ``row_index``, ``piece`` and ``text_is_null`` of
+            :func:`sparkw2v.tokenizer.tokenize` (without ``row_index`` rows are keyed by Spark's
+            row ids, which depend on how the input is partitioned).
+        words: the vocabulary's words, id = position: a sequence of str (travels inside the
+            tasks: small vocabularies), or a picklable zero-argument callable that returns them
+            as a pyarrow string array on the executor (the trainer's: read from the block store).
+        num_shards: C (see :func:`num_shards`).
+
+    Returns:
+        (cached DataFrame of C + 1 partitions (``CORPUS_SCHEMA``): partition q < C holds shard
+         q's one row, its ``ids`` (int32 bytes) and ``offsets`` (int64 bytes) as
+         :func:`build_shard` makes them; partition C the row counts (:func:`read_shards` reads
+         the shards back),
+         (C,) int64 in-vocabulary words per shard,
+         {"rows": input rows, "null_rows": rows whose text is null, "empty_rows": rows with
+         no token, "trainable_rows": rows (after cutting at MAX_ROW_WORDS) with >= 2
+         in-vocabulary words}).
+    """
+    import functools
+
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    max_chars = batch_characters(len(words) if not callable(words) else getattr(words, "size", 0))
+    row_file = F.col(ROW_FILE) if ROW_FILE in tokens_df.columns else F.lit("")
+    row_index = F.col(ROW_INDEX) if ROW_INDEX in tokens_df.columns else F.monotonically_increasing_id()
+    piece = F.col(PIECE) if PIECE in tokens_df.columns else F.lit(0)
+    null_flag = F.col(NULL_FLAG) if NULL_FLAG in tokens_df.columns else F.lit(False)
+    holds_separator = F.exists(TOKENS, lambda w: F.instr(w, SEPARATOR) > 0)
+    rows = tokens_df.select(F.coalesce(row_file, F.lit("")).alias("f"), row_index.cast("long").alias("r"),
+                            piece.cast("int").alias("p"), null_flag.alias("n"),
+                            F.concat_ws(SEPARATOR, TOKENS).alias("t"),
+                            F.when(holds_separator, F.col(TOKENS)).alias("o"))
+    corpus = (rows.mapInArrow(functools.partial(_keyed_rows, words, max_chars, num_shards), _KEYED_SCHEMA)
+              .repartitionById(num_shards + 1, "shard")
+              .mapInArrow(functools.partial(_shard_rows, num_shards), CORPUS_SCHEMA)
+              .persist(StorageLevel.MEMORY_AND_DISK))
+    stats = corpus.select("shard", "words", "trainable_rows", "input_rows", "null_rows", "empty_rows").collect()
     shard_words = np.zeros(num_shards, np.int64)
-    trainable = 0
-    for q, n_words, n_rows in stats:
-        shard_words[q] = n_words
-        trainable += n_rows
-    return corpus, shard_words, {"rows": int(rows_seen.value), "null_rows": int(null_rows.value),
-                                 "empty_rows": int(empty_rows.value), "trainable_rows": int(trainable)}
+    trainable, totals = 0, np.zeros(3, np.int64)
+    for row in stats:
+        if row["shard"] < num_shards:
+            shard_words[row["shard"]] = row["words"]
+            trainable += row["trainable_rows"]
+        else:
+            totals += [row["input_rows"], row["null_rows"], row["empty_rows"]]
+    return corpus, shard_words, {"rows": int(totals[0]), "null_rows": int(totals[1]),
+                                 "empty_rows": int(totals[2]), "trainable_rows": int(trainable)}
+
+
+def read_shards(corpus) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The shards of an encoded corpus (:func:`encode_corpus`) on the driver, in shard order:
+    [(ids (T,) int32, offsets (R + 1,) int64)] (for tests and ``local.train_local``)."""
+    rows = sorted(corpus.select("shard", "ids", "offsets").collect(), key=lambda r: r["shard"])
+    out = []
+    for row in rows[:-1]:  # the last row is shard C's: the row counts
+        out.append((np.frombuffer(row["ids"], np.int32).copy(), np.frombuffer(row["offsets"], np.int64).copy()))
+    return out

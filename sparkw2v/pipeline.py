@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 
-from . import __version__, storage
+from . import __version__, session, storage
 from .config import TrainConfig
 from .errors import OutputWriteError
 from .trainer import train
@@ -33,7 +33,7 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
     """Train on the Parquet text at ``input_path`` and write the model directory ``output``.
 
     Args:
-        spark: the SparkSession (classic Spark).
+        spark: the SparkSession (classic Spark or Spark Connect).
         input_path: Parquet file or directory with the string column ``config.text_column``.
         output: the model directory (local path or fsspec URL; on a cluster one that every
             executor can reach: the model is built in ``output.partial`` by the executors).
@@ -76,7 +76,7 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         metadata = {
             "sparkw2v_version": __version__,
             "spark_version": spark.version,
-            "master": spark.sparkContext.master,
+            "master": session.master(spark),
             "input": input_path,
             "config": config.to_dict(),
             "num_blocks": result.num_blocks,
@@ -85,7 +85,7 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
             "cycles": result.cycles,
         }
         try:
-            written = result.write_model(spark.sparkContext, partial, metadata, mllib_params={
+            written = result.write_model(spark, partial, metadata, mllib_params={
                 "vectorSize": config.vector_size, "windowSize": config.window, "minCount": config.min_count,
                 "maxIter": config.epochs, "stepSize": config.alpha, "seed": config.seed,
                 "numPartitions": result.num_blocks})

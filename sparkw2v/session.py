@@ -145,3 +145,49 @@ def _submitted_conf(java_options: str = "", at_start: dict[str, str] | None = No
     else:
         SparkContext._ensure_initialized()
     return dict(SparkConf().getAll())
+
+
+# ---------------------------------------------------------------------------- classic or Connect
+
+def is_connect(spark) -> bool:
+    """True for a Spark Connect session (``pyspark.sql.connect``: no SparkContext, no RDDs, no py4j)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def master(spark) -> str:
+    """The session's master URL (``local[2]``, ``spark://host:7077``, ``yarn``, ...), as the
+    driver knows it: ``spark.master`` (a Connect session reads the server's)."""
+    if not is_connect(spark):
+        return spark.sparkContext.master
+    try:
+        return spark.conf.get("spark.master", "") or ""
+    except Exception:  # a platform that hides it (e.g. serverless): treated as a cluster
+        return ""
+
+
+def describe(spark, text: str) -> None:
+    """Name the jobs that follow in Spark's UI (classic Spark; a Connect session has no job
+    descriptions to set, so nothing happens there)."""
+    if not is_connect(spark):
+        spark.sparkContext.setJobDescription(text)
+
+
+def task_slots(spark) -> int:
+    """How many tasks the cluster runs at once now (at least 1).
+
+    Classic Spark: the scheduler's own count (``maxNumConcurrentTasks`` of the default resource
+    profile), else ``defaultParallelism``. Spark Connect has no SparkContext to ask: the number
+    of partitions Spark gives ``spark.range`` (its default parallelism) is used, found by a
+    small job.
+    """
+    if not is_connect(spark):
+        sc = spark.sparkContext
+        try:
+            jsc = sc._jsc.sc()
+            slots = int(jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile()))
+        except Exception:  # pragma: no cover - an internal API: fall back to the documented one
+            slots = 0
+        return max(1, slots or sc.defaultParallelism)
+    from pyspark.sql import functions as F
+
+    return max(1, spark.range(0, 1 << 16).select(F.spark_partition_id()).distinct().count())

@@ -27,6 +27,7 @@ import functools
 import logging
 import math
 import os
+import pickle
 import posixpath
 import secrets
 import shutil
@@ -40,18 +41,20 @@ from typing import Callable
 
 import numpy as np
 
-from . import checkpoint, kernel, vocab as vocab_mod
-from .blockstore import Aborted, BlockStore, block_name, state_blocks
+from . import checkpoint, vocab as vocab_mod
+from .blockstore import Aborted, BlockStore, VocabularyFile, block_name, state_blocks
 from .config import TRANSPORT_KEYS, TrainConfig, parse_port_range
-from .encode import encode_corpus, num_shards
+from .encode import binary_column, binary_values, encode_corpus, num_shards
+from .epoch import EpochPlan, Settings
 from .errors import (CheckpointError, ConfigError, InputError, OutputWriteError, TrainingDivergedError,
                      TrainingFailedError)
-from .layout import BlockLayout, block_owner, owned_blocks, pair_weights
-from .pairs import LOCAL_ROWS_MAX, generate_pairs, split_by_center_block, to_local_rows
+from .layout import BlockLayout, block_owner, pair_weights
 from .schedule import Schedule
+from .storage import output_errors
+from .session import describe, is_connect, master as master_of, task_slots
 from .tokenizer import TOKENS, input_errors, read_text, tokenize
 from .vocab import Vocabulary
-from .worker import BlockPairs, EpochReport, NoiseTables, train_epoch
+from .worker import EpochReport, NoiseTables
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +111,14 @@ class TrainResult:
         """(V, N) float32 context vectors, read into the driver."""
         return self._matrix("Wp")
 
-    def write_model(self, sc, url: str, metadata: dict, mllib_params: dict | None = None) -> dict:
+    def write_model(self, spark, url: str, metadata: dict, mllib_params: dict | None = None) -> dict:
         """Write the model directory ``url`` (already prepared) from the executors
-        (``modelwriter.write_model_from_blocks``)."""
+        (``modelwriter.write_model_from_blocks``; ``spark``: the SparkSession, classic or Connect)."""
         from .modelwriter import write_model_from_blocks
 
-        trained_in, sorted_by = self.layouts()
-        return write_model_from_blocks(sc, url, self.store, self.epochs_done, trained_in, sorted_by,
-                                       self.vocab.words, self.vocab.counts, self.config.vector_size, metadata,
+        vocabulary = self.store.write_vocabulary(self.vocab.words, self.vocab.counts)
+        return write_model_from_blocks(spark, url, self.store, self.epochs_done, vocabulary, self.config.seed,
+                                       self.config.sample, self.num_blocks, self.config.vector_size, metadata,
                                        mllib_params)
 
     def close(self) -> None:
@@ -133,26 +136,14 @@ class TrainResult:
 
 # ---------------------------------------------------------------------------- cluster facts
 
-def task_slots(sc) -> int:
-    """How many tasks the cluster runs at once now (Spark's own count; at least 1)."""
-    try:
-        jsc = sc._jsc.sc()
-        slots = int(jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile()))
-    except Exception:  # pragma: no cover - an internal API: fall back to the documented one
-        slots = 0
-    return max(1, slots or sc.defaultParallelism)
-
-
 def check_supported(spark) -> None:
-    """Raise ConfigError where the block stage cannot run: Spark Connect (no RDDs, no barrier
-    stages) and dynamic allocation (Spark refuses barrier stages with it, SPARK-24942)."""
+    """Raise ConfigError where the block stage cannot run: with dynamic allocation (Spark refuses
+    barrier stages with it, SPARK-24942). Classic Spark and Spark Connect sessions both train."""
     try:
-        sc = spark.sparkContext
-    except Exception:
-        raise ConfigError("sparkw2v trains in a gang-scheduled (barrier) RDD stage, which Spark Connect "
-                          "sessions do not offer: run it with classic Spark (spark-submit, local, "
-                          "standalone, YARN or Kubernetes)") from None
-    if sc.getConf().get("spark.dynamicAllocation.enabled", "false").lower() == "true":
+        dynamic = spark.conf.get("spark.dynamicAllocation.enabled", "false") or "false"
+    except Exception:  # a platform that hides the setting: Spark itself refuses a barrier stage then
+        dynamic = "false"
+    if dynamic.lower() == "true":
         raise ConfigError("sparkw2v trains in a gang-scheduled (barrier) stage, which Spark does not run "
                           "with dynamic allocation: submit with --conf spark.dynamicAllocation.enabled=false "
                           "(and a fixed number of executors)")
@@ -224,57 +215,89 @@ class _EpochJob:
     peer_ports: tuple = (0, 0)  # (first, last) port of the block servers; (0, 0): any free port
     peer_host: str = ""  # the address block servers listen on; "": the executor's, as Spark knows it
     peer_secret: str = field(default="", repr=False)  # the run's secret (never logged, see peer.py)
+    vocabulary: VocabularyFile | None = None  # the words and counts, in the block store
+    sample: float = 0.0  # the subsampling threshold (the keep probabilities follow from the counts)
+    num_shards: int = 0  # C: corpus shards (the encoded corpus's row C holds row counts, not words)
+    checked: bool = False  # the driver checked the start state's files just now (resume): no second check
 
     @property
     def num_blocks(self) -> int:
         return self.schedule.num_blocks
 
-    def layout(self, epoch: int, weights: np.ndarray) -> BlockLayout:
-        """The block layout of ``epoch`` (cached in the process; weights (V,) float64)."""
-        key = (self.run, epoch)
-        if key not in _LAYOUTS:
-            while len(_LAYOUTS) >= 3:
-                _LAYOUTS.pop(next(iter(_LAYOUTS)))
-            _LAYOUTS[key] = BlockLayout.build(weights, self.num_blocks, self.schedule.seed, epoch)
-        return _LAYOUTS[key]
+    @property
+    def settings(self) -> Settings:
+        return Settings(self.schedule, self.vector_size, self.window, self.negative, self.ns_exponent)
 
-    def compact_pairs(self, layout: BlockLayout) -> bool:
-        """Whether pairs travel as int16 local rows (every block small enough)."""
-        return int(np.diff(layout.starts).max()) <= LOCAL_ROWS_MAX
+    def plan(self) -> EpochPlan:
+        """The epoch's plan on an executor (``epoch.EpochPlan``), from the vocabulary in the block
+        store (read and checked once per Python process)."""
+        _, counts = self.vocabulary.load()
+        return EpochPlan(self.settings, self.epoch, counts, vocab_mod.keep_probabilities(counts, self.sample),
+                         cache_key=self.run)
 
     def owner(self, block: int) -> int:
         """The task that owns W block ``block``."""
         return block_owner(block, self.num_tasks, self.num_blocks)
 
 
-_LAYOUTS: dict = {}  # (run, epoch) -> BlockLayout, the newest three, per Python process
+# Stage 1's rows: a shard's pairs whose centers are in W block ``block``, bound for ``task``
+# (int16 local rows when the epoch's blocks are small enough, else int32 word ids; ``counts``:
+# (P,) int64 pairs per context block).
+PAIRS_SCHEMA = "task int, block int, shard int, centers binary, contexts binary, counts binary"
+# Stage 2's rows: one pickled worker.EpochReport per task.
+REPORT_SCHEMA = "task int, report binary"
 
 
-def _pairs_task(job: _EpochJob, tables_bc, shard: int, records):
-    """Stage 1, one corpus shard: its pairs of the epoch, keyed by the task owning their center's block."""
-    counts, keep = tables_bc.value
-    layout = job.layout(job.epoch, pair_weights(counts, keep))
-    compact = job.compact_pairs(layout)
-    for ids, offsets in records:
-        centers, contexts, strata, _ = generate_pairs(
-            ids, offsets, keep, layout.labels, job.num_blocks, job.window,
-            np.uint64(job.schedule.pair_seed(job.epoch, shard)))
-        if compact:  # local rows as int16: half the bytes to shuffle
-            centers, contexts = to_local_rows(centers, contexts, layout.local)
-        for k, c_k, o_k, n_k in split_by_center_block(centers, contexts, strata):
-            if c_k.shape[0]:
-                yield job.owner(k), (k, shard, c_k, o_k, n_k)
+def _pairs_task(job: _EpochJob, batches):
+    """Stage 1 (``mapInArrow`` over the encoded corpus): every shard's pairs of the epoch, cut by
+    center block, each piece bound for the task that owns its center's W block."""
+    import pyarrow as pa
+
+    plan = job.plan()
+    compact = plan.compact
+    for batch in batches:
+        ids = binary_values(batch.column("ids"), np.int32)
+        offsets = binary_values(batch.column("offsets"), np.int64)
+        for shard, ids_q, offsets_q in zip(batch.column("shard").to_pylist(), ids, offsets):
+            if shard >= job.num_shards:  # the row counts' row
+                continue
+            pieces = [p for p in plan.shard_pairs(shard, ids_q, offsets_q, compact) if p[1].shape[0]]
+            if not pieces:
+                continue
+            yield pa.RecordBatch.from_arrays([
+                pa.array([job.owner(k) for k, *_ in pieces], pa.int32()),
+                pa.array([k for k, *_ in pieces], pa.int32()),
+                pa.array([shard] * len(pieces), pa.int32()),
+                binary_column([c for _, c, _, _ in pieces]),
+                binary_column([o for _, _, o, _ in pieces]),
+                binary_column([np.asarray(n, np.int64) for *_, n in pieces])],
+                names=["task", "block", "shard", "centers", "contexts", "counts"])
+            del pieces
 
 
-def _blocks_task(job: _EpochJob, tables_bc, records):
-    """Stage 2, one task of the barrier stage: train the owned W blocks for the whole epoch.
+def _routed_pairs(task: int, compact: bool, batches):
+    """The rows of stage 1 that reached task ``task``: (k, shard, centers, contexts, counts)."""
+    dtype = np.int16 if compact else np.int32
+    for batch in batches:
+        tasks = batch.column("task").to_numpy()
+        if np.any(tasks != task):  # repartitionById routes by the column: a mismatch is a Spark defect
+            raise RuntimeError(f"task {task} received pairs of task {int(tasks[tasks != task][0])}")
+        yield from zip(batch.column("block").to_pylist(), batch.column("shard").to_pylist(),
+                       binary_values(batch.column("centers"), dtype), binary_values(batch.column("contexts"), dtype),
+                       binary_values(batch.column("counts"), np.int64))
 
-    Yields one EpochReport. Divergence, another task's divergence, a damaged state and a
-    failing block store are reported (``diverged``, ``aborted``, ``damaged``, ``error``), not
-    raised: retrying would not help. A neighbour that stops sending (TimeoutError) and a stray
-    or damaged block from the network (``peer.PeerError``) are raised: the barrier stage fails
-    and the driver trains the epoch again.
+
+def _blocks_task(job: _EpochJob, batches):
+    """Stage 2, one task of the barrier stage (``mapInArrow(..., barrier=True)`` after
+    ``repartitionById``): train the owned W blocks for the whole epoch.
+
+    Yields one row: the task's pickled EpochReport. Divergence, another task's divergence, a
+    damaged state and a failing block store are reported (``diverged``, ``aborted``,
+    ``damaged``, ``error``), not raised: retrying would not help. A neighbour that stops sending
+    (TimeoutError) and a stray or damaged block from the network (``peer.PeerError``) are
+    raised: the barrier stage fails and the driver trains the epoch again.
     """
+    import pyarrow as pa
     from pyspark import BarrierTaskContext
 
     context = BarrierTaskContext.get()
@@ -283,25 +306,25 @@ def _blocks_task(job: _EpochJob, tables_bc, records):
     exchange = _open_ring(job, context, task)
     timings = {"ring_setup_seconds": time.perf_counter() - started}
     try:
-        yield from _train_task(job, tables_bc, records, task, exchange, started, timings)
+        for report in _train_task(job, batches, task, exchange, started, timings):
+            yield pa.RecordBatch.from_arrays([pa.array([task], pa.int32()), pa.array([pickle.dumps(report)], pa.binary())],
+                                             names=["task", "report"])
     finally:
         if exchange is not None:
             exchange.close()
 
 
-def _train_task(job: _EpochJob, tables_bc, records, task: int, exchange, started: float, timings: dict):
+def _train_task(job: _EpochJob, batches, task: int, exchange, started: float, timings: dict):
     """The body of :func:`_blocks_task`, with the ring open."""
-    counts, keep = tables_bc.value
-    weights = pair_weights(counts, keep)
-    layout = job.layout(job.epoch, weights)
-    owned = owned_blocks(task, job.num_tasks, job.num_blocks)
+    plan = job.plan()
+    owned = plan.owned(task, job.num_tasks)
     t = time.perf_counter()
-    tables = NoiseTables.build(counts, layout, job.ns_exponent)
+    tables = plan.noise_tables()
     timings["tables_seconds"] = time.perf_counter() - t
-    pairs = _arrange_pairs(job, owned, layout, tables, records, timings)
+    pairs = _arrange_pairs(plan, owned, tables, _routed_pairs(task, plan.compact, batches), timings)
     t = time.perf_counter()
     try:
-        W, Wp, bytes_read = _load_blocks(job, owned, layout, weights)
+        W, Wp, bytes_read = _load_blocks(job, plan, owned)
     except CheckpointError as exc:
         yield _failed(job, task, exchange, str(exc), damaged=True)
         return
@@ -320,8 +343,7 @@ def _train_task(job: _EpochJob, tables_bc, records, task: int, exchange, started
             pass
 
     try:
-        report = train_epoch(task, job.num_tasks, job.epoch, job.schedule, layout, W, Wp, pairs, tables,
-                             job.window, job.negative, exchange, on_cycle)
+        report = plan.train(task, job.num_tasks, W, Wp, pairs, tables, exchange, on_cycle)
     except Aborted:
         report = EpochReport.empty(task, job.num_tasks, job.epoch, job.schedule.cycles, job.num_blocks)
         report.aborted = True
@@ -341,11 +363,11 @@ def _train_task(job: _EpochJob, tables_bc, records, task: int, exchange, started
         exchange.flush()  # every block sent has arrived (PeerError if not: the stage fails)
         _count_ring_bytes(report, exchange)
     t = time.perf_counter()
-    following = job.layout(job.epoch + 1, weights)
+    following = plan.layout_of(job.epoch + 1)
     try:
         for matrix, blocks in (("W", W), ("Wp", Wp)):
             for b, rows in blocks.items():
-                record = job.store.write_block(job.epoch + 1, matrix, b, rows, layout, following)
+                record = job.store.write_block(job.epoch + 1, matrix, b, rows, plan.layout, following)
                 report.blocks[block_name(matrix, b)] = record
                 report.bytes_written += record["shape"][0] * record["shape"][1] * 4
     except OSError as exc:
@@ -441,50 +463,49 @@ def _count_ring_bytes(report: EpochReport, exchange) -> None:
         report.bytes_ring_store_read = exchange.bytes_received
 
 
-def _arrange_pairs(job: _EpochJob, owned: range, layout: BlockLayout, tables: NoiseTables, records,
-                   timings: dict) -> dict:
-    """The routed pairs of the owned W blocks, laid out by cycle and context block."""
+def _arrange_pairs(plan: EpochPlan, owned: range, tables: NoiseTables, records, timings: dict) -> dict:
+    """The routed pairs of the owned W blocks, laid out by cycle and context block (in shard
+    order, whatever order the shuffle delivered them in)."""
     started = time.perf_counter()
     sources: dict[int, list] = {k: [] for k in owned}
-    for _, (k, shard, c_k, o_k, n_k) in records:
+    for k, shard, c_k, o_k, n_k in records:
         sources[k].append((shard, c_k, o_k, n_k))
     timings["pairs_read_seconds"] = time.perf_counter() - started
     t = time.perf_counter()
-    compact = job.compact_pairs(layout)
+    compact = plan.compact
     pairs = {}
     for k in owned:
         ordered = [s[1:] for s in sorted(sources.pop(k), key=lambda s: s[0])]
-        pairs[k] = BlockPairs.arrange(ordered, job.schedule.cycles, layout, k, tables, job.negative,
-                                      local_rows=compact)
+        pairs[k] = plan.arrange(k, ordered, tables, local_rows=compact)
         del ordered
     timings["arrange_seconds"] = time.perf_counter() - t
     timings["compact_pairs"] = float(compact)
     return pairs
 
 
-def _load_blocks(job: _EpochJob, owned: range, layout: BlockLayout, weights: np.ndarray):
+def _load_blocks(job: _EpochJob, plan: EpochPlan, owned: range):
     """The owned W blocks and the same W' blocks at the start of the epoch: created (epoch 0:
     W from the seed, W' = 0) or read from the state the previous epoch left, after the files of
-    the owned blocks are checked against their records (every file is some task's).
+    the owned blocks are checked against their records (every file is some task's) -- unless
+    the driver checked the whole state just before (``job.checked``: a resumed run).
 
     Raises:
         CheckpointError: a block file differs from its record or cannot be read as one.
     """
-    if job.start_blocks is not None:
+    if job.epoch == 0:
+        W, Wp = plan.initial_blocks(owned)
+        return W, Wp, 0
+    if job.start_blocks is not None and not job.checked:
         for k in owned:
             for matrix in ("W", "Wp"):
                 problem = job.store.check_block(job.epoch, matrix, k, job.start_blocks[block_name(matrix, k)])
                 if problem is not None:
                     raise CheckpointError(problem)
     W, Wp, nbytes = {}, {}, 0
+    prev = plan.layout_of(job.epoch - 1)
     for k in owned:
-        if job.epoch == 0:
-            W[k] = kernel.init_rows(layout.members(k), job.vector_size, job.schedule.seed)
-            Wp[k] = np.zeros_like(W[k])
-            continue
-        prev = job.layout(job.epoch - 1, weights)
-        W[k], n_w = job.store.read_block(job.epoch, "W", k, prev, layout, job.vector_size)
-        Wp[k], n_wp = job.store.read_block(job.epoch, "Wp", k, prev, layout, job.vector_size)
+        W[k], n_w = job.store.read_block(job.epoch, "W", k, prev, plan.layout, job.vector_size)
+        Wp[k], n_wp = job.store.read_block(job.epoch, "Wp", k, prev, plan.layout, job.vector_size)
         nbytes += n_w + n_wp
     return W, Wp, nbytes
 
@@ -582,14 +603,15 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
     """
     spark = tokens.sparkSession
     check_supported(spark)
-    sc = spark.sparkContext
-    if work_dir is None and not sc.master.startswith("local"):
-        raise ConfigError("training on a cluster needs a work_dir that the driver and every executor "
-                          "can read and write (HDFS, S3, NFS, ...): the blocks of W and W' live there")
+    master = master_of(spark)
+    if work_dir is None and not _executors_share_this_machine(spark, master):
+        raise ConfigError("training on a cluster (or through a Spark Connect server on another machine) needs "
+                          "a work_dir that this process and every executor can read and write (HDFS, S3, NFS, "
+                          "a Databricks volume, ...): the blocks of W and W' live there")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    sc.setJobDescription("sparkw2v: read, tokenize and count words")
-    slots = task_slots(sc)
+    describe(spark, "sparkw2v: read, tokenize and count words")
+    slots = task_slots(spark)
     with input_errors(input_path):
         vocab = vocab_mod.count_vocabulary(tokens, TOKENS, config.min_count, config.max_vocab_size,
                                            functools.partial(check_task_memory, config, slots))
@@ -599,29 +621,34 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
     P = resolve_num_blocks(config, slots, len(vocab))
     T = min(P, slots)
     shards = num_shards(vocab.train_words)
-    t1 = time.perf_counter()
-    with input_errors(input_path):
-        corpus, shard_words, row_stats = encode_corpus(tokens, vocab.words, shards)
-    timings["encode_seconds"] = time.perf_counter() - t1
-    log.info("corpus encoded in %d shards (%.1f s); %d blocks trained by %d tasks: %d epochs x %d cycles x %d "
-             "sub-epochs, %d words an epoch", shards, timings["encode_seconds"], P, T, config.epochs,
-             config.cycles_per_epoch, P, int(shard_words.sum()))
-    if row_stats["null_rows"] or row_stats["empty_rows"]:
-        log.warning("skipped %d row(s) with null text and %d with no token, of %d rows",
-                    row_stats["null_rows"], row_stats["empty_rows"], row_stats["rows"])
-
     own_store = work_dir is None
     if own_store:
         work_dir = tempfile.mkdtemp(prefix="sparkw2v-blocks-")
     store = BlockStore(work_dir)
+    corpus = None
     try:
-        cycles, train_stats = _train_epochs(sc, corpus, shard_words, vocab, config, P, T, store, resume, on_epoch)
+        with output_errors(f"writing the vocabulary to {store.url}"):
+            vocabulary = store.write_vocabulary(vocab.words, vocab.counts)
+        t1 = time.perf_counter()
+        describe(spark, "sparkw2v: encode corpus to word ids")
+        with input_errors(input_path):
+            corpus, shard_words, row_stats = encode_corpus(tokens, vocabulary, shards)
+        timings["encode_seconds"] = time.perf_counter() - t1
+        log.info("corpus encoded in %d shards (%.1f s); %d blocks trained by %d tasks: %d epochs x %d cycles x %d "
+                 "sub-epochs, %d words an epoch", shards, timings["encode_seconds"], P, T, config.epochs,
+                 config.cycles_per_epoch, P, int(shard_words.sum()))
+        if row_stats["null_rows"] or row_stats["empty_rows"]:
+            log.warning("skipped %d row(s) with null text and %d with no token, of %d rows",
+                        row_stats["null_rows"], row_stats["empty_rows"], row_stats["rows"])
+        cycles, train_stats = _train_epochs(spark, master, corpus, shard_words, vocab, vocabulary, config, P, T,
+                                            store, resume, on_epoch)
     except BaseException:
         if own_store:
             store.remove_all()
         raise
     finally:
-        corpus.unpersist()
+        if corpus is not None:
+            corpus.unpersist()
     timings["train_seconds"] = train_stats.pop("train_seconds")
     epoch_words = int(shard_words.sum())
     stats = {
@@ -670,8 +697,8 @@ def resolve_ring(ring: str, master: str, transit: BlockStore | None) -> str:
     return ring
 
 
-def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfig, P: int, T: int,
-                  store: BlockStore, resume: bool, on_epoch):
+def _train_epochs(spark, master: str, corpus, shard_words, vocab: Vocabulary, vocabulary: VocabularyFile,
+                  config: TrainConfig, P: int, T: int, store: BlockStore, resume: bool, on_epoch):
     schedule = Schedule(config.epochs, config.cycles_per_epoch, P, config.alpha, config.min_alpha, config.seed)
     settings = _settings(config, P)
     fingerprint = checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)
@@ -684,7 +711,7 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
         state = store.read_state(done[-1])
         checkpoint.check_compatible(state, settings, fingerprint)
         first = done[-1]
-        _verify_state(sc, store, first, state)
+        _verify_state(spark, store, first, state)
         start_blocks = state["blocks"]
         log.info("resuming after epoch %d of %d from %s", first, config.epochs, store.url)
     else:
@@ -692,14 +719,14 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
             store.remove_state(stale)
     record = {"settings": settings, "vocabulary": fingerprint, "vocab_size": len(vocab),
               "num_blocks": P, "shards": int(shard_words.shape[0])}
-    keep = vocab_mod.keep_probabilities(vocab.counts, config.sample)
-    tables_bc = sc.broadcast((vocab.counts, keep))
     run = store.new_run()
-    transit = (transit_store(sc.master, len(vocab) * config.vector_size * 4) if config.ring == "auto"
+    if not _executors_share_this_machine(spark, master):  # a Connect server elsewhere: its /dev/shm is not ours
+        master = ""
+    transit = (transit_store(master, len(vocab) * config.vector_size * 4) if config.ring == "auto"
                else None)
-    ring = resolve_ring(config.ring, sc.master, transit)
+    ring = resolve_ring(config.ring, master, transit)
     network = {"ring": ring, "peer_ports": parse_port_range(config.peer_ports),
-               "peer_host": "127.0.0.1" if sc.master.startswith("local") else "",
+               "peer_host": "127.0.0.1" if master.startswith("local") else "",
                "peer_secret": secrets.token_hex(32) if ring in ("peer", "hybrid") else ""}
     log.info("W' blocks travel %s", {"store": f"through files in {store.url}", "shared_memory": "through shared memory",
                                      "peer": "over the network (Arrow Flight) between every pair of tasks",
@@ -713,9 +740,10 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
         for epoch in range(first, config.epochs):
             job = _EpochJob(epoch, schedule, len(vocab), T, config.vector_size, config.window, config.negative,
                             config.ns_exponent, store, run, WAIT_TIMEOUT, transit=transit, start_blocks=start_blocks,
-                            **network)
+                            vocabulary=vocabulary, sample=config.sample, num_shards=int(shard_words.shape[0]),
+                            checked=resume and epoch == first, **network)
             started = time.perf_counter()
-            reports = _run_epoch_with_retries(sc, corpus, job, tables_bc, epoch_words, clock)
+            reports = _run_epoch_with_retries(spark, corpus, job, epoch_words, clock)
             seconds = time.perf_counter() - started
             damaged = [r.damaged for r in reports if r.damaged]
             if damaged:
@@ -748,7 +776,6 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
             if on_epoch is not None:
                 on_epoch(summary)
     finally:
-        tables_bc.destroy()
         try:
             store.remove_run(run)
         except OSError:  # pragma: no cover - best effort: scratch files of a failing filesystem
@@ -760,7 +787,7 @@ def _train_epochs(sc, corpus, shard_words, vocab: Vocabulary, config: TrainConfi
     return cycles, stats
 
 
-def _verify_state(sc, store: BlockStore, epochs_done: int, state: dict) -> None:
+def _verify_state(spark, store: BlockStore, epochs_done: int, state: dict) -> None:
     """Check every block file of a state against its record (``state["blocks"]``), one Spark
     task per file (the executors read the files; the driver holds no vector). Problems come
     back as values, so nothing is retried.
@@ -771,27 +798,56 @@ def _verify_state(sc, store: BlockStore, epochs_done: int, state: dict) -> None:
     """
     items = [(matrix, block, state["blocks"][block_name(matrix, block)])
              for matrix, block in state_blocks(state["num_blocks"])]
-    sc.setJobDescription(f"sparkw2v: check the {len(items)} block files of the checkpoint after {epochs_done} epoch(s)")
-    results = (sc.parallelize(items, len(items))
-               .map(functools.partial(_check_block_task, store, epochs_done)).collect())
-    problems = [text for kind, text in results if kind == "damaged"]
+    describe(spark, f"sparkw2v: check the {len(items)} block files of the checkpoint after {epochs_done} epoch(s)")
+    results = (spark.range(0, len(items), 1, len(items))
+               .mapInArrow(functools.partial(_check_block_task, store, epochs_done, items), "kind string, text string")
+               .collect())
+    problems = [r["text"] for r in results if r["kind"] == "damaged"]
     if problems:
         raise CheckpointError("cannot resume: " + checkpoint.damaged_message(
             epochs_done, store.url, problems, len(items), store.damage_fix(epochs_done)))
-    failed = [text for kind, text in results if kind == "error"]
+    failed = [r["text"] for r in results if r["kind"] == "error"]
     if failed:
         raise OutputWriteError(f"reading the checkpoint after {epochs_done} epoch(s) in {store.url} failed "
                                f"({failed[0]}): fix the filesystem and train again with --resume")
 
 
-def _check_block_task(store: BlockStore, epochs_done: int, item) -> tuple[str, str | None]:
-    """Executor side of :func:`_verify_state`: ("ok" | "damaged" | "error", what)."""
-    matrix, block, record = item
+def _check_block_task(store: BlockStore, epochs_done: int, items: list, batches):
+    """Executor side of :func:`_verify_state` (``mapInArrow`` over the item numbers): one row
+    ("ok" | "damaged" | "error", what) per block file."""
+    import pyarrow as pa
+
+    for batch in batches:
+        kinds, texts = [], []
+        for i in batch.column(0).to_pylist():
+            matrix, block, record = items[i]
+            try:
+                problem = store.check_block(epochs_done, matrix, block, record)
+            except OSError as exc:
+                kinds.append("error")
+                texts.append(f"{store.block_path(epochs_done, matrix, block)}: {exc}")
+                continue
+            kinds.append("ok" if problem is None else "damaged")
+            texts.append(problem)
+        yield pa.RecordBatch.from_arrays([pa.array(kinds, pa.string()), pa.array(texts, pa.string())],
+                                         names=["kind", "text"])
+
+
+def _executors_share_this_machine(spark, master: str) -> bool:
+    """Whether every executor runs on this machine, so that a local temporary directory is one
+    they all reach: a local master, in this process or behind a Spark Connect server that this
+    process started or reaches on a loopback address."""
+    if not master.startswith("local"):
+        return False
+    if not is_connect(spark):
+        return True
+    if os.environ.get("SPARK_LOCAL_REMOTE"):  # pyspark started the Connect server here
+        return True
     try:
-        problem = store.check_block(epochs_done, matrix, block, record)
-    except OSError as exc:
-        return "error", f"{store.block_path(epochs_done, matrix, block)}: {exc}"
-    return ("ok", None) if problem is None else ("damaged", problem)
+        host = spark.client._builder.url.hostname or ""
+    except AttributeError:  # pragma: no cover - another client version: assume elsewhere
+        return False
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 # Where W' blocks in transit go when every task runs on the driver's machine: in shared memory
@@ -832,14 +888,14 @@ WAIT_TIMEOUT = 1800.0
 EPOCH_ATTEMPTS = 4
 
 
-def _run_epoch_with_retries(sc, corpus, job: _EpochJob, tables_bc, epoch_words: int,
-                            clock: dict) -> list[EpochReport]:
-    pairs = (corpus.mapPartitionsWithIndex(functools.partial(_pairs_task, job, tables_bc))
-             .partitionBy(job.num_tasks, lambda task: task))
+def _run_epoch_with_retries(spark, corpus, job: _EpochJob, epoch_words: int, clock: dict) -> list[EpochReport]:
+    pairs = (corpus.select("shard", "ids", "offsets")
+             .mapInArrow(functools.partial(_pairs_task, job), PAIRS_SCHEMA)
+             .repartitionById(job.num_tasks, "task"))
     for attempt in range(EPOCH_ATTEMPTS):
         try:
-            return _run_epoch(sc, pairs, dataclasses.replace(job, attempt=attempt), tables_bc, epoch_words, clock)
-        except Exception as exc:  # py4j's Py4JJavaError: the job failed in Spark
+            return _run_epoch(spark, pairs, dataclasses.replace(job, attempt=attempt), epoch_words, clock)
+        except Exception as exc:  # the job failed in Spark (py4j's or Spark Connect's exception)
             damage = checkpoint.raised_in(str(exc))
             if damage is not None:  # deterministic: the same bytes fail the same way again
                 raise CheckpointError(checkpoint.damaged_message(
@@ -873,16 +929,16 @@ def _failure_message(job: _EpochJob, reason: str, epoch_words: int) -> str:
             f"(min_count, max_vocab_size); checkpoints, if any, are kept for --resume")
 
 
-def _run_epoch(sc, pairs, job: _EpochJob, tables_bc, epoch_words: int, clock: dict) -> list[EpochReport]:
-    """One epoch's Spark job: the pair shuffle (skipped when Spark still holds it), then the
-    barrier stage; the tasks' reports, by task."""
+def _run_epoch(spark, pairs, job: _EpochJob, epoch_words: int, clock: dict) -> list[EpochReport]:
+    """One epoch's Spark job: the pairs (stage 1) routed to the tasks owning their W blocks,
+    then the barrier stage (``mapInArrow(barrier=True)``); the tasks' reports, by task."""
     s = job.schedule
-    sc.setJobDescription(f"sparkw2v: epoch {job.epoch + 1}/{s.epochs}: {job.num_blocks} blocks, "
-                         f"{s.cycles} cycles, {job.num_tasks} tasks" + (f", attempt {job.attempt + 1}" if job.attempt else ""))
+    describe(spark, f"sparkw2v: epoch {job.epoch + 1}/{s.epochs}: {job.num_blocks} blocks, "
+                    f"{s.cycles} cycles, {job.num_tasks} tasks" + (f", attempt {job.attempt + 1}" if job.attempt else ""))
     progress = _Progress(job.store, job.run, job.epoch, job.attempt, job.num_tasks, s, epoch_words, clock)
     progress.start()
     try:
-        reports = pairs.barrier().mapPartitions(functools.partial(_blocks_task, job, tables_bc)).collect()
+        rows = pairs.mapInArrow(functools.partial(_blocks_task, job), REPORT_SCHEMA, barrier=True).collect()
     finally:
         progress.stopped.set()
         progress.join()
@@ -890,7 +946,7 @@ def _run_epoch(sc, pairs, job: _EpochJob, tables_bc, epoch_words: int, clock: di
         progress.poll()  # the cycles that ended after the last poll
     except OSError:  # pragma: no cover
         pass
-    return sorted(reports, key=lambda r: r.task)
+    return sorted((pickle.loads(row["report"]) for row in rows), key=lambda r: r.task)
 
 
 def _raise_if_diverged(reports: list[EpochReport], vocab: Vocabulary, store: BlockStore,

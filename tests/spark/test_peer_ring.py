@@ -29,7 +29,7 @@ CHILD = textwrap.dedent("""
     import numpy as np
     sys.path.insert(0, {repo!r})
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    from sparkw2v.encode import encode_corpus, num_shards
+    from sparkw2v.encode import encode_corpus, num_shards, read_shards
     from sparkw2v.local import train_local
     from sparkw2v.session import TEST_CONF, build_session
     from sparkw2v.tokenizer import read_text, tokenize
@@ -50,7 +50,7 @@ CHILD = textwrap.dedent("""
     if {engine!r}:
         tokens = tokenize(read_text(spark, path, "text"), "text", config)
         corpus, _, _ = encode_corpus(tokens, result.vocab.words, num_shards(result.vocab.train_words))
-        shards = [record for [record] in corpus.glom().collect()]
+        shards = read_shards(corpus)
         W, Wp, _ = train_local(shards, result.vocab.counts, config, 6)
         np.save(out / "engine-W.npy", W)
         np.save(out / "engine-Wp.npy", Wp)

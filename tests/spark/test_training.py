@@ -8,9 +8,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import Row
+from pyspark.sql import functions as F
 
 from sparkw2v.config import TrainConfig
-from sparkw2v.encode import encode_corpus, num_shards
+from sparkw2v.encode import encode_corpus, num_shards, read_shards
 from sparkw2v.local import train_local
 from sparkw2v.tokenizer import TOKENS, read_text, tokenize
 from sparkw2v.trainer import train
@@ -43,12 +45,13 @@ def test_vocabulary_and_encoding_match_plain_python(spark, tmp_path):
 
     corpus, shard_words, row_stats = encode_corpus(tokens, vocab.words, num_shards=3)
     try:
-        assert corpus.getNumPartitions() == 3
-        shards = corpus.glom().collect()
+        assert corpus.select(F.spark_partition_id().alias("q"), "shard").orderBy("q").collect() == [
+            Row(q=q, shard=q) for q in range(4)]  # shard q in partition q, the row counts in partition 3
+        shards = read_shards(corpus)
     finally:
         corpus.unpersist()
-    assert all(len(records) == 1 for records in shards)  # one (ids, offsets) record per shard
-    for q, [(ids, off)] in enumerate(shards):
+    assert len(shards) == 3  # one (ids, offsets) record per shard
+    for q, (ids, off) in enumerate(shards):
         assert shard_words[q] == off[-1] - off[0] == len(ids)
     assert shard_words.min() > 0
     index = {w: i for i, w in enumerate(vocab.words)}
@@ -57,7 +60,7 @@ def test_vocabulary_and_encoding_match_plain_python(spark, tmp_path):
         ids = [index[t] for t in (r or "").lower().split() if t in index]
         if len(ids) >= 2:
             expected_rows.append(ids)
-    got_rows = [ids[off[k]:off[k + 1]].tolist() for [(ids, off)] in shards for k in range(len(off) - 1)]
+    got_rows = [ids[off[k]:off[k + 1]].tolist() for (ids, off) in shards for k in range(len(off) - 1)]
     assert sorted(got_rows) == sorted(expected_rows)
     assert shard_words.sum() == sum(len(r) for r in expected_rows)
     assert row_stats == {"rows": len(rows), "null_rows": 1, "empty_rows": 2, "trainable_rows": len(expected_rows)}
@@ -78,11 +81,11 @@ def test_shards_do_not_depend_on_how_spark_splits_the_input(spark, tmp_path):
         spark.conf.set("spark.sql.files.openCostInBytes", "1k")
         try:
             df = read_text(spark, str(path), "text")
-            splits = df.rdd.getNumPartitions()
+            splits = df.select(F.spark_partition_id().alias("q")).distinct().count()
             tokens = tokenize(df, "text", config)
             vocab = count_vocabulary(tokens, TOKENS, 1)
             corpus, _, _ = encode_corpus(tokens, vocab.words, num_shards=4)
-            got.append((splits, [(ids.tolist(), off.tolist()) for [(ids, off)] in corpus.glom().collect()]))
+            got.append((splits, [(ids.tolist(), off.tolist()) for ids, off in read_shards(corpus)]))
             corpus.unpersist()
         finally:
             spark.conf.unset("spark.sql.files.maxPartitionBytes")
@@ -140,7 +143,7 @@ def test_spark_trainer_equals_the_one_task_engine_bit_for_bit(spark, tmp_path, n
     result = train(spark, path, config)
     tokens = tokenize(read_text(spark, path, "text"), "text", config)
     corpus, _, _ = encode_corpus(tokens, result.vocab.words, num_shards(result.vocab.train_words))
-    shards = [record for [record] in corpus.glom().collect()]
+    shards = read_shards(corpus)
     corpus.unpersist()
     W, Wp, _ = train_local(shards, result.vocab.counts, config, num_blocks)
     np.testing.assert_array_equal(result.W, W)

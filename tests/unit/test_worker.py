@@ -8,8 +8,8 @@ import pytest
 
 from sparkw2v import kernel, vocab, worker
 from sparkw2v.blockstore import Aborted
-from sparkw2v.layout import BlockLayout, owned_blocks, pair_weights
-from sparkw2v.pairs import generate_pairs, split_by_center_block
+from sparkw2v.epoch import EpochPlan, Settings
+from sparkw2v.layout import owned_blocks
 from sparkw2v.schedule import Schedule
 
 
@@ -47,16 +47,12 @@ def epoch_inputs(P, R, seed=3, V=300, epoch=0):
         ids = rng.choice(V, size=4000, p=counts / counts.sum()).astype(np.int32)
         shards.append((ids, np.arange(0, 4001, 200, dtype=np.int64)))
     schedule = Schedule(2, R, P, 0.05, 0.001, seed)
-    layout = BlockLayout.build(pair_weights(counts, keep), P, seed, epoch)
-    tables = worker.NoiseTables.build(counts, layout)
-    sources = {k: [] for k in range(P)}
-    for shard, (ids, off) in enumerate(shards):
-        c, o, strata, _ = generate_pairs(ids, off, keep, layout.labels, P, 3, np.uint64(schedule.pair_seed(epoch, shard)))
-        for k, ck, ok, nk in split_by_center_block(c, o, strata):
-            sources[k].append((ck, ok, nk))
-    pairs = {k: worker.BlockPairs.arrange(sources[k], R, layout, k, tables, 5) for k in range(P)}
-    W = {k: kernel.init_rows(layout.members(k), 12, seed) for k in range(P)}
-    Wp = {k: np.zeros_like(W[k]) for k in range(P)}
+    plan = EpochPlan(Settings(schedule, 12, 3, 5), epoch, counts, keep)
+    tables = plan.noise_tables()
+    sources = plan.route(shards)
+    pairs = {k: plan.arrange(k, sources[k], tables) for k in range(P)}
+    W, Wp = plan.initial_blocks(range(P))
+    layout = plan.layout
     return schedule, layout, tables, pairs, W, Wp
 
 
