@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"neighbours per word (1 to {MAX_TOPN}, default 10)")
     parser.add_argument("--json", type=cli.path_arg, nargs="?", const="-", metavar="FILE",
                         help="print the full results as JSON (or write them to FILE)")
+    parser.add_argument("--remote", metavar="URL", help="(accepted for symmetry with the other jobs, like "
+                        "SPARK_REMOTE; evaluate runs no Spark)")
     args = parser.parse_args(argv)
     cli.setup()
     return cli.run("evaluate", lambda: _evaluate(args), interrupted="nothing was written: run it again")

@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing prepared corpus once the new one is complete")
     parser.add_argument("--verbose", action="store_true", help="(accepted for symmetry; prepare runs no Spark)")
+    parser.add_argument("--remote", metavar="URL", help="(accepted for symmetry with the other jobs, like "
+                        "SPARK_REMOTE; prepare runs no Spark)")
     args = parser.parse_args(argv)
     cli.setup(args.verbose)
     return cli.run("prepare", lambda: _prepare(args),

@@ -1,4 +1,5 @@
 """spark-submit jobs/train.py --input PARQUET --output MODEL_DIR [--config conf/default.toml] [--flags]
+python jobs/train.py --remote sc://HOST:PORT ... (Spark Connect; or SPARK_REMOTE=sc://HOST:PORT)
 
 Trains skip-gram negative-sampling embeddings on the Parquet text at --input and writes
 MODEL_DIR/embeddings/, MODEL_DIR/context_embeddings/, MODEL_DIR/metadata.json and, last,
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=cli.path_arg, required=True, help="model directory to write")
     parser.add_argument("--config", type=cli.path_arg, help="TOML file of settings (see conf/default.toml)")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
+    cli.add_remote_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing model directory once the new one is complete")
     parser.add_argument("--resume", action="store_true",
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides_from_args(args))
-    spark = build_session("sparkw2v-train", args.master)
+    spark = build_session("sparkw2v-train", args.master, remote=args.remote)
     summary = train_model_dir(spark, args.input, args.output, config, overwrite=args.overwrite,
                               resume=args.resume, work_dir=args.work_dir)
     cli.result(summary)

@@ -30,6 +30,7 @@ EXIT_INTERRUPTED = 128 + signal.SIGINT
 # Whether --verbose was given, and whether the run was interrupted (from then on the log of
 # the unwinding -- py4j's broken connection, Spark's cancelled jobs -- is noise: dropped).
 _STATE: dict = {"verbose": False, "interrupted": False}
+# (also "session": the SparkSession an interrupt cancels, "stopper": the thread cancelling it)
 
 
 def under_spark_submit() -> bool:
@@ -125,9 +126,15 @@ def _on_interrupt(signum, frame) -> None:
 
 
 def _stop_spark_quietly() -> None:
-    """Silence the JVM's log (unless --verbose: what fails while the jobs are torn down, e.g.
-    an accumulator update to the exiting driver, is noise) and cancel the running jobs."""
+    """Cancel the running work: a Spark Connect session's operations (``interruptAll``, over
+    its own gRPC connection; no py4j), else the classic SparkContext's jobs, its JVM's log
+    silenced first (unless --verbose: what fails while the jobs are torn down, e.g. an
+    accumulator update to the exiting driver, is noise)."""
+    session = _STATE.get("session")
     try:
+        if session is not None and type(session).__module__.startswith("pyspark.sql.connect"):
+            session.interruptAll()
+            return
         from pyspark import SparkContext
 
         sc = SparkContext._active_spark_context
@@ -135,18 +142,30 @@ def _stop_spark_quietly() -> None:
             if not _STATE["verbose"]:
                 sc._jsc.setLogLevel("OFF")
             sc.cancelAllJobs()
-    except Exception:  # the JVM is going away already
+    except Exception:  # the JVM or the server is going away already
         pass
 
 
-def handle_interrupts() -> None:
+def handle_interrupts(session=None) -> None:
     """Make SIGINT (Ctrl-C) raise KeyboardInterrupt quietly: see :func:`_on_interrupt`.
 
-    Call it again after a SparkContext is created (its constructor installs PySpark's handler);
+    Call it again after a SparkContext is created (its constructor installs PySpark's handler),
+    with the session whose work an interrupt cancels (``sparkw2v.session.build_session`` does);
     a no-op outside the main thread (only it may set signal handlers).
     """
+    if session is not None:
+        _STATE["session"] = session
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_interrupt)
+
+
+def add_remote_argument(parser: argparse.ArgumentParser) -> None:
+    """``--remote URL``: a Spark Connect server (``sc://HOST:PORT``) or ``local[N]`` (one
+    started here); default None, which ``sparkw2v.session.build_session`` reads as pyspark
+    does: ``SPARK_REMOTE``, else ``SPARK_API_MODE=connect``, else classic Spark."""
+    parser.add_argument("--remote", metavar="URL", default=None,
+                        help="Spark Connect server, sc://HOST:PORT (or local[N]: one started here); "
+                        "default: $SPARK_REMOTE, else classic Spark (--master)")
 
 
 # errno -> what it means for the user and what to do about it

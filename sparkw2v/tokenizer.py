@@ -82,6 +82,7 @@ def read_text(spark, path: str, text_column: str):
     try:
         with input_errors(path):
             df = spark.read.parquet(path)
+            df.schema  # resolved here (Spark Connect resolves a read lazily): its errors are caught below
     except AnalysisException as exc:
         reason = str(exc).splitlines()[0]
         if "PATH_NOT_FOUND" in reason or "does not exist" in reason:
@@ -122,8 +123,8 @@ def check_every_file(spark, path: str, files: list[str], text_column: str) -> No
     """Every Parquet file of the input must hold ``text_column`` as a string column, as Spark
     would otherwise read a file without it as nulls (its rows dropped, the run "successful").
 
-    Reads each file's schema from its footer (pyarrow through fsspec, several at a time; the
-    JVM's Parquet reader for a scheme fsspec does not know), before any job runs. When no file
+    Reads each file's schema from its footer (pyarrow through fsspec, several at a time; Spark's
+    Parquet reader for a scheme fsspec does not know), before training. When no file
     has the column, or none has it as a string, the checks of :func:`read_text` name the
     problem for the whole input; here, files that differ from the others are named.
 
@@ -166,13 +167,13 @@ def file_schemas(spark, files: list[str], threads: int = 8) -> dict[str, dict[st
     file whose footer cannot be read).
 
     pyarrow through fsspec reads them, ``threads`` at a time; a file it cannot read (a scheme
-    only Hadoop knows, other credentials, a damaged file) is read again by the JVM, as Spark
-    reads it."""
+    only Hadoop knows, other credentials, a damaged file) is read again by Spark
+    (:func:`_spark_columns`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(threads, len(files))) as pool:
         schemas = dict(zip(files, pool.map(_arrow_columns, files)))
-    return {url: columns if columns is not None else _jvm_columns(spark, url) for url, columns in schemas.items()}
+    return {url: columns if columns is not None else _spark_columns(spark, url) for url, columns in schemas.items()}
 
 
 def _arrow_columns(url: str) -> dict[str, str] | None:
@@ -190,26 +191,19 @@ def _arrow_columns(url: str) -> dict[str, str] | None:
     return {field.name: str(field.type) for field in schema}
 
 
-def _jvm_columns(spark, url: str) -> dict[str, str] | None:
-    """Like :func:`_arrow_columns`, read with the JVM's Parquet reader (any Hadoop filesystem)."""
-    jvm = spark.sparkContext._jvm
+def _spark_columns(spark, url: str) -> dict[str, str] | None:
+    """Like :func:`_arrow_columns`, read by Spark (any Hadoop filesystem it knows; classic or
+    Spark Connect alike): the schema Spark infers from the file's footer, as Arrow names the
+    types the check tells apart (``string``, ``binary``; others by Spark's name)."""
+    from pyspark.sql.types import BinaryType, StringType
+
     try:
-        footer = jvm.org.apache.parquet.hadoop.ParquetFileReader.readFooter(
-            spark.sparkContext._jsc.hadoopConfiguration(), jvm.org.apache.hadoop.fs.Path(url),
-            jvm.org.apache.parquet.format.converter.ParquetMetadataConverter.SKIP_ROW_GROUPS)
-    except Exception:  # py4j: not Parquet, truncated; Spark's own read names it
+        schema = spark.read.parquet(url).schema
+    except Exception:  # not Parquet, truncated, unreadable: Spark's own read of the input names it
         return None
-    return {field.getName(): _jvm_type(field) for field in footer.getFileMetaData().getSchema().getFields()}
-
-
-def _jvm_type(field) -> str:
-    """A Parquet field's type in Arrow's words, as far as the check needs: string or not."""
-    if not field.isPrimitive():
-        return "struct"
-    logical = field.getLogicalTypeAnnotation()
-    if logical is not None and str(logical.toString()).upper() in ("STRING", "UTF8"):
-        return "string"
-    return str(field.asPrimitiveType().getPrimitiveTypeName().name()).lower()
+    return {field.name: "string" if isinstance(field.dataType, StringType) else
+            "binary" if isinstance(field.dataType, BinaryType) else field.dataType.simpleString()
+            for field in schema.fields}
 
 
 def quote(name: str) -> str:
@@ -218,7 +212,9 @@ def quote(name: str) -> str:
 
 
 def check_token_pattern(spark, pattern: str) -> None:
-    """Compile ``token_pattern`` with the JVM's regex engine, which RegexTokenizer uses.
+    """Compile ``token_pattern`` with the JVM's regex engine, which RegexTokenizer uses: Spark
+    SQL's ``split`` of an empty string by it (java.util.regex, as RegexTokenizer; folded on the
+    driver, no job), classic or Spark Connect alike.
 
     Raises:
         ConfigError: naming the pattern and the engine's complaint.
@@ -226,7 +222,7 @@ def check_token_pattern(spark, pattern: str) -> None:
     from .errors import ConfigError
 
     try:
-        spark.sparkContext._jvm.java.util.regex.Pattern.compile(pattern)
+        spark.sql("SELECT split('', :pattern) AS pieces", args={"pattern": pattern}).collect()
     except Exception as exc:
         lines = [line for line in str(exc).splitlines() if "PatternSyntaxException" in line or "near index" in line]
         detail = " ".join(lines[0].split(":", 2)[-1].split()) if lines else "it does not compile"

@@ -1,5 +1,7 @@
-"""The jobs under spark-submit, the documented launcher: results alone on stdout, one error line
-on stderr, Spark's log only with --verbose."""
+"""The jobs as a user launches them: results alone on stdout, one error line on stderr, Spark's
+log only with --verbose. Classic Spark: under spark-submit, the documented launcher. Spark
+Connect (SPARKW2V_SPARK_MODE=connect): ``python jobs/...`` with ``SPARK_REMOTE=local[2]``, each
+job starting its own Connect server (its log kept quiet as spark-submit's)."""
 
 import json
 import os
@@ -12,20 +14,32 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import only_in, spark_mode
 from tests.jobs_util import write_tiny_corpus
 
 pytestmark = pytest.mark.spark
 
 REPO = Path(__file__).resolve().parents[2]
 SPARK_LOG = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (INFO|WARN) ")
+# Lines the JVM prints at its start, whatever the log settings: its own notice, and (a JVM that a
+# Python process starts, e.g. the Spark Connect server of ``python jobs/...``) Spark's shell level
+JVM_NOTICE = ("WARNING: Using incubator modules", 'Setting default log level to "WARN".',
+              "To adjust logging level use sc.setLogLevel(newLevel).")
+
+
+def launch(argv: list[str], remote: str = "local[2]") -> tuple[list[str], dict]:
+    """The command line and environment that run a job (``argv``: its script and arguments) the
+    tests' way: spark-submit --master local[2] (classic), ``python`` with SPARK_REMOTE=``remote``
+    (Spark Connect)."""
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+               SPARK_CONF_DIR=str(REPO / "conf"))
+    if spark_mode() == "connect":
+        return [sys.executable, *argv], dict(env, SPARK_REMOTE=remote)
+    return [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", *argv], env
 
 
 def submit(*argv: str, verbose: bool = False) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
-               SPARK_CONF_DIR=str(REPO / "conf"))
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", *argv]
-    if verbose:
-        cmd.append("--verbose")
+    cmd, env = launch([*argv, *(["--verbose"] if verbose else [])])
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
 
@@ -62,11 +76,14 @@ def test_a_run_prints_its_result_alone_on_stdout(corpus, tmp_path):
 
 def test_driver_settings_reach_the_jvm_this_process_starts(spark):
     """``spark.driver.memory`` given to build_session must size the heap of the JVM it starts
-    (it only counts at the JVM's start: set later, Spark ignores it without a word)."""
+    (it only counts at the JVM's start: set later, Spark ignores it without a word): classic
+    Spark's driver, or the Spark Connect server started here (its JVM is this process's too)."""
+    from pyspark import SparkContext
+
     from sparkw2v.session import TEST_CONF
 
     want = int(TEST_CONF["spark.driver.memory"].rstrip("g")) * 2**30
-    heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
+    heap = SparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
     assert heap > 0.85 * want, (heap, want)
 
 
@@ -88,9 +105,7 @@ def test_ctrl_c_during_training_is_one_line_on_stderr_and_resumable(tmp_path):
     out = tmp_path / "m"
     argv = [str(REPO / "jobs" / "train.py"), "--input", str(tmp_path / "in"), "--output", str(out),
             "--min-count", "1", "--vector-size", "16", "--epochs", "40"]
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
-               SPARK_CONF_DIR=str(REPO / "conf"))
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", *argv]
+    cmd, env = launch(argv)
     stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
     with open(stdout, "w") as so, open(stderr, "w") as se:
         proc = subprocess.Popen(cmd, stdout=so, stderr=se, env=env, start_new_session=True)
@@ -107,7 +122,7 @@ def test_ctrl_c_during_training_is_one_line_on_stderr_and_resumable(tmp_path):
     assert stdout.read_text() == ""
     progress = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO sparkw2v\.")
     other = [line for line in stderr.read_text().splitlines()
-             if not progress.match(line) and not line.startswith("WARNING: Using incubator modules")]
+             if not progress.match(line) and not line.startswith(JVM_NOTICE)]
     assert other == [f"train: interrupted (Ctrl-C); its checkpoint is kept in '{out}.partial': run the same "
                      "command with --resume to continue it"], stderr.read_text()[-3000:]
     assert code == 130
@@ -117,12 +132,59 @@ def test_ctrl_c_during_training_is_one_line_on_stderr_and_resumable(tmp_path):
     assert json.loads(resumed.stdout)["vocab_size"] == len(vocab) and (out / "_SUCCESS").exists()
 
 
+@only_in("classic", "--master is classic Spark's (under Spark Connect, a master given beside the server is "
+                    "refused: test_a_master_spark_cannot_parse_is_one_line_under_connect)")
 def test_a_master_spark_cannot_parse_is_one_line(corpus, tmp_path):
     done = submit(str(REPO / "jobs" / "train.py"), "--input", corpus, "--output", str(tmp_path / "m"),
                   "--master", "foo")
     assert done.returncode == 2 and done.stdout == ""
-    lines = [line for line in done.stderr.splitlines() if not line.startswith("WARNING: Using incubator modules")]
+    lines = [line for line in done.stderr.splitlines() if not line.startswith(JVM_NOTICE)]
     assert lines == ["train: error: Spark could not start: Could not parse Master URL: 'foo'; check --master (e.g. "
                      "local[*], yarn, spark://HOST:7077) and the Spark settings (spark-submit --conf, "
                      "spark-defaults.conf)"], done.stderr[-3000:]
     assert not (tmp_path / "m").exists()
+
+
+@only_in("connect", "starts Spark Connect servers (the classic pass tests spark-submit's launch)")
+def test_a_master_spark_cannot_parse_is_one_line_under_connect(corpus, tmp_path):
+    """A local server whose master does not parse, a URL that is not one, a server nobody
+    listens at, --master beside --remote: one line each, exit 2, nothing written."""
+    train = [str(REPO / "jobs" / "train.py"), "--input", corpus, "--output", str(tmp_path / "m")]
+    cases = {
+        "local[foo]": "train: error: Spark could not start a Spark Connect server: Could not parse Master URL: "
+                      "'local[foo]'; check --remote/--master",
+        "foo": "train: error: SPARK_REMOTE 'foo' is not a Spark Connect URL: give sc://HOST:PORT",
+        "sc://localhost:1": "train: error: cannot reach the Spark Connect server at sc://localhost:1 (Connection "
+                            "refused): start it",
+    }
+    for remote, want in cases.items():
+        cmd, env = launch(train, remote=remote)
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        lines = [line for line in done.stderr.splitlines() if not line.startswith(JVM_NOTICE)]
+        assert done.returncode == 2 and done.stdout == "", done.stderr[-3000:]
+        assert len(lines) == 1 and lines[0].startswith(want), done.stderr[-3000:]
+    cmd, env = launch([*train, "--master", "local[2]"], remote="sc://localhost:1")
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "train: error: --master 'local[2]' and SPARK_REMOTE 'sc://localhost:1' were both given: --master is for "
+        "classic Spark; a Spark Connect server has its own master (local[N] names the one of a server started "
+        "here): give one of them"], done.stderr[-3000:]
+    assert not (tmp_path / "m").exists()
+
+
+@only_in("connect", "connects to the tests' own Spark Connect server")
+def test_a_job_connects_to_a_running_server(spark, corpus, tmp_path):
+    """``--remote sc://HOST:PORT`` (a server running elsewhere: here the tests' own, with this
+    process's token): the refused run is one line, and the client starts no JVM of its own."""
+    from sparkw2v.session import local_server_url
+
+    url = local_server_url()
+    assert url is not None
+    cmd, env = launch([str(REPO / "jobs" / "train.py"), "--input", corpus, "--output", str(tmp_path / "m"),
+                       "--text-column", "body", "--remote", url])
+    env.pop("SPARK_REMOTE")
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"train: error: input {corpus!r} has no column 'body'; its columns are ['text']: pass the text column "
+        "with --text-column"], done.stderr[-3000:]

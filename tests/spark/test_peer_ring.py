@@ -5,8 +5,9 @@ metadata shows the bytes that went peer to peer and none of the ring's in the st
 block (its checksum altered by the sender, in the first attempt at the first epoch) stops the
 epoch with one error naming the sender, and the epoch trained again gives the same bits.
 
-local[3] needs a SparkContext of its own, so the runs happen in a child Python (the test
-session holds a local[2] one)."""
+local[3] needs a session of its own, so the runs happen in a child Python (the test session
+holds a local[2] one): classic Spark, or a Spark Connect server of its own started by the child
+(SPARKW2V_SPARK_MODE=connect)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.conftest import spark_mode
 
 pytestmark = pytest.mark.spark
 
@@ -38,7 +41,7 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
 
     out = Path({out!r})
-    spark = build_session("sparkw2v-peer-ring", master="local[3]",
+    spark = build_session("sparkw2v-peer-ring", {where}="local[3]",
                           conf={{**TEST_CONF, "spark.default.parallelism": "3"}})
     path = write_text(out / "planted", planted_corpus(np.random.default_rng(7), 800))
     config = PLANTED.replace(num_blocks=6, sample=1e-2, epochs=2)
@@ -79,7 +82,8 @@ def run_child(out: Path, rings, engine: bool, damage: bool = False) -> subproces
         (hook / "sitecustomize.py").write_text(DAMAGE)
         env["PYTHONPATH"] = os.pathsep.join([str(hook), str(REPO), env.get("PYTHONPATH", "")])
     done = subprocess.run([sys.executable, "-c", CHILD.format(repo=str(REPO), out=str(out), rings=list(rings),
-                                                              engine=engine)],
+                                                              engine=engine,
+                                                              where="remote" if spark_mode() == "connect" else "master")],
                           capture_output=True, text=True, timeout=900, env=env, cwd=str(out))
     assert done.returncode == 0, done.stderr[-6000:]
     return done

@@ -8,7 +8,9 @@ import pytest
 
 from tests.jobs_util import load_job
 
-pytestmark = [pytest.mark.spark, pytest.mark.corpus]
+# once: training gives the same bits on classic Spark and Spark Connect (tests/spark/test_training.py
+# checks it in both modes): jobs/run_tests.sh runs this slow one in the classic pass only
+pytestmark = [pytest.mark.spark, pytest.mark.corpus, pytest.mark.once]
 
 # 1M tokens is little for word2vec: the slice trains with the settings of a small corpus
 # (sample 1e-3, 10 epochs). Calibration on local[2], seeds 1 and 2: analogy 0.070 / 0.072,

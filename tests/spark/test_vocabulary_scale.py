@@ -1,7 +1,8 @@
 """A vocabulary whose W and W' do not fit the driver trains, and the driver's memory does not grow
 with vocabulary x dimension: the blocks live in the executors, which also write the model.
 
-Each run is its own ``spark-submit`` with a 512 MiB driver heap, on a synthetic Zipf corpus of
+Each run is its own ``spark-submit`` (Spark Connect: ``python jobs/train.py`` starting its own
+local[2] server) with a 512 MiB driver heap, on a synthetic Zipf corpus of
 ~290k words (``jobs/zipf_corpus.py``); the Python driver's resident memory is sampled while it
 runs.
 """
@@ -17,8 +18,11 @@ import numpy as np
 import pytest
 
 from sparkw2v.embeddings import Embeddings
+from tests.conftest import spark_mode
 
-pytestmark = pytest.mark.spark
+# once: the driver's calls are the same on Spark Connect (the trainer's one code path); jobs/run_tests.sh
+# runs it in the classic pass only (SPARKW2V_SPARK_MODE=connect runs it on Connect when asked for)
+pytestmark = [pytest.mark.spark, pytest.mark.once]
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "jobs"))
@@ -27,16 +31,21 @@ from zipf_corpus import write_corpus  # noqa: E402
 
 
 def train_and_sample(corpus: str, out: Path, vector_size: int) -> tuple[dict, int]:
-    """Train with spark-submit (512 MiB driver heap); return the job's summary and the Python
-    driver's peak resident bytes."""
-    spark_submit = Path(sys.executable).parent / "spark-submit"
-    cmd = [str(spark_submit), "--master", "local[2]", "--driver-memory", "512m",
-           str(REPO / "jobs" / "train.py"), "--input", corpus, "--output", str(out), "--min-count", "1",
-           "--epochs", "1", "--vector-size", str(vector_size), "--window", "3", "--num-blocks", "2",
-           "--cycles-per-epoch", "2"]
+    """Train with a 512 MiB driver heap: spark-submit (classic), or ``python jobs/train.py`` with
+    SPARK_REMOTE=local[2] (Spark Connect: the heap of the server it starts); return the job's
+    summary and the Python driver's peak resident bytes."""
+    argv = [str(REPO / "jobs" / "train.py"), "--input", corpus, "--output", str(out), "--min-count", "1",
+            "--epochs", "1", "--vector-size", str(vector_size), "--window", "3", "--num-blocks", "2",
+            "--cycles-per-epoch", "2"]
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    if spark_mode() == "connect":  # the Python driver is the process started here
+        env.update(SPARK_REMOTE="local[2]", PYSPARK_SUBMIT_ARGS="--driver-memory 512m pyspark-shell")
+        cmd = [sys.executable, *argv]
+    else:
+        cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--driver-memory", "512m",
+               *argv]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    driver, peak = None, 0
+    driver, peak = (proc.pid if spark_mode() == "connect" else None), 0
     while proc.poll() is None:
         if driver is None:  # spark-submit's JVM starts the Python driver: find it
             for entry in os.listdir("/proc"):
@@ -52,7 +61,7 @@ def train_and_sample(corpus: str, out: Path, vector_size: int) -> tuple[dict, in
         time.sleep(0.05)
     out_text = proc.stdout.read()
     assert proc.returncode == 0, out_text[-3000:]
-    # spark-submit merges the Python driver's stderr (its log) into stdout
+    # spark-submit merges the Python driver's stderr (its log) into stdout (python: stderr is dropped)
     summary = [line for line in out_text.splitlines() if line.startswith('{"output"')]
     return json.loads(summary[-1]), peak
 
