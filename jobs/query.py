@@ -3,13 +3,15 @@
 Registers the model's views and functions (see sparkw2v.sql) and prints, one JSON line per
 query, its rows and how long it took. Words go in --param NAME=VALUE (named SQL parameters),
 never into the text; --param NAME:int=VALUE (or :float, :bool) gives a typed value.
+--remote sc://HOST:PORT (or SPARK_REMOTE) queries through a Spark Connect server instead.
 
 Queries are read-only by default: one SELECT (or WITH ... SELECT) over the views
 ``embeddings`` and ``vocab``, calling only the functions of an allow-list (Spark's pure
-built-ins and the w2v functions: sparkw2v.sql.READ_ONLY_FUNCTIONS), checked on the parsed plan
-before anything runs; no command (INSERT, CREATE, CREATE FUNCTION, SET, ...), no other table,
-no file read by path, no reflect()/java_method(), no function that names files or tells the
-process's user.
+built-ins and the w2v functions: sparkw2v.sql.READ_ONLY_FUNCTIONS), checked before anything
+runs: on the statement's text (every mode), on Spark's parsed plan (classic Spark, where the
+JVM's parser is reachable), and on the files the analysed query would read (only the model's);
+no command (INSERT, CREATE, CREATE FUNCTION, SET, ...), no other table, no file read by path,
+no reflect()/java_method(), no function that names files or tells the process's user.
 --allow-all-sql runs any Spark SQL with this process's rights to files and catalogs.
 """
 
@@ -20,13 +22,17 @@ import re
 import sys
 import time
 
-from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
 
 from sparkw2v import cli
 from sparkw2v.errors import SparkW2VError
 from sparkw2v.session import build_session
-from sparkw2v.sql import QueryRefused, check_read_only, register
+from sparkw2v.sql import QueryRefused, check_read_only, check_reads, register
+
+try:  # classic Spark's errors from the JVM; a Spark Connect client (pyspark-client) has no py4j
+    from py4j.protocol import Py4JJavaError
+except ImportError:  # pragma: no cover - depends on the installed client
+    Py4JJavaError = PySparkException
 
 _TYPES = {"str": str, "int": int, "float": float, "bool": lambda v: {"true": True, "false": False}[v.lower()]}
 
@@ -73,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-all-sql", action="store_true",
                         help="run any Spark SQL, not only read-only queries of the model")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
+    cli.add_remote_argument(parser)
     parser.add_argument("--verbose", action="store_true", help="show Spark's own log too")
     args = parser.parse_args(argv)
     cli.setup(args.verbose)
@@ -85,17 +92,22 @@ def _query(args: argparse.Namespace) -> int:
         params = dict(parse_param(item) for item in args.param)
     except ValueError as exc:
         return cli.error("query", str(exc))
-    spark = build_session("sparkw2v-query", args.master)
+    spark = build_session("sparkw2v-query", args.master, remote=args.remote)
     try:
         register(spark, args.model)
+        # what a read-only query may read: the files of the views (Spark's own listing of them)
+        model_files = set() if args.allow_all_sql else set(spark.table("embeddings").inputFiles())
     except (PySparkException, Py4JJavaError) as exc:  # Spark's own error scanning the model's files
         return cli.error("query", f"model {args.model!r} cannot be read: {_spark_error(exc)}; train it again")
     for sql in args.sql:
         start = time.perf_counter()
         try:
             if not args.allow_all_sql:
-                check_read_only(spark, sql)
-            rows = spark.sql(sql, args=params or None).collect()
+                check_read_only(spark, sql)  # before spark.sql, which runs a command at once
+            frame = spark.sql(sql, args=params or None)
+            if not args.allow_all_sql:
+                check_reads(frame, model_files)  # the analysed plan, not yet run
+            rows = frame.collect()
         except QueryRefused as exc:
             return cli.error("query", f"refused {sql!r}: {exc}; queries are read-only (one SELECT over the "
                              "views embeddings and vocab, calling Spark's pure built-in functions and the w2v "

@@ -18,6 +18,7 @@ model with pyarrow from ``model_dir`` (any fsspec URL they can reach), once per 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,21 +216,46 @@ def similar_pairs(spark, model_dir: str, min_similarity: float = 0.7, num_hash_t
     lsh = BucketedRandomProjectionLSH(inputCol="unit", outputCol="hashes", bucketLength=bucket_length,
                                       numHashTables=num_hash_tables, seed=seed).fit(unit)
     threshold = float(np.sqrt(max(0.0, 2.0 - 2.0 * min_similarity)))
-    pairs = lsh.approxSimilarityJoin(unit, unit, threshold, distCol="distance")
+    # the distance column keeps its default name, "distCol": under Spark Connect (pyspark 4.3)
+    # approxSimilarityJoin names it so whatever distCol= asks, and classic Spark does as asked
+    pairs = lsh.approxSimilarityJoin(unit, unit, threshold)
     return (pairs.where(F.col("datasetA.word") < F.col("datasetB.word"))
             .select(F.col("datasetA.word").alias("word1"), F.col("datasetB.word").alias("word2"),
-                    (1.0 - F.col("distance") ** 2 / 2.0).alias("similarity")))
+                    (1.0 - F.col("distCol") ** 2 / 2.0).alias("similarity")))
 
 
 
 
 # --- the read-only mode of jobs/query.py ----------------------------------------------------
 #
-# A query is parsed (not run) into a tree of plain Python ``PlanNode``s (``parse_tree``, the one
-# place that talks to the JVM), and the tree is checked in pure Python (``check_tree``): every
-# plan node a query operator, every table a registered view or a WITH name in scope, every
-# function call, wherever it sits, a function of ``READ_ONLY_FUNCTIONS``. Anything else is
-# refused, a function Spark adds in a later version included.
+# Allow-lists, checked before anything runs; a query runs only when every check that can run
+# passes (two on the statement here, a third on its files in jobs/query.py, see below).
+#
+# 1. The statement's text (``check_statement``, pure Python, in every mode): a lexer that
+#    follows Spark's own (SqlBaseLexer.g4: '..' and ".." strings with backslash escapes and
+#    doubled quotes, R'..' raw strings, `..` identifiers, -- comments continued by a backslash
+#    at the end of a line, nested /* */ comments) splits it into tokens, refusing what it cannot
+#    lex the way Spark does (an unterminated string, identifier or comment; a character outside
+#    ASCII or Spark's punctuation outside strings and comments; optimizer hints /*+ */; a URI
+#    such as s3://b/k as a name). Then: one statement, starting as a query; no DML keyword;
+#    every call position (a name, quoted or not, followed by '(') a bare function of
+#    ``READ_ONLY_FUNCTIONS`` or a keyword of ``_STRUCTURAL`` (IN, OVER, USING, ...); no
+#    IDENTIFIER(...); no bare current_user and the like; USING only as USING (columns); no
+#    ${...} (Spark substitutes configuration, environment and system properties into the text
+#    before parsing it, strings included).
+# 2. The parsed plan (``parse_tree`` + ``check_tree``), where the JVM's parser is reachable
+#    (classic Spark, through py4j): every plan node a query operator, every table a view or a
+#    WITH name in scope, every function call of READ_ONLY_FUNCTIONS. Spark Connect has no
+#    parse-only call (``spark.sql`` runs a command at once), so there the text check stands alone.
+#
+# Reading files by path (``text.`/etc/passwd``` or ``text.passwd``, which a lexer cannot tell
+# from a column ``t.c``) is stopped by Spark itself: check_read_only sets the session's
+# ``spark.sql.runSQLOnFiles`` to false (a runtime SQL setting, also under Connect), so such a
+# name is only a catalog table that does not exist. The text check also refuses a dotted name
+# with a quoted part that is not a plain name (a path), for a clear message, and jobs/query.py
+# checks before running a query that it reads no file but the model's (``check_reads``, on the
+# analysed plan: ``DataFrame.inputFiles``, in both modes). Anything else is refused, a function
+# Spark adds in a later version included.
 
 # The logical plan nodes a read-only query may contain (as Spark's parser names them).
 _READ_ONLY_NODES = frozenset({
@@ -421,24 +447,275 @@ def check_tree(node: PlanNode, ctes: frozenset = frozenset()) -> None:
         check_tree(child, ctes)
 
 
+# --- the statement's text: a lexer after Spark's, and an allow-list over its tokens ---------
+
+# The first word of a query (or "(", a parenthesised one). Anything else is a command.
+QUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "FROM", "TABLE"})
+# Keywords of the statements that write, which may follow WITH ... or FROM ... (WITH t AS (...)
+# INSERT ..., FROM t INSERT ..., ... DELETE FROM, UPDATE, MERGE INTO); refused anywhere unquoted.
+_WRITE_KEYWORDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
+# Keywords that stand before '(' in a query without calling a function: clauses, subqueries,
+# window specifications, set operations, alias and type parameter lists. None is a function of
+# Spark's registry (tests/spark/test_sql_guard.py holds that), so none lets a call through.
+_STRUCTURAL = frozenset(
+    "AS ON USING OVER VALUES SELECT FROM WHERE JOIN HAVING BY GROUP WITHIN THEN ELSE ALL DISTINCT UNION "
+    "INTERSECT EXCEPT MINUS LATERAL PIVOT UNPIVOT FOR TABLESAMPLE SETS ROLLUP CUBE LIMIT OFFSET "
+    "TRY_CAST DEC NUMERIC VARCHAR CHARACTER".split())
+# Spark's punctuation outside strings and comments (SqlBaseLexer.g4); any other character is refused.
+_PUNCTUATION = frozenset(";(),.[]!=<>+-*/%~&|^:?")
+_WHITESPACE = frozenset(" \t\n\r\f\v")  # Spark's ASCII whitespace (it has Unicode spaces too: refused)
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class Token:
+    """One token of a statement.
+
+    Attributes:
+        kind: "word" (a keyword, name or number: ASCII letters, digits, _), "quoted" (a
+            `backquoted` identifier), "string" ('..' or R'..'), "dstring" (".."; a string, or an
+            identifier when ANSI mode and spark.sql.ansi.doubleQuotedIdentifiers are on),
+            "punct" (one character of Spark's punctuation).
+        text: the word or punctuation as written; for "quoted", the name (`` `` `` unquoted);
+            for strings, the text between the quotes as written (escapes kept).
+        start: its offset in the statement.
+    """
+
+    kind: str
+    text: str
+    start: int
+
+
+def _quoted_end(sql: str, start: int, quote: str, escapes: bool) -> int:
+    """The offset after the string or identifier opened by ``sql[start] == quote``; a doubled
+    quote stays inside, a backslash escapes the next character when ``escapes``.
+
+    Raises:
+        QueryRefused: it is not closed.
+    """
+    i, n = start + 1, len(sql)
+    while i < n:
+        c = sql[i]
+        if escapes and c == "\\":
+            i += 2
+        elif c == quote:
+            if i + 1 < n and sql[i + 1] == quote:
+                i += 2
+            else:
+                return i + 1
+        else:
+            i += 1
+    raise QueryRefused(f"the {quote}-quoted text at offset {start} is not closed: close it")
+
+
+def _comment_end(sql: str, start: int) -> int:
+    """The offset after the comment at ``start`` ("--" or "/*").
+
+    ``--`` runs to the end of the line, continued by a backslash right before the line feed;
+    ``/* */`` nests, and ``/*+`` inside one opens no nested comment (Spark's rules).
+
+    Raises:
+        QueryRefused: a /* comment is not closed.
+    """
+    n = len(sql)
+    if sql.startswith("--", start):
+        i = start + 2
+        while i < n and sql[i] not in "\r\n":
+            i += 2 if sql.startswith("\\\n", i) else 1
+        return i
+    depth, i = 1, start + 2
+    while depth:
+        if i >= n:
+            raise QueryRefused(f"the /* comment at offset {start} is not closed: close it with */")
+        if sql.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+        elif sql.startswith("/*", i) and not sql.startswith("/*+", i):
+            depth, i = depth + 1, i + 2
+        else:
+            i += 1
+    return i
+
+
+def tokenize(sql: str) -> list[Token]:
+    """The tokens of ``sql`` as Spark's SQL lexer splits them (comments and spaces dropped).
+
+    Raises:
+        QueryRefused: text this lexer does not split the way Spark does, or that it will not
+            pass on: an unterminated string, identifier or comment; an optimizer hint (/*+);
+            a URI name (``s3://...``); a character outside ASCII or Spark's punctuation outside
+            strings, identifiers and comments.
+    """
+    tokens: list[Token] = []
+    i, n = 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c in _WHITESPACE:
+            i += 1
+        elif sql.startswith("/*+", i):
+            raise QueryRefused(f"optimizer hints (/*+ ... */, offset {i}) are not allowed: remove the hint")
+        elif sql.startswith("--", i) or sql.startswith("/*", i):
+            i = _comment_end(sql, i)
+        elif c == "`":
+            end = _quoted_end(sql, i, "`", escapes=False)
+            tokens.append(Token("quoted", sql[i + 1:end - 1].replace("``", "`"), i))
+            i = end
+        elif c in "'\"":
+            end = _quoted_end(sql, i, c, escapes=True)
+            tokens.append(Token("string" if c == "'" else "dstring", sql[i + 1:end - 1], i))
+            i = end
+        elif c.isascii() and (c.isalnum() or c == "_"):
+            word = _WORD.match(sql, i).group()
+            end = i + len(word)
+            if word in ("R", "r") and end < n and sql[end] in "'\"":  # a raw string: no escapes
+                close = sql.find(sql[end], end + 1)
+                if close < 0:
+                    raise QueryRefused(f"the raw string at offset {i} is not closed: close it")
+                tokens.append(Token("string", sql[end + 1:close], i))  # R".." is a string in every mode
+                i = close + 1
+                continue
+            tokens.append(Token("word", word, i))
+            i = end
+        elif c in _PUNCTUATION:
+            if sql.startswith("://", i):  # Spark lexes letters://... as one name, -- and /* included
+                raise QueryRefused(f"'://' at offset {i} makes a URI: queries read only the views embeddings and vocab")
+            tokens.append(Token("punct", c, i))
+            i += 1
+        else:
+            raise QueryRefused(f"the character {c!r} (U+{ord(c):04X}) at offset {i} is not allowed outside strings, "
+                               "`quoted` names and comments: remove it, or write it inside a string")
+    return tokens
+
+
+def _is_name(token: Token | None) -> bool:
+    return token is not None and token.kind in ("word", "quoted", "dstring")
+
+
+def _dotted(tokens: list[Token], i: int) -> tuple[int, int]:
+    """The token range [first, last] of the dotted name (a.b.c) that token ``i`` is part of."""
+    first = last = i
+    while first >= 2 and tokens[first - 1].text == "." and tokens[first - 1].kind == "punct" \
+            and _is_name(tokens[first - 2]):
+        first -= 2
+    while last + 2 < len(tokens) and tokens[last + 1].text == "." and tokens[last + 1].kind == "punct" \
+            and _is_name(tokens[last + 2]):
+        last += 2
+    return first, last
+
+
+def _spelled(tokens: list[Token], first: int, last: int) -> str:
+    return ".".join(t.text if t.kind == "word" else f"`{t.text}`" for t in tokens[first:last + 1:2])
+
+
+def check_statement(sql: str) -> None:
+    """Refuse a statement whose text is not one query of the views and allowed functions.
+
+    Pure Python (no Spark, no JVM), the same in classic Spark and Spark Connect: ``sql`` is
+    split by :func:`tokenize` and its tokens checked against allow-lists (see the comment at
+    the head of this section).
+
+    Raises:
+        QueryRefused: naming the first thing that is not allowed and how to do without it.
+    """
+    if "${" in sql:
+        raise QueryRefused("${...} is Spark's variable substitution, which pastes configuration, environment "
+                           "and system properties into the text: write the value itself, or pass it as a "
+                           "named parameter")
+    tokens = tokenize(sql)
+    while tokens and tokens[-1].kind == "punct" and tokens[-1].text == ";":
+        tokens.pop()
+    if not tokens:
+        raise QueryRefused("the statement is empty: give one SELECT query")
+    first = tokens[0]
+    if not (first.kind == "word" and first.text.upper() in QUERY_STARTS or first.kind == "punct" and first.text == "("):
+        raise QueryRefused(f"{first.text!r} does not start a read-only query (a query starts with "
+                           f"{', '.join(sorted(QUERY_STARTS))} or a parenthesis)")
+    for i, token in enumerate(tokens):
+        before = tokens[i - 1] if i else None
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        upper = token.text.upper()
+        if token.kind == "punct":
+            if token.text == ";":
+                raise QueryRefused("more than one statement (a ';' inside): give one query per --sql")
+            continue
+        if token.kind == "word" and upper in _WRITE_KEYWORDS:
+            raise QueryRefused(f"{token.text} writes: it is not a read-only query")
+        if token.kind == "word" and upper == "USING" and not (after and after.kind == "punct" and after.text == "("):
+            raise QueryRefused("USING is allowed only as a join's USING (columns): USING 'script' runs a program "
+                               "(TRANSFORM), USING format creates a table")
+        if not _is_name(token):
+            continue
+        if token.kind in ("quoted", "dstring") and (
+                (before and before.kind == "punct" and before.text == ".") or
+                (after and after.kind == "punct" and after.text == ".")):
+            start, end = _dotted(tokens, i)
+            if not all(_PLAIN_NAME.match(t.text) for t in tokens[start:end + 1:2] if t.kind != "word"):
+                raise QueryRefused(f"{_spelled(tokens, start, end)!r} names a file or table by a quoted path: "
+                                   "queries read only the views embeddings and vocab")
+        calls = after is not None and after.kind == "punct" and after.text == "("
+        qualified = before is not None and before.kind == "punct" and before.text == "."
+        if calls:
+            if token.kind == "word" and upper == "IDENTIFIER":
+                raise QueryRefused("IDENTIFIER(...) is not allowed for a function or table name: write the name itself")
+            if qualified:
+                start, end = _dotted(tokens, i)
+                raise QueryRefused(f"function {_spelled(tokens, start, end)!r} is qualified: read-only queries call "
+                                   "built-in functions by their bare name")
+            if before is not None and before.kind == "word" and before.text.upper() == "AS":
+                continue  # an alias's column list or a type's parameters: AS t(a, b), CAST(x AS DECIMAL(9, 2))
+            if token.kind == "word" and upper in _STRUCTURAL:
+                continue
+            why = function_refusal((token.text,))
+            if why:
+                raise QueryRefused(why)
+        elif token.kind in ("word", "quoted") and token.text.lower() in _BARE_CALLS and not qualified and not (
+                after is not None and after.kind == "punct" and after.text == "."):
+            name = token.text.lower()
+            raise QueryRefused(f"{token.text!r} is the function {name}(), refused: it "
+                               f"{REFUSED_FUNCTIONS[_REFUSED[name]][0]} (a column of that name must be renamed)")
+
+
+def check_reads(df, model_files) -> None:
+    """Refuse a query (a DataFrame not yet run) that reads a file other than ``model_files``
+    (the files of the registered views: ``set(spark.table("embeddings").inputFiles())``).
+
+    The analysed plan's input files (``DataFrame.inputFiles``: Spark Connect and classic) catch
+    what the text cannot: a catalog table or view over files, whatever its name.
+
+    Raises:
+        QueryRefused: naming a file read outside the model.
+    """
+    outside = sorted(set(df.inputFiles()) - set(model_files))
+    if outside:
+        more = f" and {len(outside) - 1} more" if len(outside) > 1 else ""
+        raise QueryRefused(f"the query reads {outside[0]!r}{more}, outside the model: queries read only the views "
+                           "embeddings and vocab")
+
+
 def check_read_only(spark, sql: str) -> None:
     """Refuse anything but one query that reads the registered views and table functions.
 
-    The SQL is parsed, not run (:func:`parse_tree`), and the whole tree is checked
-    (:func:`check_tree`; subqueries, WITH clauses, window definitions, lambdas included): every
-    plan node a query operator (no command: INSERT, CREATE, CREATE FUNCTION, SET, CACHE, ADD JAR,
-    ...), every table one of the views ``embeddings``, ``vocab`` or a WITH name in scope, every
-    table function one of ``TABLE_FUNCTIONS``, every function called one of
-    ``READ_ONLY_FUNCTIONS`` (no reflection, no file, no process information). Reading files by
-    path (``text.`/etc/passwd```) is a table name outside that list, and the session is also
-    told not to run SQL on files.
+    Nothing is run. The text is checked first (:func:`check_statement`, pure Python, in every
+    mode); then, where the JVM's parser is reachable (classic Spark; not Spark Connect), the
+    whole parsed tree too (:func:`parse_tree`, :func:`check_tree`; subqueries, WITH clauses,
+    window definitions, lambdas included): every plan node a query operator (no command:
+    INSERT, CREATE, CREATE FUNCTION, SET, CACHE, ADD JAR, ...), every table one of the views
+    ``embeddings``, ``vocab`` or a WITH name in scope, every table function one of
+    ``TABLE_FUNCTIONS``, every function called one of ``READ_ONLY_FUNCTIONS`` (no reflection,
+    no file, no process information). The session is told not to run SQL on files
+    (``spark.sql.runSQLOnFiles=false``), so ``text.`/etc/passwd``` names a table that does not
+    exist whatever the checks make of it.
 
     Raises:
         QueryRefused: naming what is not allowed.
-        Exception: Spark's parse error for SQL that does not parse.
+        Exception: Spark's parse error for SQL that does not parse (classic Spark).
     """
+    from .session import is_connect
+
+    check_statement(sql)
     spark.conf.set("spark.sql.runSQLOnFiles", "false")
-    check_tree(parse_tree(spark, sql))
+    if not is_connect(spark):
+        check_tree(parse_tree(spark, sql))
 
 
 _TREE_NODE = "org.apache.spark.sql.catalyst.trees.TreeNode"
@@ -506,4 +783,5 @@ def _collect(gateway, value, out: list) -> None:
 
 
 __all__ = ["register", "cosine", "similar_pairs", "check_read_only", "QueryRefused", "model_identity",
-           "READ_ONLY_FUNCTIONS", "REFUSED_FUNCTIONS", "PlanNode", "check_tree", "parse_tree", "function_refusal"]
+           "READ_ONLY_FUNCTIONS", "REFUSED_FUNCTIONS", "PlanNode", "check_tree", "parse_tree", "function_refusal",
+           "Token", "tokenize", "check_statement", "check_reads"]

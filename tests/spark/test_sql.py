@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sparkw2v.embeddings import Embeddings, write_model
-from sparkw2v.sql import register
+from sparkw2v.sql import QueryRefused, check_reads, register
 
 pytestmark = pytest.mark.spark
 
@@ -109,18 +109,45 @@ def model_dir(model, tmp_path_factory):
 
 
 @pytest.mark.parametrize("sql, refused", [
-    ("SELECT * FROM text.`/etc/passwd`", "table 'text./etc/passwd' is not one of the views"),
-    ("INSERT OVERWRITE DIRECTORY '/tmp/x' USING parquet SELECT * FROM vocab", "is not a read-only query"),
-    ("CREATE TABLE t USING parquet LOCATION '/tmp/t' AS SELECT * FROM vocab", "is not a read-only query"),
-    ("SELECT word FROM vocab WHERE word IN (SELECT value FROM text.`/etc/passwd`)", "is not one of the views"),
-    ("WITH x AS (SELECT * FROM csv.`/etc/hosts`) SELECT * FROM x", "is not one of the views"),
-    ("SET spark.sql.runSQLOnFiles=true", "is not a read-only query"),
-    ("SELECT * FROM read_files('/etc')", "table function 'read_files' is not one of"),
+    ("SELECT * FROM text.`/etc/passwd`", "'text.`/etc/passwd`' names a file or table by a quoted path"),
+    ("INSERT OVERWRITE DIRECTORY '/tmp/x' USING parquet SELECT * FROM vocab", "does not start a read-only query"),
+    ("CREATE TABLE t USING parquet LOCATION '/tmp/t' AS SELECT * FROM vocab", "does not start a read-only query"),
+    ("WITH v AS (SELECT * FROM vocab) INSERT OVERWRITE DIRECTORY '/tmp/x' SELECT * FROM v", "INSERT writes"),
+    ("SELECT word FROM vocab WHERE word IN (SELECT value FROM text.`/etc/passwd`)", "by a quoted path"),
+    ("WITH x AS (SELECT * FROM csv.`/etc/hosts`) SELECT * FROM x", "by a quoted path"),
+    ("SET spark.sql.runSQLOnFiles=true", "does not start a read-only query"),
+    ("SELECT * FROM read_files('/etc')", "function 'read_files' is refused"),
+    ("SELECT '${env:HOME}' AS home", "variable substitution"),
+    ("SELECT TRANSFORM(word) USING 'id' AS (out) FROM vocab", "USING 'script' runs a program"),
 ])
 def test_query_refuses_anything_but_reading_the_model(spark, capsys, model_dir, tmp_path, sql, refused):
     code, line, out = query(capsys, model_dir, "--sql", sql)
     assert code == 2 and refused in line and "--allow-all-sql" in line, line
     assert out == "" and not (tmp_path / "x").exists()
+
+
+def test_query_reads_no_file_outside_the_model(spark, capsys, model_dir, tmp_path, monkeypatch):
+    """What the text cannot tell from a column (``text.secret``: a file by path, or a table) is
+    stopped by Spark (spark.sql.runSQLOnFiles=false) and by the files the analysed query reads."""
+    secret = tmp_path / "secret"
+    secret.write_text("the secret\n")
+    monkeypatch.chdir(tmp_path)  # text.secret would be ./secret
+    code, line, out = query(capsys, model_dir, "--sql", "SELECT * FROM text.secret")
+    assert code == 2 and ("TABLE_OR_VIEW_NOT_FOUND" in line or "'text.secret' is not one of the views" in line), line
+    spark.read.text(str(secret)).createOrReplaceTempView("secrets")  # a view over a file, in this session
+    try:
+        code, line, out = query(capsys, model_dir, "--sql", "SELECT * FROM secrets")
+        assert code == 2 and ("outside the model" in line or "'secrets' is not one of the views" in line), line
+        assert "the secret" not in out + line
+        # the files check on its own (classic Spark refuses the name first, on the parsed plan)
+        model_files = set(spark.table("embeddings").inputFiles())
+        assert model_files and all("/embeddings/" in f for f in model_files)
+        check_reads(spark.sql("SELECT n.*, v.count FROM w2v_neighbors('king', 2) n JOIN vocab v USING (word)"),
+                    model_files)
+        with pytest.raises(QueryRefused, match=r"reads 'file:.*/secret', outside the model"):
+            check_reads(spark.sql("SELECT v.word FROM vocab v JOIN secrets s ON v.word = s.value"), model_files)
+    finally:
+        spark.catalog.dropTempView("secrets")
 
 
 def test_query_reads_the_model_with_typed_parameters(spark, capsys, model_dir, model):
@@ -138,7 +165,8 @@ def test_query_reads_the_model_with_typed_parameters(spark, capsys, model_dir, m
 
 @pytest.mark.parametrize("argv, message", [
     (["--sql", "SELECT * FROM w2v_neighbors(:w, 3)"], "UNBOUND_SQL_PARAMETER"),
-    (["--sql", "SELEC 1"], "PARSE_SYNTAX_ERROR"),
+    (["--sql", "SELECT 1 +"], "PARSE_SYNTAX_ERROR"),
+    (["--sql", "SELEC 1"], "'SELEC' does not start a read-only query"),
     (["--sql", "SELECT nope FROM vocab"], "UNRESOLVED_COLUMN"),
     (["--sql", "SELECT 1", "--param", "k:int=three"], "'three' is not a int"),
     (["--sql", "SELECT 1", "--param", "k"], "takes NAME=VALUE"),

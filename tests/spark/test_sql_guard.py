@@ -1,6 +1,10 @@
 """The read-only mode of jobs/query.py against Spark's whole function registry: every function
 is on the allow-list (with a reason) or refused; nothing that reaches the JVM, the filesystem,
-the network or the process runs, wherever the call sits in the query."""
+the network or the process runs, wherever the call sits in the query.
+
+Both guards are held to this: the text guard (``check_statement``, every mode) and, in classic
+Spark, the parse-tree guard (``check_tree`` over ``parse_tree``) on its own; ``check_read_only``
+is both. Under Spark Connect (SPARKW2V_SPARK_MODE=connect) the tests that need py4j skip."""
 
 import os
 import subprocess
@@ -11,8 +15,10 @@ import numpy as np
 import pytest
 
 from sparkw2v.embeddings import write_model
-from sparkw2v.sql import (READ_ONLY_FUNCTIONS, REFUSED_FUNCTIONS, TABLE_FUNCTIONS, QueryRefused, check_read_only,
-                          register)
+from sparkw2v.session import is_connect
+from sparkw2v.sql import (_STRUCTURAL, READ_ONLY_FUNCTIONS, REFUSED_FUNCTIONS, TABLE_FUNCTIONS, QueryRefused,
+                          check_read_only, check_statement, check_tree, parse_tree, register)
+from tests.unit.test_sql_lexical import HIDDEN_CALLS, LOOKALIKES, MODEL_QUERIES, README_QUERIES, REFLECTION_POSITIONS
 
 pytestmark = pytest.mark.spark
 
@@ -27,21 +33,45 @@ FILES_AND_FORMATS = ["input_file_name", "input_file_block_start", "input_file_bl
 PROCESS = ["current_user", "user", "session_user", "version", "current_database", "python_worker_logs"]
 
 
-def refusal(spark, sql):
-    """The refusal message of ``sql`` in read-only mode; None when it is allowed."""
+def _why(check, *args):
     try:
-        check_read_only(spark, sql)
+        check(*args)
     except QueryRefused as exc:
         return str(exc)
     return None
 
 
+def refusals(spark, sql) -> dict:
+    """Each guard's refusal of ``sql`` (None: allowed): "text" (check_statement), "tree" (the
+    parsed plan, classic Spark only) and "read_only" (check_read_only, what jobs/query.py runs)."""
+    out = {"text": _why(check_statement, sql), "read_only": _why(check_read_only, spark, sql)}
+    if not is_connect(spark):
+        out["tree"] = _why(lambda: check_tree(parse_tree(spark, sql)))
+    return out
+
+
+def refusal(spark, sql):
+    """The refusal message of ``sql`` in read-only mode; None when it is allowed."""
+    return _why(check_read_only, spark, sql)
+
+
+def needs_py4j(spark, why):
+    if is_connect(spark):
+        pytest.skip(f"Spark Connect has no py4j: {why}")
+
+
 @pytest.fixture(scope="module")
 def registry(spark):
-    """Spark's function names (SHOW FUNCTIONS) and its table functions' names."""
-    names = {r[0] for r in spark.sql("SHOW FUNCTIONS").collect()}
+    """Spark's function names (SHOW FUNCTIONS; in both modes)."""
+    return {r[0] for r in spark.sql("SHOW FUNCTIONS").collect()}
+
+
+@pytest.fixture(scope="module")
+def table_functions(spark):
+    """The names of Spark's table functions (its table-function registry, read through py4j)."""
+    needs_py4j(spark, "the table-function registry is read through the JVM")
     tvfs = spark._jsparkSession.sessionState().tableFunctionRegistry().listFunction()
-    return names, {tvfs.apply(i).funcName() for i in range(tvfs.size())}
+    return {tvfs.apply(i).funcName() for i in range(tvfs.size())}
 
 
 @pytest.fixture(scope="module")
@@ -56,77 +86,57 @@ def model(spark, tmp_path_factory):
 
 
 def test_every_function_of_the_registry_is_allowed_with_a_reason_or_refused(spark, registry):
-    names, _ = registry
+    names = registry
     assert len(names) > 400  # the whole registry, not a handful
     allowed = sorted(n for n in names if n.lower() in ALLOWED)
-    # one query calling every allowed function passes the guard (the list is not vacuous) ...
+    # one query calling every allowed function passes every guard (the list is not vacuous) ...
     assert len(allowed) > 300
-    assert refusal(spark, "SELECT " + ", ".join(f"`{n}`()" for n in allowed)) is None
-    # ... and every other function of the registry is refused when called in a SELECT
+    everything = "SELECT " + ", ".join(f"`{n}`()" for n in allowed)
+    assert set(refusals(spark, everything).values()) == {None}
+    # ... and every other function of the registry is refused by every guard when called in a SELECT
     for name in sorted(set(names) - set(allowed)):
-        why = refusal(spark, f"SELECT `{name}`()")
-        assert why and repr(name) in why, name
+        for guard, why in refusals(spark, f"SELECT `{name}`()").items():
+            assert why and repr(name) in why, (name, guard, why)
 
 
-def test_every_table_function_of_the_registry_is_allowed_or_refused(spark, registry):
-    _, tvfs = registry
+def test_no_keyword_let_through_before_a_parenthesis_is_a_function(spark, registry):
+    """The text guard lets the keywords of _STRUCTURAL stand before '(' unchecked (IN, OVER,
+    USING, ...): none may be a function Spark would call."""
+    assert not {k.lower() for k in _STRUCTURAL} & {n.lower() for n in registry}
+
+
+def test_every_table_function_of_the_registry_is_allowed_or_refused(spark, table_functions):
+    tvfs = table_functions
     assert {"range", "explode", "python_worker_logs"} <= tvfs
     for name in sorted(tvfs):
         why = refusal(spark, f"SELECT * FROM `{name}`()")
         assert (why is None) == (name.lower() in TABLE_FUNCTIONS), (name, why)
+        # the text guard alone: a table function is a call like any other, on the same allow-list
+        assert (_why(check_statement, f"SELECT * FROM `{name}`()") is None) == (name.lower() in ALLOWED), name
 
 
 def test_reflection_files_and_the_process_are_refused_by_name(spark, registry):
-    names, _ = registry
+    names = registry
     assert set(REFLECTION + FILES_AND_FORMATS + PROCESS) <= names, "a refused function left the registry"
     refused = {name for _, group in REFUSED_FUNCTIONS.values() for name in group}
     for name in REFLECTION + FILES_AND_FORMATS + PROCESS:
         assert name in refused and name not in ALLOWED
-        why = refusal(spark, f"SELECT {name}('x')") if name != "python_worker_logs" else \
-            refusal(spark, f"SELECT * FROM {name}()")
-        assert why and name in why, name
+        sql = f"SELECT {name}('x')" if name != "python_worker_logs" else f"SELECT * FROM {name}()"
+        for guard, why in refusals(spark, sql).items():
+            assert why and name in why, (name, guard, why)
 
 
-def test_a_function_new_to_the_registry_is_refused_until_listed(spark, registry):
-    names, _ = registry
+def test_a_function_new_to_the_registry_is_refused_until_listed(spark):
     spark.udf.register("zz_guard_new_function", lambda x: x)
     assert "zz_guard_new_function" in {r[0] for r in spark.sql("SHOW FUNCTIONS LIKE 'zz_guard*'").collect()}
     why = refusal(spark, "SELECT zz_guard_new_function(word) FROM vocab")
     assert "'zz_guard_new_function' is not one of the functions" in why
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT java_method('java.lang.System', 'getenv', 'PATH')",
-    "SELECT reflect('java.lang.System', 'exit', 3)",
-    "SELECT try_reflect('org.apache.hadoop.fs.FileUtil', 'chmod', '/tmp', '777')",
-    "SELECT `REFLECT`('java.lang.System', 'getenv', 'PATH')",
-    "SELECT system.builtin.reflect('java.lang.System', 'getenv', 'PATH')",
-    "SELECT builtin.java_method('java.lang.System', 'getenv', 'PATH')",
-    "SELECT IDENTIFIER('java_method')('java.lang.System', 'getenv', 'PATH')",
-    "SELECT word FROM vocab WHERE word IN (SELECT reflect('java.lang.System', 'getenv', 'PATH'))",
-    "SELECT (SELECT max(java_method('java.lang.System', 'getenv', 'PATH')) FROM vocab)",
-    "SELECT * FROM vocab WHERE EXISTS (SELECT 1 FROM vocab v WHERE try_reflect('a', 'b') = v.word)",
-    "WITH x AS (SELECT reflect('java.lang.System', 'getenv', 'PATH') AS e) SELECT * FROM x",
-    "SELECT word FROM vocab ORDER BY reflect('java.lang.System', 'getenv', 'PATH')",
-    "SELECT word FROM vocab GROUP BY word HAVING max(java_method('a', 'b')) > ''",
-    "SELECT * FROM vocab LATERAL VIEW explode(array(reflect('a', 'b'))) t AS x",
-    "SELECT * FROM vocab LATERAL VIEW java_method('a', 'b') t AS x",
-    "SELECT * FROM vocab, LATERAL explode(array(try_reflect('a', 'b')))",
-    "SELECT rank() OVER (PARTITION BY reflect('a', 'b') ORDER BY id) FROM vocab",
-    "SELECT rank() OVER w FROM vocab WINDOW w AS (ORDER BY java_method('a', 'b'))",
-    "SELECT sum(id) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), reflect('a', 'b') FROM vocab",
-    "SELECT * FROM w2v_neighbors(reflect('java.lang.System', 'getenv', 'PATH'), 3)",
-    "SELECT * FROM range(length(java_method('a', 'b')))",
-    "SELECT transform(array(word), x -> reflect('a', x)) FROM vocab",
-    "SELECT count(*) FILTER (WHERE try_reflect('a', 'b') IS NULL) FROM vocab",
-    "SELECT * FROM VALUES (reflect('a', 'b')) AS t(a)",
-    "SELECT * FROM vocab PIVOT (max(java_method('a', 'b')) FOR word IN ('king'))",
-    "SELECT word FROM vocab |> SELECT reflect('a', word)",
-    "SELECT word FROM vocab UNION ALL SELECT reflect('a', 'b')",
-])
+@pytest.mark.parametrize("sql", REFLECTION_POSITIONS)
 def test_reflection_is_refused_wherever_it_is_called(spark, model, sql):
-    why = refusal(spark, sql)
-    assert why and any(f in why.lower() for f in ("reflect", "java_method", "identifier")), why
+    for guard, why in refusals(spark, sql).items():
+        assert why and any(f in why.lower() for f in ("reflect", "java_method", "identifier")), (guard, why)
 
 
 @pytest.mark.parametrize("sql", [
@@ -142,33 +152,62 @@ def test_reflection_is_refused_wherever_it_is_called(spark, model, sql):
     "SELECT current_user, word FROM vocab",
 ])
 def test_udf_registration_and_file_access_are_refused(spark, model, sql):
-    assert refusal(spark, sql)
+    for guard, why in refusals(spark, sql).items():
+        assert why, guard
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT n.word, v.count FROM w2v_neighbors('king', 3) n JOIN vocab v USING (word) ORDER BY n.similarity DESC",
-    "SELECT word, w2v_cosine(vector, w2v_vector('king')) AS c FROM embeddings ORDER BY c DESC LIMIT 3",
-    "SELECT word, vector_cosine_similarity(vector, w2v_vector('queen')) FROM embeddings",
-    "WITH a AS (SELECT * FROM w2v_analogy('man', 'king', 'woman', 2)) SELECT upper(word), round(similarity, 3) FROM a",
-    "SELECT word, aggregate(vector, 0D, (acc, x) -> acc + x * x) AS sq FROM embeddings WHERE size(vector) = 4",
-    "SELECT e.word, x FROM embeddings e LATERAL VIEW posexplode(vector) t AS i, x WHERE i = 0",
-    "SELECT length(word) AS n, count(*), avg(count) FROM vocab GROUP BY 1 HAVING count(*) > 0 ORDER BY 1",
-    "SELECT word, rank() OVER (ORDER BY count DESC) FROM vocab",
-    "SELECT * FROM range(3)",
-    "SELECT current_date() IS NOT NULL, rand(1) < 2, raise_error IS NULL FROM (SELECT NULL AS raise_error)",
-])
+@pytest.mark.parametrize("sql", MODEL_QUERIES)
 def test_queries_of_the_model_pass_and_run(spark, model, sql):
-    assert refusal(spark, sql) is None
+    assert set(refusals(spark, sql).values()) == {None}
     assert spark.sql(sql).collect()
 
 
-# --- under spark-submit: one line on stderr, exit 2, nothing else on stdout ------------------
+@pytest.mark.parametrize("sql", README_QUERIES)
+def test_the_readmes_queries_pass_and_run(spark, model, sql):
+    assert set(refusals(spark, sql).values()) == {None}
+    spark.sql(sql, args={"w": "king", "a": "man", "b": "king", "c": "woman"}).collect()
 
-def submit(*argv):
+
+# --- the text guard's lexer against Spark's parser -----------------------------------------
+
+def _called(node, out):
+    if node.kind in ("UnresolvedFunction", "UnresolvedGenerator", "UnresolvedTableValuedFunction"):
+        out.add(".".join(node.name).lower())
+    for child in node.children:
+        _called(child, out)
+    return out
+
+
+@pytest.mark.parametrize("sql", [s for s in HIDDEN_CALLS if '"reflect"' not in s])
+def test_spark_calls_what_the_lexer_finds_behind_strings_and_comments(spark, sql):
+    """The text guard refuses these for a call a lexer unlike Spark's would miss; Spark's own
+    parser must see that call (a Spark whose lexer changed fails here)."""
+    needs_py4j(spark, "Spark's parser is reached through the JVM")
+    called = _called(parse_tree(spark, sql), set())
+    assert called & {"reflect", "java_method", "builtin.reflect"}, called
+
+
+@pytest.mark.parametrize("sql", LOOKALIKES)
+def test_spark_calls_nothing_the_lexer_takes_for_text(spark, sql):
+    needs_py4j(spark, "Spark's parser is reached through the JVM")
+    called = _called(parse_tree(spark, sql), set())
+    assert not called & {"reflect", "java_method"}, called
+    assert _why(check_statement, sql) is None
+
+
+# --- jobs/query.py in a process of its own: one line on stderr, exit 2, nothing on stdout ----
+
+def submit(spark, *argv):
+    """Run jobs/query.py: under spark-submit --master local[2] (classic), or as a Spark Connect
+    client of the test session's server (``--remote sc://...``, the token in the environment)."""
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
                SPARK_CONF_DIR=str(REPO / "conf"))
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]",
-           str(REPO / "jobs" / "query.py"), *argv]
+    if is_connect(spark):
+        cmd = [sys.executable, str(REPO / "jobs" / "query.py"), "--remote",
+               f"sc://{spark.client._builder.endpoint}", *argv]
+    else:
+        cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]",
+               str(REPO / "jobs" / "query.py"), *argv]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
 
@@ -182,8 +221,8 @@ def only_error_line(done):
     return lines[0]
 
 
-def test_under_spark_submit_reflection_prints_nothing_of_the_environment(model):
-    done = submit("--model", model, "--sql", "SELECT java_method('java.lang.System', 'getenv', 'PATH') AS p")
+def test_under_spark_submit_reflection_prints_nothing_of_the_environment(spark, model):
+    done = submit(spark, "--model", model, "--sql", "SELECT java_method('java.lang.System', 'getenv', 'PATH') AS p")
     line = only_error_line(done)
     assert "'java_method' is refused" in line and "--allow-all-sql" in line
     assert os.environ["PATH"] not in done.stdout + done.stderr
@@ -198,12 +237,12 @@ def test_under_spark_submit_reflection_prints_nothing_of_the_environment(model):
     # a type error inside a w2v function: no executor ERROR log (Java stack) before the line
     (["--sql", "SELECT w2v_cosine(vector, 1) FROM embeddings"], "has no len()"),
 ])
-def test_under_spark_submit_a_failed_query_is_one_line(model, argv, message):
-    line = only_error_line(submit("--model", model, *argv))
+def test_under_spark_submit_a_failed_query_is_one_line(spark, model, argv, message):
+    line = only_error_line(submit(spark, "--model", model, *argv))
     assert message in line, line
 
 
-def test_under_spark_submit_a_model_of_another_schema_is_one_line(model, tmp_path):
+def test_under_spark_submit_a_model_of_another_schema_is_one_line(spark, model, tmp_path):
     """A Parquet part whose vectors are doubles (a hand-written table) is refused from its footer,
     before Spark's scan would fail in an executor."""
     import shutil
@@ -217,5 +256,5 @@ def test_under_spark_submit_a_model_of_another_schema_is_one_line(model, tmp_pat
     table = pq.read_table(part)
     table = table.set_column(3, "vector", table.column("vector").cast(pa.list_(pa.float64())))
     pq.write_table(table, part)
-    line = only_error_line(submit("--model", str(path), "--sql", "SELECT count(*) FROM vocab"))
+    line = only_error_line(submit(spark, "--model", str(path), "--sql", "SELECT count(*) FROM vocab"))
     assert str(part) in line and "vector array<float>" in line, line
