@@ -606,8 +606,9 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
     master = master_of(spark)
     if work_dir is None and not _executors_share_this_machine(spark, master):
         raise ConfigError("training on a cluster (or through a Spark Connect server on another machine) needs "
-                          "a work_dir that this process and every executor can read and write (HDFS, S3, NFS, "
-                          "a Databricks volume, ...): the blocks of W and W' live there")
+                          "a work directory that this process and every executor can read and write (HDFS, S3, NFS, "
+                          "a Databricks volume, ...): the blocks of W and W' live there; give work_dir (--work-dir, "
+                          "or tempDir of sparkw2v.ml.Word2Vec)")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     describe(spark, "sparkw2v: read, tokenize and count words")

@@ -53,3 +53,38 @@ def test_number_of_blocks():
     assert resolve_num_blocks(TrainConfig(num_blocks=64), slots=2, vocab_size=1000) == 64
     with pytest.raises(InputError, match="num_blocks=64 is more than the vocabulary"):
         resolve_num_blocks(TrainConfig(num_blocks=64), slots=2, vocab_size=7)
+
+
+def _connect_session(host, master="local[2]"):
+    """A stand-in of a Spark Connect session: its class lives in pyspark.sql.connect, as the real one's."""
+    url = type("Url", (), {"hostname": host})()
+    cls = type("SparkSession", (), {"__module__": "pyspark.sql.connect.session"})
+    spark = cls()
+    spark.conf = Conf({"spark.master": master})
+    spark.client = type("Client", (), {"_builder": type("Builder", (), {"url": url})()})()
+    return spark
+
+
+def test_a_local_temporary_block_store_only_where_every_executor_is_on_this_machine(monkeypatch):
+    from sparkw2v.trainer import _executors_share_this_machine
+
+    monkeypatch.delenv("SPARK_LOCAL_REMOTE", raising=False)
+    classic = type("SparkSession", (), {"__module__": "pyspark.sql.session"})()
+    assert _executors_share_this_machine(classic, "local[2]")
+    assert not _executors_share_this_machine(classic, "spark://10.0.0.1:7077")
+    assert _executors_share_this_machine(_connect_session("localhost"), "local[2]")
+    assert _executors_share_this_machine(_connect_session("127.0.0.1"), "local[*]")
+    assert not _executors_share_this_machine(_connect_session("db.example.com"), "local[2]")  # a server elsewhere
+    assert not _executors_share_this_machine(_connect_session("localhost", "yarn"), "yarn")
+    monkeypatch.setenv("SPARK_LOCAL_REMOTE", "1")  # pyspark started the Connect server in this process
+    assert _executors_share_this_machine(_connect_session("localhost"), "local[2]")
+
+
+def test_training_without_a_work_directory_from_a_remote_connect_server_is_refused(monkeypatch):
+    from sparkw2v.trainer import train_tokens
+
+    monkeypatch.delenv("SPARK_LOCAL_REMOTE", raising=False)
+    tokens = type("Tokens", (), {"sparkSession": _connect_session("db.example.com")})()
+    with pytest.raises(ConfigError, match=r"Spark Connect server on another machine\) needs a work directory .*"
+                                          r"give work_dir \(--work-dir, or tempDir of sparkw2v.ml.Word2Vec\)"):
+        train_tokens(tokens, TrainConfig())
