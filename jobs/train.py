@@ -1,66 +1,10 @@
-"""spark-submit jobs/train.py --input PARQUET --output MODEL_DIR [--config conf/default.toml] [--flags]
-python jobs/train.py --remote sc://HOST:PORT ... (Spark Connect; or SPARK_REMOTE=sc://HOST:PORT)
+"""The spark-submit entry point of ``sparkw2v train`` (``sparkw2v/commands/train.py``, where its
+documentation is): ``spark-submit jobs/train.py ...`` = ``sparkw2v train ...``."""
 
-Trains skip-gram negative-sampling embeddings on the Parquet text at --input and writes
-MODEL_DIR/embeddings/, MODEL_DIR/context_embeddings/, MODEL_DIR/metadata.json and, last,
-MODEL_DIR/_SUCCESS. Every configuration key has a flag (--vector-size, --window, ...).
-"""
-
-from __future__ import annotations
-
-import argparse
 import sys
 
-from sparkw2v import cli, storage
-from sparkw2v.config import add_config_arguments, load_config, overrides_from_args
-from sparkw2v.pipeline import train_model_dir
-from sparkw2v.session import build_session
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = cli.ArgumentParser("train", description=__doc__)
-    parser.add_argument("--input", type=cli.path_arg, required=True, help="Parquet file or directory of text")
-    parser.add_argument("--output", type=cli.path_arg, required=True, help="model directory to write")
-    parser.add_argument("--config", type=cli.path_arg, help="TOML file of settings (see conf/default.toml)")
-    parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
-    cli.add_remote_argument(parser)
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing model directory once the new one is complete")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an unfinished run from its last checkpoint (same settings)")
-    parser.add_argument("--work-dir", type=cli.path_arg,
-                        help="where the blocks of W and W' live while training, in a subdirectory of their "
-                        "own (only that is removed; default MODEL_DIR.partial/_blocks; a directory the driver "
-                        "and every executor reach)")
-    parser.add_argument("--verbose", action="store_true", help="show Spark's own log too")
-    add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    cli.setup(args.verbose)
-    return cli.run("train", lambda: _train(args), interrupted=lambda: after_interrupt(args.output))
-
-
-def _train(args: argparse.Namespace) -> int:
-    config = load_config(args.config, overrides_from_args(args))
-    spark = build_session("sparkw2v-train", args.master, remote=args.remote)
-    summary = train_model_dir(spark, args.input, args.output, config, overwrite=args.overwrite,
-                              resume=args.resume, work_dir=args.work_dir)
-    cli.result(summary)
-    return 0
-
-
-def after_interrupt(output: str) -> str:
-    """What an interrupted run left, and how to go on: its OUTPUT.partial is kept exactly when
-    it holds a checkpoint to resume from (``pipeline.train_model_dir``)."""
-    partial = output.rstrip("/") + storage.PARTIAL
-    try:
-        fs, path = storage.url_to_fs(partial)
-        kept = fs.exists(path)
-    except Exception:  # the filesystem is failing: say nothing false
-        return f"whatever it trained is in {partial!r} if that exists: run the same command with --resume"
-    if kept:
-        return f"its checkpoint is kept in {partial!r}: run the same command with --resume to continue it"
-    return "nothing was kept (no checkpoint yet): run the same command again"
-
+from sparkw2v.commands.train import *  # noqa: F401,F403 - the job's main and helpers, for tests and callers
+from sparkw2v.commands.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

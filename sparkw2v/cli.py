@@ -23,7 +23,8 @@ from typing import Callable
 
 from .errors import SparkW2VError
 
-LOG4J2 = Path(__file__).resolve().parents[1] / "conf" / "log4j2.properties"
+# shipped inside the package (``conf/`` at the top of a checkout links here)
+LOG4J2 = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # exit status of a run stopped by Ctrl-C (SIGINT), as a shell reports it: 128 + 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT

@@ -8,7 +8,9 @@ int32, ``count`` int64, ``vector`` list<float32>. Loading needs only pyarrow and
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,11 @@ EMBEDDINGS = "embeddings"
 CONTEXT_EMBEDDINGS = "context_embeddings"
 METADATA = "metadata.json"
 MLLIB = "mllib"
+
+logger = logging.getLogger(__name__)
+
+_KEY_TYPES = (str, int, np.integer)  # a word, or an id
+_EXTENDED_KEY_TYPES = (str, int, np.integer, np.ndarray)  # ... or a vector
 
 TABLE_SCHEMA = pa.schema([
     pa.field("word", pa.string(), nullable=False),
@@ -159,14 +166,12 @@ def _same_type(found: pa.DataType, want: pa.DataType) -> bool:
     return found.equals(want)
 
 
-def model_vector_size(model_dir: str) -> int | None:
-    """The ``vector_size`` that ``model_dir/metadata.json`` records (``{"config": {"vector_size":
-    N}}``, as jobs/train.py writes it); None when it records none (a model written by hand with
-    :func:`write_model` and other metadata).
+def read_metadata(model_dir: str) -> dict:
+    """``model_dir/metadata.json`` as a dict.
 
     Raises:
-        ModelFormatError: metadata.json is not a JSON object, or its vector_size is not a
-            positive integer; the message names the model.
+        ModelFormatError: it cannot be read as JSON or is not a JSON object; the message names
+            the model.
     """
     try:
         meta = storage.read_json(model_dir, METADATA)
@@ -176,6 +181,19 @@ def model_vector_size(model_dir: str) -> int | None:
     if not isinstance(meta, dict):
         raise ModelFormatError(f"model {model_dir!r}: {METADATA} is not a JSON object: the model is damaged; "
                                "train it again")
+    return meta
+
+
+def model_vector_size(model_dir: str) -> int | None:
+    """The ``vector_size`` that ``model_dir/metadata.json`` records (``{"config": {"vector_size":
+    N}}``, as jobs/train.py writes it); None when it records none (a model written by hand with
+    :func:`write_model` and other metadata).
+
+    Raises:
+        ModelFormatError: metadata.json is not a JSON object, or its vector_size is not a
+            positive integer; the message names the model.
+    """
+    meta = read_metadata(model_dir)
     config = meta.get("config")
     size = config.get("vector_size") if isinstance(config, dict) else None
     if size is None:
@@ -239,7 +257,11 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Embeddings:
-    """Word vectors and their vocabulary (immutable).
+    """Word vectors and their vocabulary (immutable), queried in gensim 4's ``KeyedVectors``
+    dialect: ``kv[word]``, ``word in kv``, ``len(kv)``, ``index_to_key``, ``key_to_index``,
+    ``get_vector``, ``most_similar(positive, negative, topn)``, ``similar_by_vector``,
+    ``doesnt_match``, ... with gensim's semantics (an unknown word raises ``KeyError("Key 'w'
+    not present")``; query words are excluded); :meth:`to_gensim` gives gensim's own object.
 
     Attributes:
         words: tuple of V str, by descending count (id = position).
@@ -291,7 +313,7 @@ class Embeddings:
 
     @property
     def index(self) -> dict[str, int]:
-        """word -> id."""
+        """word -> id (the same dict as :attr:`key_to_index`)."""
         cached = self.__dict__.get("_index")
         if cached is None:
             cached = {w: i for i, w in enumerate(self.words)}
@@ -308,25 +330,274 @@ class Embeddings:
 
     def vector(self, word: str) -> np.ndarray:
         """(N,) float32 vector of ``word``; KeyError if it is not in the vocabulary."""
-        return self.vectors[self.index[word]]
+        return self.vectors[self.get_index(word)]
 
-    def similarity(self, a: str, b: str) -> float:
-        """Cosine similarity of two words."""
-        u = self.unit()
-        return float(u[self.index[a]] @ u[self.index[b]])
+    # gensim's KeyedVectors dialect (gensim 4.x names and semantics; see the module doc of
+    # gensim.models.keyedvectors). Keys are words; an int in 0..V-1 is taken as an index, as
+    # gensim does.
 
-    def most_similar(self, word: str, k: int = 10) -> list[tuple[str, float]]:
-        """The k words of highest cosine similarity to ``word`` (itself excluded)."""
+    @property
+    def index_to_key(self) -> list[str]:
+        """The V words by id (gensim's ``index_to_key``; do not modify it)."""
+        cached = self.__dict__.get("_index_to_key")
+        if cached is None:
+            cached = list(self.words)
+            object.__setattr__(self, "_index_to_key", cached)
+        return cached
+
+    @property
+    def key_to_index(self) -> dict[str, int]:
+        """word -> id (gensim's ``key_to_index``; do not modify it)."""
+        return self.index
+
+    @property
+    def vector_size(self) -> int:
+        """N, the number of components of a vector."""
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, key) -> bool:
+        return self.has_index_for(key)
+
+    def __getitem__(self, key_or_keys) -> np.ndarray:
+        """``kv[word]``: (N,) float32 (read-only); ``kv[[w1, w2, ...]]``: (n, N) float32.
+
+        Raises:
+            KeyError: ``Key 'w' not present``, for a word outside the vocabulary.
+        """
+        if isinstance(key_or_keys, _KEY_TYPES):
+            return self.get_vector(key_or_keys)
+        return np.vstack([self.get_vector(key) for key in key_or_keys])
+
+    def has_index_for(self, key) -> bool:
+        """Whether ``key`` is a word of the vocabulary (or an index 0..V-1)."""
+        return self.get_index(key, -1) >= 0
+
+    def get_index(self, key, default: int | None = None) -> int:
+        """The id (row of :attr:`vectors`) of word ``key``; an int 0..V-1 is returned as is.
+
+        Raises:
+            KeyError: ``Key 'w' not present``, when absent and no ``default`` is given.
+        """
+        i = self.index.get(key, -1) if isinstance(key, str) else -1
+        if i >= 0:
+            return i
+        if isinstance(key, (int, np.integer)) and 0 <= key < len(self.words):
+            return int(key)
+        if default is not None:
+            return default
+        raise KeyError(f"Key '{key}' not present")
+
+    def get_vector(self, key, norm: bool = False) -> np.ndarray:
+        """(N,) float32 vector of ``key`` (read-only view); ``norm``: scaled to unit length.
+
+        Raises:
+            KeyError: ``Key 'w' not present``.
+        """
+        i = self.get_index(key)
+        out = (self.unit() if norm else self.vectors)[i]
+        out.setflags(write=False)
+        return out
+
+    def get_vecattr(self, key, attr: str) -> int:
+        """gensim's per-word attribute; only ``"count"`` (the corpus count, int) exists.
+
+        Raises:
+            KeyError: an unknown word, or an attribute other than ``"count"``.
+        """
+        if attr != "count":
+            raise KeyError(f"attribute {attr!r} does not exist: only 'count' is stored")
+        return int(self.counts[self.get_index(key)])
+
+    def get_normed_vectors(self) -> np.ndarray:
+        """(V, N) float32 unit rows, read-only (zero rows stay zero; gensim gives NaN there)."""
+        out = self.unit().view()
+        out.setflags(write=False)
+        return out
+
+    def similarity(self, w1, w2) -> float:
+        """Cosine similarity of two words.
+
+        Raises:
+            KeyError: ``Key 'w' not present``.
+        """
         u = self.unit()
-        return self._top(u @ u[self.index[word]], k, {self.index[word]})
+        return float(u[self.get_index(w1)] @ u[self.get_index(w2)])
+
+    def distance(self, w1, w2) -> float:
+        """Cosine distance, 1 - :meth:`similarity`."""
+        return 1.0 - self.similarity(w1, w2)
+
+    def n_similarity(self, ws1, ws2) -> float:
+        """Cosine similarity of the means of two word lists (raw vectors averaged, as gensim).
+
+        Raises:
+            ZeroDivisionError: a list is empty (as gensim).
+            KeyError: a word is not in the vocabulary (gensim skips it silently).
+        """
+        if not (len(ws1) and len(ws2)):
+            raise ZeroDivisionError("At least one of the passed list is empty.")
+        m1, m2 = (_unit_rows(self[list(ws)].mean(axis=0, keepdims=True))[0] for ws in (ws1, ws2))
+        return float(m1 @ m2)
+
+    def most_similar(self, positive=None, negative=None, topn: int | None = 10, clip_start: int = 0,
+                     clip_end: int | None = None, restrict_vocab: int | None = None):
+        """The ``topn`` words nearest (cosine) to the mean of the unit vectors of ``positive``
+        (weight +1) and ``negative`` (weight -1) words, the query words excluded: gensim's
+        ``most_similar`` (3CosAdd for ``positive=[b, c], negative=[a]``).
+
+        Args:
+            positive, negative: a word, a (N,) vector, or a list of words, vectors (taken as
+                given, not normalised) or ``(word, weight)`` pairs.
+            topn: how many; None returns the (clip_end - clip_start,) float32 scores of every
+                word instead (query words included); < 1 returns [].
+            clip_start, clip_end, restrict_vocab: search ids clip_start..clip_end-1 only;
+                ``restrict_vocab=n`` means the n most frequent words (ids 0..n-1).
+
+        The sparkw2v 0.1 form ``most_similar(word, k)`` still works: an int given as
+        ``negative`` is taken as ``topn`` (``negative=[i]`` for the word of id i).
+
+        Returns:
+            [(word, cosine similarity float)] best first.
+
+        Raises:
+            KeyError: ``Key 'w' not present in vocabulary``.
+            ValueError: no query given, or a vector of other than N components.
+            TypeError: an int as ``negative`` together with ``topn``.
+        """
+        if isinstance(negative, (int, np.integer)) and not isinstance(negative, bool):
+            if topn != 10:
+                raise TypeError("most_similar: give topn once (most_similar(word, k) is the old form of "
+                                "most_similar(word, topn=k))")
+            topn, negative = int(negative), None
+        if isinstance(topn, Integral) and topn < 1:
+            return []
+        clip_end = clip_end or len(self.words)
+        if restrict_vocab:
+            clip_start, clip_end = 0, restrict_vocab
+        mean, exclude = self._query(positive, negative)
+        scores = self.unit()[clip_start:clip_end] @ mean
+        if not topn:
+            return scores
+        return self._top(scores, topn, [i - clip_start for i in exclude], offset=clip_start)
+
+    def similar_by_word(self, word, topn: int | None = 10, restrict_vocab: int | None = None):
+        """``most_similar(positive=[word], topn, restrict_vocab)``."""
+        return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
+
+    similar_by_key = similar_by_word
+
+    def similar_by_vector(self, vector, topn: int | None = 10, restrict_vocab: int | None = None):
+        """The ``topn`` words nearest (cosine) to ``vector`` ((N,) floats); nothing excluded.
+
+        Raises:
+            ValueError: ``vector`` has other than N components.
+        """
+        return self.most_similar(positive=[self._as_vector(vector)], topn=topn, restrict_vocab=restrict_vocab)
+
+    def most_similar_cosmul(self, positive=None, negative=None, topn: int | None = 10,
+                            restrict_vocab: int | None = None):
+        """3CosMul (Levy and Goldberg 2014): the ``topn`` words w maximising
+        prod_p s(w, p) / (prod_n s(w, n) + 1e-6), s = (1 + cos) / 2, query words excluded, as
+        gensim's ``most_similar_cosmul``. Vectors given are normalised (gensim uses them as
+        given) and ``restrict_vocab`` is honoured (gensim 4.4 ignores it).
+
+        Raises:
+            KeyError: ``Key 'w' not present``.
+            ValueError: no positive word.
+        """
+        if isinstance(topn, Integral) and topn < 1:
+            return []
+        positive, negative = _as_list(positive), _as_list(negative)
+        if not positive:
+            raise ValueError("most_similar_cosmul needs at least one positive word")
+        units = self.unit()[:restrict_vocab or len(self.words)]
+        exclude = [self.get_index(k) for k in positive + negative if not isinstance(k, np.ndarray)]
+
+        def shifted(key):
+            term = (_unit_rows(self._as_vector(key)[None, :])[0] if isinstance(key, np.ndarray)
+                    else self.get_vector(key, norm=True))
+            return (1 + units @ term) / 2
+
+        denominator = np.prod([shifted(k) for k in negative], axis=0) if negative else 1.0
+        scores = np.prod([shifted(k) for k in positive], axis=0) / (denominator + 1e-6)
+        if not topn:
+            return scores
+        return self._top(scores, topn, exclude)
 
     def analogy(self, a: str, b: str, c: str, k: int = 1) -> list[tuple[str, float]]:
         """a is to b as c is to ?: top k by 3CosAdd, cos(w, b - a + c) over unit vectors
-        (Mikolov et al. 2013a), a, b and c excluded."""
-        u = self.unit()
-        ia, ib, ic = self.index[a], self.index[b], self.index[c]
-        query = _unit_rows((u[ib] - u[ia] + u[ic])[None, :])[0]
-        return self._top(u @ query, k, {ia, ib, ic})
+        (Mikolov et al. 2013a), a, b and c excluded; ``most_similar(positive=[b, c],
+        negative=[a], topn=k)``."""
+        return self.most_similar(positive=[b, c], negative=[a], topn=k)
+
+    def rank_by_centrality(self, words, use_norm: bool = True) -> list[tuple[float, str]]:
+        """[(cosine to the centroid, word)] most central first; words outside the vocabulary
+        are skipped with a warning (gensim's ``rank_by_centrality``).
+
+        Raises:
+            ValueError: no word of ``words`` is in the vocabulary.
+        """
+        used = [w for w in words if w in self]
+        if len(used) != len(words):
+            logger.warning("vectors for words %s are not present in the model, ignoring these words",
+                           set(words) - set(used))
+        if not used:
+            raise ValueError("cannot select a word from an empty list")
+        vectors = np.vstack([self.get_vector(w, norm=use_norm) for w in used])
+        mean = _unit_rows(vectors.mean(axis=0, keepdims=True))[0]
+        return sorted(zip((float(d) for d in vectors @ mean), used), reverse=True)
+
+    def doesnt_match(self, words) -> str:
+        """The word of ``words`` farthest (cosine) from the mean of their unit vectors; words
+        outside the vocabulary are skipped with a warning, as gensim.
+
+        Raises:
+            ValueError: no word of ``words`` is in the vocabulary.
+        """
+        return self.rank_by_centrality(words)[-1][1]
+
+    def distances(self, word_or_vector, other_words=()) -> np.ndarray:
+        """(n,) cosine distances from a word or (N,) vector to ``other_words`` (default: every
+        word, itself included).
+
+        Raises:
+            KeyError: ``Key 'w' not present``.
+        """
+        query = (self.get_vector(word_or_vector, norm=True) if isinstance(word_or_vector, _KEY_TYPES)
+                 else _unit_rows(self._as_vector(word_or_vector)[None, :])[0])
+        rows = self.unit() if not len(other_words) else self.unit()[[self.get_index(w) for w in other_words]]
+        return 1 - rows @ query
+
+    def closer_than(self, key1, key2) -> list[str]:
+        """The words closer (cosine) to ``key1`` than ``key2`` is, ``key1`` excluded."""
+        d = self.distances(key1)
+        i1, i2 = self.get_index(key1), self.get_index(key2)
+        return [self.words[i] for i in np.flatnonzero(d < d[i2]) if i != i1]
+
+    def rank(self, key1, key2) -> int:
+        """1 + the number of words closer to ``key1`` than ``key2`` is (1: its nearest)."""
+        return len(self.closer_than(key1, key2)) + 1
+
+    def to_gensim(self):
+        """A ``gensim.models.KeyedVectors`` with the same words (same order), float32 vectors
+        (a copy) and counts (``get_vecattr(word, "count")``).
+
+        Raises:
+            ImportError: gensim is not installed (``pip install gensim``).
+        """
+        try:
+            from gensim.models import KeyedVectors
+        except ImportError:
+            raise ImportError("Embeddings.to_gensim needs gensim: pip install gensim "
+                              "(or the 'bench' extra: pip install 'sparkw2v[bench]')") from None
+        kv = KeyedVectors(self.vector_size, count=0, dtype=np.float32)
+        kv.add_vectors(list(self.words), np.array(self.vectors, dtype=np.float32))
+        for word, count in zip(self.words, self.counts.tolist()):
+            kv.set_vecattr(word, "count", count)
+        return kv
 
     def evaluate(self, analogies: str | None = None, similarity: tuple[str, ...] | list[str] = (),
                  restrict_vocab: int = 30000) -> dict:
@@ -348,13 +619,55 @@ class Embeddings:
             out.setdefault("similarity", {})[path] = similarity_correlation(self, path)
         return out
 
-    def _top(self, scores: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
+    def _as_vector(self, vector) -> np.ndarray:
+        """``vector`` as (N,) float32; ValueError naming the shape when it is not one."""
+        v = np.asarray(vector, dtype=np.float32)
+        if v.shape != (self.vector_size,):
+            raise ValueError(f"a query vector must have shape ({self.vector_size},), the model's vector_size; "
+                             f"got {v.shape}")
+        return v
+
+    def _query(self, positive, negative) -> tuple[np.ndarray, list[int]]:
+        """gensim's ``most_similar`` query: the weighted sum of the unit vectors of the words and
+        the vectors as given, scaled to unit length ((N,) float32; the direction of gensim's
+        weighted mean), and the ids of the words."""
+        terms = [(k, 1.0) for k in _as_list(positive)] + [(k, -1.0) for k in _as_list(negative)]
+        terms = [t if isinstance(t[0], _EXTENDED_KEY_TYPES) else (t[0][0], float(t[0][1])) for t in terms]
+        if not terms:
+            raise ValueError("most_similar needs a word or vector: give positive=[...] and/or negative=[...]")
+        mean = np.zeros(self.vector_size, np.float32)
+        exclude = []
+        for key, weight in terms:
+            if isinstance(key, np.ndarray):
+                mean += weight * self._as_vector(key)
+                continue
+            if not self.has_index_for(key):
+                raise KeyError(f"Key '{key}' not present in vocabulary")
+            exclude.append(self.get_index(key))
+            mean += weight * self.unit()[exclude[-1]]
+        return _unit_rows(mean[None, :])[0].astype(np.float32), exclude
+
+    def _top(self, scores: np.ndarray, k: int, exclude, offset: int = 0) -> list[tuple[str, float]]:
+        """The k best (word, score) of ``scores``, the scores of ids offset, offset + 1, ...;
+        ``exclude``: positions in ``scores`` to leave out (those outside it ignored)."""
         scores = scores.astype(np.float64, copy=True)
-        for i in exclude:
-            scores[i] = -np.inf
-        k = min(k, len(scores) - len(exclude))
+        gone = [i for i in set(exclude) if 0 <= i < len(scores)]
+        scores[gone] = -np.inf
+        k = min(int(k), len(scores) - len(gone))
         if k <= 0:
             return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.words[i], float(scores[i])) for i in top]
+        return [(self.words[offset + i], float(scores[i])) for i in top]
+
+
+def _as_list(value) -> list:
+    """gensim's ``_ensure_list``: None -> [], a key or (N,) vector -> [it], a (n, N) array -> its
+    rows, a list as is."""
+    if value is None:
+        return []
+    if isinstance(value, _KEY_TYPES) or (isinstance(value, np.ndarray) and value.ndim == 1):
+        return [value]
+    if isinstance(value, np.ndarray) and value.ndim == 2:
+        return list(value)
+    return list(value)

@@ -910,3 +910,22 @@ class Staging:
         return OutputExistsError(f"{self.url!r} changed while this run worked ({why}): it is left as it is, and "
                                  f"this run's complete result is kept in {self.partial!r}: move it where you want "
                                  f"it{extra}")
+
+
+def check_output_directory(out: str, what: str, files, overwrite: bool) -> None:
+    """Refuse an output directory ``out`` (of ``what``, e.g. "the report") that is a file, or
+    exists and is not empty without ``overwrite`` (which replaces only ``files`` in it).
+
+    Raises:
+        InputError: ``out`` is a file.
+        OutputExistsError: ``out`` is a non-empty directory and ``overwrite`` is False.
+    """
+    from .errors import InputError, OutputExistsError
+
+    fs, path = url_to_fs(out)
+    if fs.exists(path) and not fs.isdir(path):
+        raise InputError(f"--out {out!r} is a file: give a directory for {what}")
+    if fs.isdir(path) and fs.ls(path) and not overwrite:
+        raise OutputExistsError(f"--out {out!r} exists and is not empty; pass --overwrite to replace the files of "
+                                f"{what} in it ({', '.join(files)}; nothing else is touched) or choose another "
+                                "directory")

@@ -4,8 +4,9 @@ Layout (word2vec.c, ``save_vocab``/``output_file``): a header line ``"V N\\n"``,
 entry per word in file order (the C tool writes descending frequency):
 - text: ``word v_1 ... v_N\\n`` with decimal floats;
 - binary: ``word `` followed by N little-endian float32 (4 N bytes) and ``\\n``.
-Both are read by gensim's ``KeyedVectors.load_word2vec_format``. Files go through fsspec
-(compression by extension, e.g. ``.gz``).
+Both are read by gensim's ``KeyedVectors.load_word2vec_format``. The vocabulary with counts
+goes in a separate file (``fvocab``: gensim's name; the C tool's ``-save-vocab``), one
+``word count\n`` line per word. Files go through fsspec (compression by extension, e.g. ``.gz``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ from .embeddings import Embeddings
 from .errors import InputError
 
 
-def save_word2vec_format(emb: Embeddings, url: str, binary: bool = False) -> None:
+def save_word2vec_format(emb: Embeddings, url: str, binary: bool = False, fvocab: str | None = None) -> None:
     """Write ``emb`` to ``url`` in the C tool's text or binary format.
+
+    Args:
+        fvocab: path or URL where to write the vocabulary with counts too (``word count`` per
+            line, in the vectors' order), as gensim's ``save_word2vec_format(fvocab=...)`` and
+            the C tool's ``-save-vocab``; gensim reads the counts back with
+            ``KeyedVectors.load_word2vec_format(url, fvocab=...)``.
 
     Raises:
         ValueError: a word is empty or contains whitespace (the format cannot hold it).
@@ -37,19 +44,27 @@ def save_word2vec_format(emb: Embeddings, url: str, binary: bool = False) -> Non
                 fh.write(word.encode("utf-8") + b" " + vec.tobytes() + b"\n")
             else:
                 fh.write((word + " " + " ".join(repr(float(x)) for x in vec) + "\n").encode("utf-8"))
+    if fvocab is not None:
+        with fsspec.open(fvocab, "wb", compression="infer") as fh:
+            fh.write("".join(f"{w} {int(c)}\n" for w, c in zip(emb.words, emb.counts.tolist())).encode("utf-8"))
 
 
-def load_word2vec_format(url: str, binary: bool = False, max_bytes: int = 0) -> Embeddings:
-    """Read a C-tool vector file into :class:`Embeddings` (counts unknown: all 0, file order kept).
+def load_word2vec_format(url: str, binary: bool = False, max_bytes: int = 0,
+                         fvocab: str | None = None) -> Embeddings:
+    """Read a C-tool vector file into :class:`Embeddings` (file order kept).
 
     Args:
+        fvocab: path or URL of the vocabulary with counts (``word count`` per line, as
+            :func:`save_word2vec_format`, gensim and the C tool's ``-save-vocab`` write it);
+            without it the counts are unknown: all 0.
         max_bytes: refuse a header announcing vectors of more bytes than this (0: the memory
             the machine has), rather than running out of memory allocating them.
 
     Raises:
         InputError: a missing file, a bad header, vectors larger than ``max_bytes``, a
             truncated file, a line with the wrong number of values or one that is not a
-            number, or a word that is not UTF-8.
+            number, or a word that is not UTF-8; an ``fvocab`` file that is missing, has a
+            line other than ``word count`` or lacks a word of the vectors.
     """
     try:
         handle = fsspec.open(url, "rb", compression="infer").open()
@@ -57,9 +72,47 @@ def load_word2vec_format(url: str, binary: bool = False, max_bytes: int = 0) -> 
         raise InputError(f"{url!r} does not exist") from None
     with handle as fh:
         try:
-            return _read_vectors(url, fh, binary, max_bytes)
+            emb = _read_vectors(url, fh, binary, max_bytes)
         except (OSError, EOFError) as exc:  # a damaged gzip or bz2 stream, say
             raise InputError(f"{url!r} cannot be read: {exc}") from None
+    if fvocab is None:
+        return emb
+    counts = read_vocab_counts(fvocab)
+    missing = [w for w in emb.words if w not in counts]
+    if missing:
+        raise InputError(f"vocabulary file {fvocab!r} gives no count for {len(missing)} word(s) of {url!r} "
+                         f"(e.g. {missing[0]!r}): is it the vocabulary of another vector file?")
+    return Embeddings(emb.words, np.array([counts[w] for w in emb.words], np.int64), emb.vectors)
+
+
+def read_vocab_counts(url: str) -> dict[str, int]:
+    """word -> count from a ``word count`` per line file (gensim's ``fvocab``, the C tool's
+    ``-save-vocab``); a word given twice keeps its last count, as gensim.
+
+    Raises:
+        InputError: a missing or unreadable file, or a line other than a word and a
+            non-negative integer (naming the line).
+    """
+    try:
+        handle = fsspec.open(url, "rb", compression="infer").open()
+    except FileNotFoundError:
+        raise InputError(f"vocabulary file {url!r} does not exist") from None
+    counts: dict[str, int] = {}
+    with handle as fh:
+        try:
+            for number, raw in enumerate(fh, 1):
+                try:
+                    parts = raw.decode("utf-8").split()
+                except UnicodeDecodeError:
+                    raise InputError(f"vocabulary file {url!r}, line {number}: not UTF-8 text") from None
+                if not parts:
+                    continue
+                if len(parts) != 2 or not (parts[1].isascii() and parts[1].isdigit()):
+                    raise InputError(f"vocabulary file {url!r}, line {number}: {raw[:80]!r} is not 'word count'")
+                counts[parts[0]] = int(parts[1])
+        except (OSError, EOFError) as exc:
+            raise InputError(f"vocabulary file {url!r} cannot be read: {exc}") from None
+    return counts
 
 
 def _read_vectors(url: str, fh, binary: bool, max_bytes: int) -> Embeddings:

@@ -79,3 +79,51 @@ def test_missing_or_damaged_compressed_vector_files(tmp_path):
     (tmp_path / "cut.txt.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(InputError, match="cannot be read"):
         load_word2vec_format(str(tmp_path / "cut.txt.gz"))
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_fvocab_keeps_the_counts(tmp_path, binary, suffix):
+    emb = sample()
+    vectors, vocab = str(tmp_path / f"v.bin{suffix}"), str(tmp_path / f"v.vocab{suffix}")
+    save_word2vec_format(emb, vectors, binary=binary, fvocab=vocab)
+    back = load_word2vec_format(vectors, binary=binary, fvocab=vocab)
+    assert back.words == emb.words
+    np.testing.assert_array_equal(back.counts, [9, 5, 3, 1])
+    np.testing.assert_array_equal(back.vectors, emb.vectors)
+    assert load_word2vec_format(vectors, binary=binary).counts.tolist() == [0, 0, 0, 0]  # as before
+
+
+def test_fvocab_is_the_c_tools_save_vocab_format(tmp_path):
+    save_word2vec_format(sample(), str(tmp_path / "v.txt"), fvocab=str(tmp_path / "v.vocab"))
+    assert (tmp_path / "v.vocab").read_text(encoding="utf-8") == "the 9\nnaïve 5\nx 3\ndon 1\n"
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_gensim_reads_our_counts_and_we_read_its(tmp_path, binary):
+    keyed = pytest.importorskip("gensim.models.keyedvectors", reason="gensim (extra 'bench') not installed")
+    emb = sample()
+    save_word2vec_format(emb, str(tmp_path / "ours"), binary=binary, fvocab=str(tmp_path / "ours.vocab"))
+    kv = keyed.KeyedVectors.load_word2vec_format(str(tmp_path / "ours"), binary=binary,
+                                                 fvocab=str(tmp_path / "ours.vocab"))
+    assert [kv.get_vecattr(w, "count") for w in kv.index_to_key] == [9, 5, 3, 1]
+    kv.set_vecattr("x", "count", 4)
+    kv.save_word2vec_format(str(tmp_path / "theirs"), binary=binary, fvocab=str(tmp_path / "theirs.vocab"))
+    back = load_word2vec_format(str(tmp_path / "theirs"), binary=binary, fvocab=str(tmp_path / "theirs.vocab"))
+    assert dict(zip(back.words, back.counts.tolist())) == {"the": 9, "naïve": 5, "x": 4, "don": 1}
+
+
+@pytest.mark.parametrize("vocab, message", [
+    (None, "vocabulary file .* does not exist"),
+    ("the 9\nnaïve 5\nx 3\n", r"gives no count for 1 word\(s\) .* \(e.g. 'don'\)"),
+    ("the 9\nnaïve five\n", "line 2: .* is not 'word count'"),
+    ("the 9 extra\n", "line 1: .* is not 'word count'"),
+    ("the -9\n", "line 1: .* is not 'word count'"),
+    ("the 9\n\xff 5\n", "line 2: not UTF-8 text"),
+])
+def test_bad_vocabulary_files_are_input_errors(tmp_path, vocab, message):
+    save_word2vec_format(sample(), str(tmp_path / "v.txt"))
+    if vocab is not None:
+        (tmp_path / "v.vocab").write_bytes(vocab.encode("utf-8").replace(b"\xc3\xbf", b"\xff"))
+    with pytest.raises(InputError, match=message):
+        load_word2vec_format(str(tmp_path / "v.txt"), fvocab=str(tmp_path / "v.vocab"))
