@@ -221,21 +221,32 @@ def run(job: str, body: Callable[[], int],
     except SparkW2VError as exc:
         return error(job, str(exc))
     except KeyboardInterrupt:
-        _STATE["interrupted"] = True
-        stopper = _STATE.pop("stopper", None)
-        if stopper is not None:
-            stopper.join(timeout=10)  # the JVM's log is off before the driver goes away
-        try:
-            advice = interrupted() if callable(interrupted) else interrupted
-        except Exception as exc:  # pragma: no cover - the advice must not hide the interrupt
-            advice = f"({exc})"
-        write_stderr(f"{job}: interrupted (Ctrl-C); {advice}")
-        return EXIT_INTERRUPTED
+        return _interrupted(job, interrupted)
     except OSError as exc:
         line = describe_os_error(exc)
         if line is None:
             raise
         return error(job, line)
+    except Exception:
+        # Ctrl-C while py4j waited for the JVM: the KeyboardInterrupt is this error's context
+        # (e.g. Py4JNetworkError "Answer from Java side is empty" as the gateway goes away)
+        if _STATE["interrupted"]:
+            return _interrupted(job, interrupted)
+        raise
+
+
+def _interrupted(job: str, interrupted: Callable[[], str] | str) -> int:
+    """The end of a run stopped by Ctrl-C: one line with the advice, exit status 130."""
+    _STATE["interrupted"] = True
+    stopper = _STATE.pop("stopper", None)
+    if stopper is not None:
+        stopper.join(timeout=10)  # the JVM's log is off before the driver goes away
+    try:
+        advice = interrupted() if callable(interrupted) else interrupted
+    except Exception as exc:  # pragma: no cover - the advice must not hide the interrupt
+        advice = f"({exc})"
+    write_stderr(f"{job}: interrupted (Ctrl-C); {advice}")
+    return EXIT_INTERRUPTED
 
 
 class ArgumentParser(argparse.ArgumentParser):

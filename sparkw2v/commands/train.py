@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the blocks of W and W' live while training, in a subdirectory of their "
                         "own (only that is removed; default MODEL_DIR.partial/_blocks; a directory the driver "
                         "and every executor reach)")
-    parser.add_argument("--no-report", action="store_true",
-                        help="do not write the report (MODEL_DIR.report: plots of the run, written when "
-                        "matplotlib, the 'report' extra, is installed)")
+    parser.add_argument("--report", action="store_true",
+                        help="also write the report (MODEL_DIR.report, beside the model: plots of the run; "
+                        "needs matplotlib, the 'report' extra) and log its path")
     parser.add_argument("--verbose", action="store_true", help="show Spark's own log too")
     add_config_arguments(parser)
     args = parser.parse_args(argv)
@@ -51,19 +51,21 @@ def _train(args: argparse.Namespace) -> int:
     spark = build_session("sparkw2v-train", args.master, remote=args.remote)
     summary = train_model_dir(spark, args.input, args.output, config, overwrite=args.overwrite,
                               resume=args.resume, work_dir=args.work_dir)
-    if not args.no_report:
+    if args.report:
         summary["report"] = write_report_quietly(args.output, args.overwrite)
     cli.result(summary)
     return 0
 
 
 def write_report_quietly(output: str, overwrite: bool) -> str | None:
-    """The run's report (``sparkw2v.report``, beside the model in ``OUTPUT.report``) when
-    matplotlib is installed: its index.html, logged; None without matplotlib, or with a warning
-    line when it cannot be written (the model is complete either way)."""
+    """The run's report (``sparkw2v.report``, beside the model in ``OUTPUT.report``; asked for
+    with --report, never by default: it is a directory of its own beside the output) when
+    matplotlib is installed: its index.html, logged; None with a warning line without
+    matplotlib or when it cannot be written (the model is complete either way)."""
     from sparkw2v import report
 
     if not report.matplotlib_available():
+        log.warning("no report: it needs matplotlib (pip install 'sparkw2v[report]')")
         return None
     try:
         written = report.write_report(output, overwrite=overwrite)
