@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the wheel, install it alone into a fresh virtualenv outside the checkout, and run
-# `sparkw2v prepare`, `train`, `evaluate` from there on the first ~1M tokens of the real corpus
+# `sparkw2v prepare`, `train`, `evaluate` from there on the first ~350k tokens of the real corpus
 # (what a user gets from `pip install sparkw2v-*.whl`: the command, conf/ inside the package).
 # Usage: bash jobs/check_wheel.sh [N_CHARS]   (CI runs it after the tests; needs ../shared/data)
 set -euo pipefail
@@ -8,7 +8,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${SPARKW2V_SHARED:-$repo/../shared}
 corpus="$shared/data/gutenberg_text8style.gz"
 eval_dir="$shared/data/eval"
-chars=${1:-5400000}
+chars=${1:-2000000}
 if [ ! -f "$corpus" ]; then
     echo "check_wheel: skipped: $corpus is absent (the real corpus lives in ../shared/data)" >&2
     exit 0

@@ -23,7 +23,9 @@ import pytest
 
 from tests.conftest import spark_mode
 
-pytestmark = pytest.mark.spark
+# once: the W' ring is executor-side code, the same on both modes (the Connect pass keeps
+# test_training.py's bitwise equality with the in-process engine)
+pytestmark = [pytest.mark.spark, pytest.mark.once]
 
 REPO = Path(__file__).resolve().parents[2]
 
