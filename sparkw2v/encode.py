@@ -136,14 +136,18 @@ def binary_values(column, dtype) -> list:
 
 
 def binary_column(arrays: list):
-    """numpy arrays -> one pyarrow binary array of their bytes (one value each, one copy)."""
+    """numpy arrays -> one pyarrow binary array of their bytes (one value each, one copy).
+
+    Raises:
+        ValueError: the arrays hold 2 GiB or more in all (int32 offsets).
+    """
     import pyarrow as pa
 
     sizes = np.fromiter((a.nbytes for a in arrays), np.int64, count=len(arrays))
     offsets = np.zeros(len(arrays) + 1, np.int64)
     np.cumsum(sizes, out=offsets[1:])
-    if offsets[-1] >= 2**31:
-        return pa.array([a.tobytes() for a in arrays], pa.large_binary()).cast(pa.binary())  # raises: too big
+    if offsets[-1] >= 2**31:  # pragma: no cover - a shard's pairs are bounded by WORDS_PER_SHARD
+        raise ValueError(f"{int(offsets[-1])} bytes are too many for one Arrow binary column (< 2 GiB)")
     data = np.concatenate([a.view(np.uint8).ravel() for a in arrays]) if arrays else np.zeros(0, np.uint8)
     return pa.Array.from_buffers(pa.binary(), len(arrays),
                                  [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])

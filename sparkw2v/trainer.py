@@ -87,6 +87,7 @@ class TrainResult:
     cycles: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    vocabulary: VocabularyFile | None = None  # the vocabulary file the executors read (in ``store``)
 
     def layouts(self) -> tuple[BlockLayout, BlockLayout]:
         """The layout the final blocks were trained in, and the one their rows are sorted by."""
@@ -116,7 +117,7 @@ class TrainResult:
         (``modelwriter.write_model_from_blocks``; ``spark``: the SparkSession, classic or Connect)."""
         from .modelwriter import write_model_from_blocks
 
-        vocabulary = self.store.write_vocabulary(self.vocab.words, self.vocab.counts)
+        vocabulary = self.vocabulary or self.store.write_vocabulary(self.vocab.words, self.vocab.counts)
         return write_model_from_blocks(spark, url, self.store, self.epochs_done, vocabulary, self.config.seed,
                                        self.config.sample, self.num_blocks, self.config.vector_size, metadata,
                                        mllib_params)
@@ -673,7 +674,7 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
         **{k: round(v, 3) for k, v in timings.items()},
         **train_stats,
     }
-    result = TrainResult(vocab, config, P, store, config.epochs, cycles, stats)
+    result = TrainResult(vocab, config, P, store, config.epochs, cycles, stats, vocabulary=vocabulary)
     if own_store:  # removed by close(), or when the result is collected
         result._cache["_cleanup"] = weakref.finalize(result, shutil.rmtree, work_dir, True)
     return result
