@@ -20,7 +20,8 @@ from .worker import EpochReport
 
 
 def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray, config: TrainConfig,
-                num_blocks: int) -> tuple[np.ndarray, np.ndarray, list[EpochReport]]:
+                num_blocks: int, start: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, list[EpochReport]]:
     """Train on encoded shards in this process.
 
     Args:
@@ -29,6 +30,8 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
         counts: (V,) int64 word counts (ids by descending count).
         config: the settings (``num_blocks`` is taken from the argument).
         num_blocks: P.
+        start: (W, W') (V, N) float32 to start from (a warm start's, by word id; copied);
+            default W from the seed (``kernel.init_rows``) and W' = 0.
 
     Returns:
         (W (V, N) float32, W' (V, N) float32, one EpochReport per epoch).
@@ -40,8 +43,11 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
     keep = keep_probabilities(counts, config.sample)
     schedule = Schedule(config.epochs, config.cycles_per_epoch, num_blocks, config.alpha, config.min_alpha, config.seed)
     settings = Settings(schedule, config.vector_size, config.window, config.negative, config.ns_exponent)
-    W_all = kernel.init_rows(np.arange(V, dtype=np.int64), config.vector_size, config.seed)
-    Wp_all = np.zeros_like(W_all)
+    if start is None:
+        W_all = kernel.init_rows(np.arange(V, dtype=np.int64), config.vector_size, config.seed)
+        Wp_all = np.zeros_like(W_all)
+    else:
+        W_all, Wp_all = (np.array(m, np.float32) for m in start)
     reports = []
     for epoch in range(config.epochs):
         plan = EpochPlan(settings, epoch, counts, keep)

@@ -20,7 +20,7 @@ import time
 
 from . import __version__, session, storage
 from .config import TrainConfig
-from .errors import OutputWriteError
+from .errors import OutputExistsError, OutputWriteError
 from .trainer import train
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ BLOCKS = "_blocks"  # inside the output directory while training
 
 
 def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *, overwrite: bool = False,
-                    resume: bool = False, work_dir: str | None = None) -> dict:
+                    resume: bool = False, work_dir: str | None = None, init_from: str | None = None) -> dict:
     """Train on the Parquet text at ``input_path`` and write the model directory ``output``.
 
     Args:
@@ -45,6 +45,9 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
             subdirectory (default: ``output.partial/_blocks``); a directory the driver and every
             executor reach, e.g. a faster filesystem than the output's. Only the run's
             subdirectory is removed once the model is complete.
+        init_from: warm start from this earlier model's vectors (``warmstart``). It may be
+            ``output`` itself with ``overwrite`` (it is read before anything replaces it), not
+            inside it nor around it.
 
     Returns:
         A summary: output, total_seconds, vocab_size, train_words_per_epoch, train_seconds,
@@ -63,13 +66,23 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
     storage.check_distinct(input_path, output)
     if work_dir:
         storage.check_distinct(input_path, work_dir, "work directory")
+    if init_from:
+        if storage.same_location(init_from, output):
+            if not overwrite and not resume:
+                raise OutputExistsError(f"--init-from and --output are both {output!r}: to replace the model with "
+                                        "its continuation, add --overwrite (it is replaced only when the new "
+                                        "model is complete); or give another --output")
+        else:
+            storage.check_distinct(init_from, output)
+        if work_dir:
+            storage.check_distinct(init_from, work_dir, "work directory")
     staging = storage.Staging(output, "model", overwrite=overwrite, resume=resume, work_dir=work_dir)
     partial = staging.begin()
     try:
         blocks = staging.work or storage.child(partial, BLOCKS)
         start = time.perf_counter()
         try:
-            result = train(spark, input_path, config, work_dir=blocks, resume=resume)
+            result = train(spark, input_path, config, work_dir=blocks, resume=resume, init_from=init_from)
         except BaseException:
             _drop_if_nothing_to_resume(staging, blocks)
             raise
@@ -82,6 +95,7 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
             "num_blocks": result.num_blocks,
             "corpus": result.stats,
             "resumed": resume,
+            "init_from": result.stats.get("warm_start"),
             "cycles": result.cycles,
         }
         try:

@@ -274,6 +274,11 @@ def check_distinct(input_url: str, output_url: str, what: str = "output") -> Non
                          f"or change the input; choose an {what} outside the input")
 
 
+def same_location(a: str, b: str) -> bool:
+    """Whether two paths or URLs name the same place (the same filesystem and path)."""
+    return _location(a) == _location(b)
+
+
 def check_durable(url: str, what: str = "output") -> None:
     """Refuse an output that would not outlive the job: a filesystem in this process's memory
     (``memory://``, also inside a chained URL such as ``simplecache::memory://``).

@@ -493,7 +493,7 @@ def _load_blocks(job: _EpochJob, plan: EpochPlan, owned: range):
     Raises:
         CheckpointError: a block file differs from its record or cannot be read as one.
     """
-    if job.epoch == 0:
+    if job.start_blocks is None:  # epoch 0 of a fresh run
         W, Wp = plan.initial_blocks(owned)
         return W, Wp, 0
     if job.start_blocks is not None and not job.checked:
@@ -503,7 +503,7 @@ def _load_blocks(job: _EpochJob, plan: EpochPlan, owned: range):
                 if problem is not None:
                     raise CheckpointError(problem)
     W, Wp, nbytes = {}, {}, 0
-    prev = plan.layout_of(job.epoch - 1)
+    prev = plan.layout if job.epoch == 0 else plan.layout_of(job.epoch - 1)  # a warm start's state 0: epoch 0's
     for k in owned:
         W[k], n_w = job.store.read_block(job.epoch, "W", k, prev, plan.layout, job.vector_size)
         Wp[k], n_wp = job.store.read_block(job.epoch, "Wp", k, prev, plan.layout, job.vector_size)
@@ -565,7 +565,7 @@ class _Progress(threading.Thread):
 
 
 def train(spark, input_path: str, config: TrainConfig, *, work_dir: str | None = None, resume: bool = False,
-          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[dict], None] | None = None, init_from: str | None = None) -> TrainResult:
     """Train SGNS embeddings on the Parquet text at ``input_path``.
 
     Args:
@@ -577,9 +577,14 @@ def train(spark, input_path: str, config: TrainConfig, *, work_dir: str | None =
             masters only). Its states are kept per ``config.checkpoint_every``.
         resume: continue from the newest complete state in ``work_dir``.
         on_epoch: called on the driver after every epoch with that epoch's summary dict.
+        init_from: warm start (``warmstart``): an earlier model directory whose vectors the
+            run starts from; its words stay in the vocabulary, new words join by min_count over
+            this corpus, counts and noise follow this corpus.
 
     Raises:
-        ConfigError: Spark Connect, dynamic allocation, or a cluster without ``work_dir``.
+        ConfigError: dynamic allocation, a cluster without ``work_dir``, or an ``init_from``
+            model of another vector_size.
+        IncompleteModelError, ModelFormatError: ``init_from`` is no complete, sound model.
         InputError: missing input or column, empty corpus, empty vocabulary, num_blocks above
             the vocabulary, or nothing (compatible) to resume from.
         CheckpointError: the state resumed or trained from is damaged (a block file differs
@@ -590,11 +595,12 @@ def train(spark, input_path: str, config: TrainConfig, *, work_dir: str | None =
     check_supported(spark)
     tokens = tokenize(read_text(spark, input_path, config.text_column), config.text_column, config)
     return train_tokens(tokens, config, work_dir=work_dir, resume=resume, on_epoch=on_epoch,
-                        input_path=input_path)
+                        input_path=input_path, init_from=init_from)
 
 
 def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, resume: bool = False,
-                 on_epoch: Callable[[dict], None] | None = None, input_path: str = "(DataFrame)") -> TrainResult:
+                 on_epoch: Callable[[dict], None] | None = None, input_path: str = "(DataFrame)",
+                 init_from: str | None = None) -> TrainResult:
     """Train SGNS embeddings on a DataFrame with an array<string> column ``tokens``.
 
     ``input_path`` only names the input in error messages.
@@ -612,14 +618,25 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
                           "or tempDir of sparkw2v.ml.Word2Vec)")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    init, keep_words = None, None
+    if init_from:
+        from . import warmstart
+
+        init = warmstart.open_model(init_from, config.vector_size)
+        keep_words = warmstart.model_words(spark, init)
     describe(spark, "sparkw2v: read, tokenize and count words")
     slots = task_slots(spark)
     with input_errors(input_path):
         vocab = vocab_mod.count_vocabulary(tokens, TOKENS, config.min_count, config.max_vocab_size,
-                                           functools.partial(check_task_memory, config, slots))
+                                           functools.partial(check_task_memory, config, slots), keep_words)
     timings["vocabulary_seconds"] = time.perf_counter() - t0
     log.info("vocabulary: %d words (of %d distinct) cover %d of %d tokens",
              len(vocab), vocab.corpus_types, vocab.train_words, vocab.corpus_tokens)
+    if init is not None:
+        w = vocab.warm_start
+        log.info("warm start from %s: its %d words keep their vectors (%d do not occur in this corpus and stay as "
+                 "they are, %d occur fewer than min_count=%d times); %d new words start afresh", init.url,
+                 w["model_words"], w["model_words_unseen"], w["model_words_rare"], config.min_count, w["new_words"])
     P = resolve_num_blocks(config, slots, len(vocab))
     T = min(P, slots)
     shards = num_shards(vocab.train_words)
@@ -643,7 +660,7 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
             log.warning("skipped %d row(s) with null text and %d with no token, of %d rows",
                         row_stats["null_rows"], row_stats["empty_rows"], row_stats["rows"])
         cycles, train_stats = _train_epochs(spark, master, corpus, shard_words, vocab, vocabulary, config, P, T,
-                                            store, resume, on_epoch)
+                                            store, resume, on_epoch, init)
     except BaseException:
         if own_store:
             store.remove_all()
@@ -674,6 +691,8 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
         **{k: round(v, 3) for k, v in timings.items()},
         **train_stats,
     }
+    if init is not None:
+        stats["warm_start"] = {"model": init.url, **vocab.warm_start}
     result = TrainResult(vocab, config, P, store, config.epochs, cycles, stats, vocabulary=vocabulary)
     if own_store:  # removed by close(), or when the result is collected
         result._cache["_cleanup"] = weakref.finalize(result, shutil.rmtree, work_dir, True)
@@ -700,10 +719,12 @@ def resolve_ring(ring: str, master: str, transit: BlockStore | None) -> str:
 
 
 def _train_epochs(spark, master: str, corpus, shard_words, vocab: Vocabulary, vocabulary: VocabularyFile,
-                  config: TrainConfig, P: int, T: int, store: BlockStore, resume: bool, on_epoch):
+                  config: TrainConfig, P: int, T: int, store: BlockStore, resume: bool, on_epoch, init=None):
     schedule = Schedule(config.epochs, config.cycles_per_epoch, P, config.alpha, config.min_alpha, config.seed)
     settings = _settings(config, P)
     fingerprint = checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)
+    record = {"settings": settings, "vocabulary": fingerprint, "vocab_size": len(vocab),
+              "num_blocks": P, "shards": int(shard_words.shape[0])}
     first, start_blocks = 0, None
     if resume:
         done = store.states()
@@ -719,8 +740,8 @@ def _train_epochs(spark, master: str, corpus, shard_words, vocab: Vocabulary, vo
     else:
         for stale in store.states():  # left by an earlier run in this work directory
             store.remove_state(stale)
-    record = {"settings": settings, "vocabulary": fingerprint, "vocab_size": len(vocab),
-              "num_blocks": P, "shards": int(shard_words.shape[0])}
+        if init is not None:  # a warm start: the state after "0 epochs" holds the earlier model's vectors
+            start_blocks = _start_state(spark, init, store, vocabulary, vocab, config, P, record)
     run = store.new_run()
     if not _executors_share_this_machine(spark, master):  # a Connect server elsewhere: its /dev/shm is not ours
         master = ""
@@ -787,6 +808,24 @@ def _train_epochs(spark, master: str, corpus, shard_words, vocab: Vocabulary, vo
     stats = {"train_seconds": sum(s["seconds"] for s in epoch_stats),
              "epochs_trained": len(epoch_stats), "epochs": epoch_stats}
     return cycles, stats
+
+
+def _start_state(spark, init, store: BlockStore, vocabulary: VocabularyFile, vocab: Vocabulary,
+                 config: TrainConfig, P: int, record: dict) -> dict:
+    """A warm start's first state (``warmstart.write_start_state``), committed as the state after
+    0 epochs (a run interrupted before its first checkpoint resumes from it); its block records."""
+    from . import warmstart
+
+    started = time.perf_counter()
+    try:
+        blocks = warmstart.write_start_state(spark, init, store, vocabulary, config.sample, P, config.seed,
+                                             config.vector_size, vocab.warm_start["model_words"])
+        store.commit_state(0, {**record, "blocks": blocks})
+    except OSError as exc:
+        raise OutputWriteError(f"writing the start state from {init.url} to {store.url} failed ({exc}): fix the "
+                               "filesystem and train again") from None
+    log.info("start state written from %s's vectors (%.1f s)", init.url, time.perf_counter() - started)
+    return blocks
 
 
 def _verify_state(spark, store: BlockStore, epochs_done: int, state: dict) -> None:

@@ -59,11 +59,17 @@ class NoiseTables:
 
     @classmethod
     def build(cls, counts: np.ndarray, layout: BlockLayout, ns_exponent: float = 0.75) -> "NoiseTables":
-        """The tables of every block of ``layout``; counts (V,) int64."""
+        """The tables of every block of ``layout``; counts (V,) int64.
+
+        A block whose words all have count 0 (a warm start keeps the earlier model's words that
+        the new corpus lacks) gets a uniform table that is never drawn from: its share of the
+        noise mass is 0, so no center draws a noise word from it (``layout.center_negative_rates``).
+        """
         weights = np.power(np.asarray(counts, np.float64), ns_exponent)
         prob, alias = [], []
         for j in range(layout.num_blocks):
-            p, a = kernel.build_alias(weights[layout.members(j)])
+            w = weights[layout.members(j)]
+            p, a = kernel.build_alias(w if w.sum() > 0 else np.ones_like(w))
             prob.append(p)
             alias.append(a)
         return cls(tuple(prob), tuple(alias), noise_shares(counts, layout, ns_exponent))

@@ -1,4 +1,5 @@
 """spark-submit jobs/train.py --input PARQUET --output MODEL_DIR [--config conf/default.toml] [--flags]
+spark-submit jobs/train.py --input NEW_PARQUET --output MODEL_DIR --init-from EARLIER_MODEL (warm start)
 python jobs/train.py --remote sc://HOST:PORT ... (Spark Connect; or SPARK_REMOTE=sc://HOST:PORT)
 
 Trains skip-gram negative-sampling embeddings on the Parquet text at --input and writes
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="replace an existing model directory once the new one is complete")
     parser.add_argument("--resume", action="store_true",
                         help="continue an unfinished run from its last checkpoint (same settings)")
+    parser.add_argument("--init-from", type=cli.path_arg, metavar="MODEL",
+                        help="warm start: begin from the vectors of this earlier model (same vector_size); its words "
+                        "stay, new words join by min_count over --input, counts and noise follow --input")
     parser.add_argument("--work-dir", type=cli.path_arg,
                         help="where the blocks of W and W' live while training, in a subdirectory of their "
                         "own (only that is removed; default MODEL_DIR.partial/_blocks; a directory the driver "
@@ -50,7 +54,7 @@ def _train(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides_from_args(args))
     spark = build_session("sparkw2v-train", args.master, remote=args.remote)
     summary = train_model_dir(spark, args.input, args.output, config, overwrite=args.overwrite,
-                              resume=args.resume, work_dir=args.work_dir)
+                              resume=args.resume, work_dir=args.work_dir, init_from=args.init_from)
     if args.report:
         summary["report"] = write_report_quietly(args.output, args.overwrite)
     cli.result(summary)

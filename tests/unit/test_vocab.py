@@ -61,3 +61,31 @@ def test_noise_table_of_a_zipf_vocabulary_is_exact():
     expected = counts ** 0.75 / (counts ** 0.75).sum()
     np.testing.assert_allclose(vocab.alias_probabilities(prob, alias), expected, rtol=1e-9)
     assert np.all((prob >= 0) & (prob <= 1)) and alias.min() >= 0 and alias.max() < len(counts)
+
+
+def test_a_warm_start_s_cap_keeps_every_earlier_word_and_caps_the_new_ones():
+    import pyarrow as pa
+
+    table = pa.table({"word": ["old1", "old2", "new1", "new2", "new3", "old0"],
+                      "count": pa.array([9, 1, 7, 5, 3, 0], pa.int64()),
+                      "old": [True, True, False, False, False, True]})
+    words, counts = vocab.sort_vocabulary_table(table, max_vocab_size=5)
+    assert words == ("old1", "new1", "new2", "old2", "old0") and counts.tolist() == [9, 7, 5, 1, 0]
+    words, _ = vocab.sort_vocabulary_table(table, max_vocab_size=2)  # the earlier words alone pass the cap
+    assert words == ("old1", "old2", "old0")
+    words, _ = vocab.sort_vocabulary_table(table)
+    assert len(words) == 6
+
+
+def test_a_word_of_count_zero_is_kept_whole_and_never_a_noise_word():
+    from sparkw2v.layout import BlockLayout
+    from sparkw2v.worker import NoiseTables
+
+    counts = np.array([500, 300, 200, 100, 0, 0, 0, 0], np.int64)
+    keep = vocab.keep_probabilities(counts, 1e-3)
+    np.testing.assert_array_equal(keep[4:], 1.0)
+    np.testing.assert_array_equal(keep[:4], vocab.keep_probabilities(counts[:4], 1e-3))
+    layout = BlockLayout.from_labels(np.array([0, 0, 1, 1, 2, 2, 2, 2]), 3)  # block 2: count 0 only
+    tables = NoiseTables.build(counts, layout)
+    assert tables.shares[2] == 0.0 and np.isfinite(tables.prob[2]).all()
+    np.testing.assert_allclose(tables.shares[:2].sum(), 1.0)
