@@ -51,4 +51,12 @@ if low:
     sys.exit(f"check_wheel: the installed wheel's model scores below the floors {floors}: {low}")
 PY
 fi
+# that default model of the real corpus against gensim's KeyedVectors reading its word2vec export
+# (kv["king"], most_similar, doesnt_match, similar_by_vector, counts), in the checkout's test
+# environment (.ci/run makes it before this; gensim is its 'bench' extra)
+if [ -z "$chars" ] && [ -x "$repo/.venv/bin/python" ]; then
+    (cd "$repo" && SPARKW2V_REAL_MODEL="$work/model" .venv/bin/python -m pytest -q -p no:cacheprovider \
+        tests/unit/test_keyedvectors.py -k real_model) | tee "$work/gensim.txt"
+    grep -q "2 passed" "$work/gensim.txt" || { echo "check_wheel: the gensim comparison did not run" >&2; exit 1; }
+fi
 echo "check_wheel: the installed wheel prepared, trained and evaluated the real corpus outside the checkout" >&2

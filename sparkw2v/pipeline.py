@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 
 from . import __version__, session, storage
 from .config import TrainConfig
@@ -29,7 +30,8 @@ BLOCKS = "_blocks"  # inside the output directory while training
 
 
 def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *, overwrite: bool = False,
-                    resume: bool = False, work_dir: str | None = None, init_from: str | None = None) -> dict:
+                    resume: bool = False, work_dir: str | None = None, init_from: str | None = None,
+                    before_commit: Callable[[str], None] | None = None) -> dict:
     """Train on the Parquet text at ``input_path`` and write the model directory ``output``.
 
     Args:
@@ -48,6 +50,8 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         init_from: warm start from this earlier model's vectors (``warmstart``). It may be
             ``output`` itself with ``overwrite`` (it is read before anything replaces it), not
             inside it nor around it.
+        before_commit: called with the complete model's directory while it is still
+            ``output.partial`` (e.g. to add the report to it); it must not raise.
 
     Returns:
         A summary: output, total_seconds, vocab_size, train_words_per_epoch, train_seconds,
@@ -97,6 +101,7 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
             "resumed": resume,
             "init_from": result.stats.get("warm_start"),
             "cycles": result.cycles,
+            "memory": memory_record(result.stats),
         }
         try:
             written = result.write_model(spark, partial, metadata, mllib_params={
@@ -107,6 +112,8 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
             raise OutputWriteError(f"writing the model to {output!r} failed ({exc}); it has no "
                                    f"{storage.SUCCESS} marker, so it does not look complete: fix the "
                                    "filesystem and train again with --resume (the trained blocks are kept)") from None
+        if before_commit is not None:
+            before_commit(partial)
         if staging.work:
             staging.remove_work()
         else:
@@ -122,6 +129,20 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
     return {"output": output, "total_seconds": round(total, 2), "write_seconds": round(written["seconds"], 2),
             **{k: result.stats[k] for k in ("vocab_size", "train_words_per_epoch", "train_seconds",
                                             "words_per_sec")}}
+
+
+def memory_record(stats: dict) -> dict:
+    """Peak memory per role, in bytes, as far as this process can tell (the report plots it):
+    the driver's Python process, and the largest Python worker that ran a training task (Spark
+    reuses workers, so its peak covers the pairs stage of the same process too). The JVMs are
+    not measured here (Spark's UI shows them)."""
+    from .worker import peak_rss_bytes
+
+    tasks = max((e.get("task_peak_rss_bytes_max", 0) for e in stats.get("epochs", [])), default=0)
+    out = {"driver (Python)": {"peak_rss_bytes": peak_rss_bytes()}}
+    if tasks:
+        out["training task (Python worker)"] = {"peak_rss_bytes": int(tasks)}
+    return out
 
 
 def _drop_if_nothing_to_resume(staging: storage.Staging, blocks: str) -> None:

@@ -3,7 +3,9 @@
 ``write_report(model_dir, out)`` reads the model's ``metadata.json`` (as ``jobs/train.py``
 writes it: ``cycles``, ``corpus`` with its per-epoch ``epochs``, ``config``) and writes into
 the directory ``out`` (default ``MODEL_DIR.report``, beside the model: a model directory is
-sparkw2v's and complete once ``_SUCCESS`` is in it, so nothing is ever written into it):
+sparkw2v's and complete once ``_SUCCESS`` is in it, so nothing is ever written into it;
+``jobs/train.py`` writes the same report into the model it is building, as ``MODEL_DIR/report``,
+with :func:`write_training_report`, before the model is committed):
 
 - ``loss.png``: the mean SGNS loss (nats per pair) of every cycle and the learning rate alpha;
 - ``throughput.png``: training words/s of each epoch and cumulative, over the training time;
@@ -34,6 +36,7 @@ from .embeddings import METADATA, read_metadata as read_model_metadata, validate
 from .errors import InputError, ModelFormatError, SparkW2VError
 
 REPORT_SUFFIX = ".report"
+MODEL_REPORT = "report"  # the report training writes into the model it builds
 EVALUATION_SUFFIX = ".evaluation.json"
 INDEX = "index.html"
 LOSS_PNG = "loss.png"
@@ -503,6 +506,28 @@ def write_report(model_dir: str, out: str | None = None, evaluation: str | None 
         fs, p = storage.url_to_fs(beside)
         if fs.isfile(p):
             ev = (beside, read_evaluation(beside))
+    return _render(model_dir, meta, out, ev)
+
+
+def write_training_report(model_dir: str) -> dict[str, Any]:
+    """The report of a model that training is finishing, written into it (``MODEL_DIR/report``):
+    ``jobs/train.py`` calls it on the model it is building, before the model is committed
+    (so the report is one of the model's own entries; a complete model is never written to).
+
+    Returns:
+        as :func:`write_report`.
+
+    Raises:
+        MissingExtraError: matplotlib is not installed; ModelFormatError: see
+        :func:`read_metadata`; OutputWriteError: the report could not be written.
+    """
+    if not matplotlib_available():
+        raise MissingExtraError(f"the report needs matplotlib, which is not installed: {INSTALL_HINT}")
+    return _render(model_dir, read_metadata(model_dir), storage.child(model_dir, MODEL_REPORT), None)
+
+
+def _render(model_dir: str, meta: dict, out: str, ev: tuple | None) -> dict[str, Any]:
+    """Draw the plots of ``meta`` and write them and the page into ``out``."""
     numbers = summary(meta)
     pngs: dict[str, bytes] = {LOSS_PNG: plot_loss(cycle_series(meta))}
     figures = [(LOSS_PNG, "Loss and learning rate",

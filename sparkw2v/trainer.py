@@ -54,7 +54,7 @@ from .storage import output_errors
 from .session import describe, is_connect, master as master_of, task_slots
 from .tokenizer import TOKENS, input_errors, read_text, tokenize
 from .vocab import Vocabulary
-from .worker import EpochReport, NoiseTables
+from .worker import EpochReport, NoiseTables, peak_rss_bytes
 
 log = logging.getLogger(__name__)
 
@@ -377,6 +377,7 @@ def _train_task(job: _EpochJob, batches, task: int, exchange, started: float, ti
         return
     timings["write_seconds"] = time.perf_counter() - t
     timings["task_seconds"] = time.perf_counter() - started
+    report.peak_rss_bytes = peak_rss_bytes()
     report.bytes_read = bytes_read
     report.timings.update(timings)
     yield report
@@ -1067,6 +1068,8 @@ def _summarise_epoch(epoch: int, reports: list[EpochReport], schedule: Schedule,
                                           for r in reports)),
         "bytes_pairs": int(pairs.sum()) * (4 if reports and reports[0].timings.get("compact_pairs") else 8),
         "task_timings_max": {key: float(max(r.timings.get(key, 0.0) for r in reports)) for key in timing_keys},
+        # the largest Python worker that ran a training task (peak RSS over its life), bytes
+        "task_peak_rss_bytes_max": int(max((r.peak_rss_bytes for r in reports), default=0)),
     }
     return {"epoch": epoch, "loss": float(loss.sum() / max(loss_pairs.sum(), 1)), "pairs": int(pairs.sum()),
             "seconds": seconds, "words": epoch_words, "cycles": cycles, "stats": stats}

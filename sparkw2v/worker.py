@@ -158,6 +158,8 @@ class EpochReport:
         bytes_peer, bytes_shared_memory: W' bytes this task handed on over the network and
             through shared memory; bytes_ring_store_written, bytes_ring_store_read: W' bytes
             it wrote to and read from the block store for the ring (``ring = "store"`` only).
+        peak_rss_bytes: the peak resident memory of the Python worker process that ran the
+            task, over its life so far (Spark reuses workers: earlier tasks included), in bytes.
     """
 
     task: int
@@ -183,12 +185,25 @@ class EpochReport:
     bytes_shared_memory: int = 0
     bytes_ring_store_written: int = 0
     bytes_ring_store_read: int = 0
+    peak_rss_bytes: int = 0
 
     @classmethod
     def empty(cls, task: int, num_tasks: int, epoch: int, cycles: int, num_blocks: int) -> "EpochReport":
         shape = (cycles, num_blocks)
         return cls(task, num_tasks, epoch, np.zeros(shape, np.int64), np.zeros(shape), np.zeros(shape, np.int64),
                    np.zeros(shape), np.zeros(shape))
+
+
+def peak_rss_bytes() -> int:
+    """The peak resident memory of this process so far, in bytes (``getrusage``'s ru_maxrss:
+    KiB on Linux, bytes on macOS); 0 where the platform does not tell."""
+    try:
+        import resource
+        import sys
+    except ImportError:  # pragma: no cover - not a Unix
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def _next_step(cycle: int, sub_epoch: int, num_blocks: int) -> tuple[int, int]:

@@ -13,8 +13,7 @@ import argparse
 import logging
 import sys
 
-from sparkw2v import cli, storage
-from sparkw2v.errors import SparkW2VError
+from sparkw2v import cli, report, storage
 from sparkw2v.config import add_config_arguments, load_config, overrides_from_args
 from sparkw2v.pipeline import train_model_dir
 from sparkw2v.session import build_session
@@ -40,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the blocks of W and W' live while training, in a subdirectory of their "
                         "own (only that is removed; default MODEL_DIR.partial/_blocks; a directory the driver "
                         "and every executor reach)")
-    parser.add_argument("--report", action="store_true",
-                        help="also write the report (MODEL_DIR.report, beside the model: plots of the run; "
-                        "needs matplotlib, the 'report' extra) and log its path")
+    parser.add_argument("--no-report", dest="report", action="store_false",
+                        help="do not write the report into the model (MODEL_DIR/report/index.html: plots of the "
+                        "run; written by default when matplotlib, the 'report' extra, is installed)")
     parser.add_argument("--verbose", action="store_true", help="show Spark's own log too")
     add_config_arguments(parser)
     args = parser.parse_args(argv)
@@ -53,31 +52,34 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides_from_args(args))
     spark = build_session("sparkw2v-train", args.master, remote=args.remote)
+    written: dict = {}
     summary = train_model_dir(spark, args.input, args.output, config, overwrite=args.overwrite,
-                              resume=args.resume, work_dir=args.work_dir, init_from=args.init_from)
-    if args.report:
-        summary["report"] = write_report_quietly(args.output, args.overwrite)
+                              resume=args.resume, work_dir=args.work_dir, init_from=args.init_from,
+                              before_commit=(lambda model: written.update(report=add_report(model)))
+                              if args.report else None)
+    if written.get("report"):
+        summary["report"] = storage.child(storage.child(args.output, report.MODEL_REPORT), report.INDEX)
+        log.info("report: %s", summary["report"])
     cli.result(summary)
     return 0
 
 
-def write_report_quietly(output: str, overwrite: bool) -> str | None:
-    """The run's report (``sparkw2v.report``, beside the model in ``OUTPUT.report``; asked for
-    with --report, never by default: it is a directory of its own beside the output) when
-    matplotlib is installed: its index.html, logged; None with a warning line without
-    matplotlib or when it cannot be written (the model is complete either way)."""
-    from sparkw2v import report
-
+def add_report(model: str) -> bool:
+    """Write the run's report into the model being committed (``report.write_training_report``:
+    ``MODEL_DIR/report``) when matplotlib is installed; True if it was written. Without
+    matplotlib, or when it cannot be written, one warning line and False: the model is complete
+    either way (a half-written report is removed)."""
     if not report.matplotlib_available():
-        log.warning("no report: it needs matplotlib (pip install 'sparkw2v[report]')")
-        return None
+        log.warning("no report: it needs matplotlib (pip install 'sparkw2v[report]'), or run sparkw2v report later")
+        return False
     try:
-        written = report.write_report(output, overwrite=overwrite)
-    except (SparkW2VError, OSError) as exc:
-        log.warning("the report was not written (%s): run sparkw2v report %s", exc, output)
-        return None
-    log.info("report: %s", written["index"])
-    return written["index"]
+        report.write_training_report(model)
+        return True
+    except Exception as exc:  # a plot that fails must not lose the trained model
+        log.warning("the report was not written (%s: %s): run sparkw2v report on the model", type(exc).__name__, exc)
+        fs, path = storage.url_to_fs(storage.child(model, report.MODEL_REPORT))
+        storage.remove_quietly(fs, path)
+        return False
 
 
 def after_interrupt(output: str) -> str:

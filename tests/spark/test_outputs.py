@@ -89,6 +89,29 @@ def test_a_work_directory_keeps_the_user_s_files_and_another_model(spark, capsys
     assert len(Embeddings.load(str(work / "another-model")).words) == 7
 
 
+def test_the_train_job_puts_its_report_into_the_model_it_commits(spark, capsys, tmp_path, corpus):
+    """With matplotlib the report is one of the model's own entries (MODEL/report), written
+    before the model is committed: nothing appears beside the output, --overwrite replaces it
+    with the model, and the metadata records the memory the report plots."""
+    import json
+
+    from sparkw2v import report
+
+    if not report.matplotlib_available():
+        pytest.skip("matplotlib (extra 'report') is not installed")
+    out = tmp_path / "m"
+    code, _ = train(capsys, "--input", corpus, "--output", str(out), *SMALL)
+    assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    assert sorted(p.name for p in (out / "report").iterdir()) == ["index.html", "loss.png", "memory.png",
+                                                                   "stages.png", "throughput.png"]
+    memory = json.loads((out / "metadata.json").read_text())["memory"]
+    assert set(memory) == {"driver (Python)", "training task (Python worker)"}
+    assert all(2**20 < v["peak_rss_bytes"] < 2**40 for v in memory.values())  # MiB to TiB: bytes, not KiB
+    assert storage.is_ours(str(out))
+    assert train(capsys, "--input", corpus, "--output", str(out), *SMALL, "--overwrite", "--no-report") == (0, None)
+    assert not (out / "report").exists() and (out / "_SUCCESS").exists()
+
+
 def test_a_work_directory_in_memory_is_refused_before_any_work(spark, capsys, tmp_path, corpus):
     line = refused(train(capsys, "--input", corpus, "--output", str(tmp_path / "m"), *SMALL, "--work-dir", "memory://w"),
                    "work directory 'memory://w' is on memory://", "vanish when the job ends")
