@@ -131,11 +131,15 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
                        "directory under it and returns sparkw2v.ml.Word2VecModel, whose vectors stay there (a "
                        "DataFrame); unset, fit returns MLlib's Word2VecModel, which holds every vector on the "
                        "driver", TypeConverters.toString)
+    initFrom = _param("initFrom", "warm start: a sparkw2v model directory whose vectors fit starts from (same "
+                      "vectorSize; its words stay, new words join by minCount over the dataset; see "
+                      "sparkw2v.warmstart)", TypeConverters.toString)
 
     @keyword_only
     def __init__(self, *, vectorSize=100, minCount=5, numPartitions=1, stepSize=0.025, maxIter=1,
                  seed=None, inputCol=None, outputCol=None, windowSize=5, maxSentenceLength=1000,
-                 negative=5, sample=1e-4, minAlpha=0.0001, cyclesPerEpoch=16, tempDir=None, outputDir=None):
+                 negative=5, sample=1e-4, minAlpha=0.0001, cyclesPerEpoch=16, tempDir=None, outputDir=None,
+                 initFrom=None):
         super().__init__()
         self._setDefault(vectorSize=100, minCount=5, numPartitions=1, stepSize=0.025, maxIter=1,
                          seed=1, windowSize=5, maxSentenceLength=1000, negative=5, sample=1e-4,
@@ -145,7 +149,8 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
     @keyword_only
     def setParams(self, *, vectorSize=None, minCount=None, numPartitions=None, stepSize=None, maxIter=None,
                   seed=None, inputCol=None, outputCol=None, windowSize=None, maxSentenceLength=None,
-                  negative=None, sample=None, minAlpha=None, cyclesPerEpoch=None, tempDir=None, outputDir=None):
+                  negative=None, sample=None, minAlpha=None, cyclesPerEpoch=None, tempDir=None, outputDir=None,
+                  initFrom=None):
         """Set any of the constructor's parameters (those given, not None)."""
         return self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
@@ -189,6 +194,13 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
     def getOutputDir(self) -> str | None:
         """Where fit writes model directories, None when unset (fit returns MLlib's model)."""
         return self.getOrDefault(self.outputDir) if self.isDefined(self.outputDir) else None
+
+    def getInitFrom(self) -> str | None:
+        """The model fit starts from (warm start), None when unset (a fresh start)."""
+        return self.getOrDefault(self.initFrom) if self.isDefined(self.initFrom) else None
+
+    def setInitFrom(self, value: str):
+        return self._set(initFrom=value)
 
     def setVectorSize(self, value: int):
         return self._set(vectorSize=value)
@@ -281,7 +293,8 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
                     if self.isDefined(self.tempDir) else None)
         try:
             # MLlib's Word2VecModel holds every vector on the driver: so does this estimator
-            with progress_to_stderr(), train_tokens(tokens, config, work_dir=work_dir) as result:
+            with progress_to_stderr(), train_tokens(tokens, config, work_dir=work_dir,
+                                                         init_from=self.getInitFrom()) as result:
                 W = result.W
         finally:
             if work_dir is not None:
@@ -318,11 +331,12 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
                                  f"_blocks-{uuid.uuid4().hex[:12]}")
         spark = tokens.sparkSession
         try:
-            with progress_to_stderr(), train_tokens(tokens, config, work_dir=work_dir) as result:
+            with progress_to_stderr(), train_tokens(tokens, config, work_dir=work_dir,
+                                                         init_from=self.getInitFrom()) as result:
                 metadata = {"sparkw2v_version": __version__, "spark_version": spark.version,
                             "master": master(spark), "input": "(DataFrame)", "config": config.to_dict(),
                             "num_blocks": result.num_blocks, "corpus": result.stats, "resumed": False,
-                            "cycles": result.cycles}
+                            "init_from": result.stats.get("warm_start"), "cycles": result.cycles}
                 result.write_model(spark, url, metadata, mllib_params=self._mllib_params(config, result.num_blocks))
         except BaseException:
             fs, path = storage.url_to_fs(url)

@@ -20,7 +20,7 @@ from tests.spark.test_training import planted_corpus
 pytestmark = pytest.mark.spark
 
 OWN = {"negative": 7, "sample": 1e-3, "minAlpha": 0.002, "cyclesPerEpoch": 3, "tempDir": "/tmp/sw2v-blocks",
-       "outputDir": "/tmp/sw2v-models"}
+       "outputDir": "/tmp/sw2v-models", "initFrom": "/tmp/sw2v-earlier-model"}
 
 
 def params_by_name(stage):
@@ -70,6 +70,24 @@ def topic_frame(spark, n_rows, seed=2):
     rows = planted_corpus(np.random.default_rng(seed), n_rows)
     return spark.createDataFrame([(i, r, float("b" in r.split()[0])) for i, r in enumerate(rows)],
                                  "id long, text string, topic double")
+
+
+def test_fit_starts_from_an_earlier_model_with_init_from(spark, tmp_path):
+    """initFrom: a warm start (sparkw2v.warmstart) from a model an earlier fit wrote: its words
+    stay (the new rows have other words), the new ones join."""
+    import json
+
+    base = dict(inputCol="words", vectorSize=8, minCount=1, maxIter=1, windowSize=3, sample=0.0,
+                numPartitions=2, cyclesPerEpoch=2, outputDir=str(tmp_path / "models"))
+    tok = Tokenizer(inputCol="text", outputCol="words")
+    first = Word2Vec(**base).fit(tok.transform(topic_frame(spark, 200)))
+    other = spark.createDataFrame([(i, f"a1 a2 new{i % 3} a3 new{(i + 1) % 3}") for i in range(50)], "id long, text string")
+    second = Word2Vec(**base, initFrom=first.getModelPath()).fit(tok.transform(other))
+    old, new = first.embeddings(), second.embeddings()
+    assert set(old.words) < set(new.words) and {"new0", "new1", "new2"} <= set(new.words)
+    assert len(new.words) == len(old.words) + 3
+    meta = json.loads(open(second.getModelPath() + "/metadata.json").read())
+    assert meta["init_from"]["model"] == first.getModelPath() and meta["init_from"]["new_words"] == 3
 
 
 def test_pipeline_saves_unfitted_loads_fits_saves_fitted_loads_and_transforms_the_same(spark, tmp_path):
