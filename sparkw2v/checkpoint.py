@@ -50,6 +50,12 @@ def check_compatible(state: dict, settings: dict, fingerprint: str) -> None:
     saved = state.get("settings", {})
     diff = sorted(k for k in set(settings) | set(saved)
                   if k not in IGNORED_SETTINGS and settings.get(k) != saved.get(k))
+    if "init_from" in diff:
+        def start(model):
+            return f"a warm start from {model!r}" if model else "a fresh start (no --init-from)"
+        raise InputError(f"cannot resume: the checkpoint is of {start(saved.get('init_from'))}, this run is of "
+                         f"{start(settings.get('init_from'))}: resume with the --init-from the run began with, or "
+                         "train afresh with --overwrite")
     if diff:
         raise InputError(f"cannot resume: the checkpoint was made with other settings ({', '.join(diff)}); "
                          "resume with the same settings or train afresh with --overwrite")

@@ -72,14 +72,13 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         storage.check_distinct(input_path, work_dir, "work directory")
     if init_from:
         if storage.same_location(init_from, output):
-            if not overwrite and not resume:
+            if not overwrite:
                 raise OutputExistsError(f"--init-from and --output are both {output!r}: to replace the model with "
                                         "its continuation, add --overwrite (it is replaced only when the new "
-                                        "model is complete); or give another --output")
+                                        "model is complete; an interrupted run resumes with --resume --overwrite); "
+                                        "or give another --output")
         else:
-            storage.check_distinct(init_from, output)
-        if work_dir:
-            storage.check_distinct(init_from, work_dir, "work directory")
+            storage.check_distinct(init_from, output, source="the --init-from model")
     staging = storage.Staging(output, "model", overwrite=overwrite, resume=resume, work_dir=work_dir)
     partial = staging.begin()
     try:

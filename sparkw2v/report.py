@@ -518,8 +518,9 @@ def write_training_report(model_dir: str) -> dict[str, Any]:
         as :func:`write_report`.
 
     Raises:
-        MissingExtraError: matplotlib is not installed; ModelFormatError: see
-        :func:`read_metadata`; OutputWriteError: the report could not be written.
+        MissingExtraError: matplotlib is not installed; IncompleteModelError,
+        ModelFormatError: see :func:`read_metadata`; OutputWriteError: the report could not be
+        written.
     """
     if not matplotlib_available():
         raise MissingExtraError(f"the report needs matplotlib, which is not installed: {INSTALL_HINT}")

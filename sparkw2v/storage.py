@@ -258,9 +258,13 @@ def _location(url: str) -> tuple[str, str]:
     return protocol, posixpath.normpath("/" + path.lstrip("/"))
 
 
-def check_distinct(input_url: str, output_url: str, what: str = "output") -> None:
+def check_distinct(input_url: str, output_url: str, what: str = "output", source: str = "the input") -> None:
     """Refuse an output that is, contains or lies inside the input: writing it would destroy or
     change the input.
+
+    Args:
+        what, source: how the message names the output and the input (e.g. "work directory",
+            "the --init-from model").
 
     Raises:
         InputError: naming both paths.
@@ -270,8 +274,8 @@ def check_distinct(input_url: str, output_url: str, what: str = "output") -> Non
         return
     if a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/"):
         relation = "is" if a == b else ("contains" if a.startswith(b.rstrip("/") + "/") else "lies inside")
-        raise InputError(f"{what} {output_url!r} {relation} the input {input_url!r}: writing it would destroy "
-                         f"or change the input; choose an {what} outside the input")
+        raise InputError(f"{what} {output_url!r} {relation} {source} {input_url!r}: writing it would destroy "
+                         f"or change {source}; choose an {what} outside {source}")
 
 
 def same_location(a: str, b: str) -> bool:
@@ -603,7 +607,8 @@ class Staging:
         Raises:
             InputError: an output or work directory in memory (:func:`check_durable`), or a
                 symbolic link as output (:func:`check_location`).
-            OutputExistsError: the output exists (without overwrite), is complete (with resume),
+            OutputExistsError: the output exists (without overwrite), is complete (with resume
+                but without overwrite),
                 is not sparkw2v's or of another kind; ``OUTPUT.partial`` or the work
                 subdirectory is not sparkw2v's, is another live run's, or holds an unfinished
                 run's leftovers (without resume or overwrite).
@@ -684,8 +689,9 @@ class Staging:
         if kind != self.kind:
             return (f"output {self.url!r} is a sparkw2v {kind} directory, not a {self.kind} one; refusing to "
                     "replace it (even with --overwrite): choose another output path")
-        if self.resume and found.complete:
-            return f"output {self.url!r} is already complete: nothing to resume"
+        if self.resume and found.complete and not self.overwrite:
+            return (f"output {self.url!r} is already complete: nothing to resume (an unfinished run that was to "
+                    "replace it resumes with --resume --overwrite)")
         if not (self.overwrite or self.resume):
             state = "a complete result" if found.complete else "the leftovers of an unfinished run"
             return (f"output {self.url!r} already exists and holds {state}; pass --overwrite to replace it (once "

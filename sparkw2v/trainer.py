@@ -210,7 +210,7 @@ class _EpochJob:
     wait_timeout: float
     attempt: int = 0  # the driver's attempt at this epoch (Spark never retries a barrier result stage)
     transit: BlockStore | None = None  # shared memory for the W' ring (local masters, see transit_store)
-    start_blocks: dict | None = None  # the records of the state the epoch starts from (None: epoch 0)
+    start_blocks: dict | None = None  # the records of the state the epoch starts from (None: epoch 0 of a fresh run)
     # how W' blocks travel (resolve_ring): "store" | "shared_memory" | "peer" | "hybrid"
     ring: str = "store"
     peer_ports: tuple = (0, 0)  # (first, last) port of the block servers; (0, 0): any free port
@@ -622,7 +622,10 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
     init, keep_words = None, None
     if init_from:
         from . import warmstart
+        from .storage import check_distinct
 
+        if work_dir is not None:  # the blocks must not land in the user's model
+            check_distinct(init_from, work_dir, "work directory", source="the --init-from model")
         init = warmstart.open_model(init_from, config.vector_size)
         keep_words = warmstart.model_words(spark, init)
     describe(spark, "sparkw2v: read, tokenize and count words")
@@ -723,6 +726,8 @@ def _train_epochs(spark, master: str, corpus, shard_words, vocab: Vocabulary, vo
                   config: TrainConfig, P: int, T: int, store: BlockStore, resume: bool, on_epoch, init=None):
     schedule = Schedule(config.epochs, config.cycles_per_epoch, P, config.alpha, config.min_alpha, config.seed)
     settings = _settings(config, P)
+    if init is not None:  # a warm start's checkpoints are of that start: resume needs the same --init-from
+        settings["init_from"] = init.url
     fingerprint = checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)
     record = {"settings": settings, "vocabulary": fingerprint, "vocab_size": len(vocab),
               "num_blocks": P, "shards": int(shard_words.shape[0])}
@@ -819,13 +824,15 @@ def _start_state(spark, init, store: BlockStore, vocabulary: VocabularyFile, voc
 
     started = time.perf_counter()
     try:
-        blocks = warmstart.write_start_state(spark, init, store, vocabulary, config.sample, P, config.seed,
-                                             config.vector_size, vocab.warm_start["model_words"])
+        blocks = warmstart.write_start_state(spark, init, store, vocabulary, vocab.words, config.sample, P,
+                                             config.seed, config.vector_size, vocab.warm_start["model_words"])
         store.commit_state(0, {**record, "blocks": blocks})
     except OSError as exc:
         raise OutputWriteError(f"writing the start state from {init.url} to {store.url} failed ({exc}): fix the "
                                "filesystem and train again") from None
-    log.info("start state written from %s's vectors (%.1f s)", init.url, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    vocab.warm_start["start_state_seconds"] = round(seconds, 3)
+    log.info("start state written from %s's vectors (%.1f s)", init.url, seconds)
     return blocks
 
 

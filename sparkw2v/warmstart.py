@@ -61,6 +61,12 @@ class InitModel:
 def open_model(url: str, vector_size: int) -> InitModel:
     """Check the model at ``url`` for a warm start of a run with ``vector_size``.
 
+    Args:
+        url: the earlier model directory (path or fsspec URL); vector_size: this run's N.
+
+    Returns:
+        the checked :class:`InitModel` (its tables' files, recorded vector_size and vocab_size).
+
     Raises:
         IncompleteModelError: no model there, or no ``_SUCCESS`` marker.
         ModelFormatError: not a model, a table missing or of another schema, damaged metadata.
@@ -140,19 +146,25 @@ class _StartJob:
 
 
 ROUTED_SCHEMA = "part int, rows binary, vectors binary"
-WRITTEN_SCHEMA = "name string, record string, placed long"
+WRITTEN_SCHEMA = "name string, record string, placed long, error string"
+IDS_FILE = "warm-start-ids.parquet"  # (word, id) of the run's vocabulary, in the block store
 
 
 def _route_rows(job: _StartJob, batches):
-    """Stage 1 (``mapInArrow`` over both tables, column ``matrix`` 0 = W, 1 = W'): each row's
-    vector, bound for its block of epoch 0 (part = 2 x block + matrix), as its local row there.
+    """Stage 1 (``mapInArrow`` over both tables joined with the vocabulary's ids: columns
+    ``matrix`` 0 = W, 1 = W', ``word``, ``vector``, ``id``): each row's vector, bound for its
+    block of epoch 0 (part = 2 x block + matrix), as its local row there. Each id is checked
+    against the vocabulary file (its word at that id must be the row's).
 
     Raises:
         ModelFormatError: a vector of another width than vector_size, null, NaN or infinite; a
             word that is not in the vocabulary (the model changed since its words were read).
+        CheckpointError: an id that is not the word's in the vocabulary file.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    from .errors import CheckpointError
 
     words_all, _ = job.vocabulary.load()
     layout = job.layout()
@@ -175,12 +187,15 @@ def _route_rows(job: _StartJob, batches):
             bad = batch.column("word")[int(np.flatnonzero(~finite)[0])].as_py()
             raise ModelFormatError(f"--init-from {job.model!r}: the vector of {bad!r} holds a NaN or infinite "
                                    "component: the model is damaged")
-        ids = pc.index_in(batch.column("word"), value_set=words_all)
+        ids = batch.column("id")
         if ids.null_count:
             bad = pc.filter(batch.column("word"), pc.is_null(ids))[0].as_py()
             raise ModelFormatError(f"--init-from {job.model!r}: the word {bad!r} is not in the vocabulary built "
                                    "from the model's words: the model changed while training started; train again")
         ids = ids.to_numpy().astype(np.int64)
+        if ids.min() < 0 or ids.max() >= len(words_all) or not pc.all(
+                pc.equal(words_all.take(pa.array(ids)), batch.column("word"))).as_py():
+            raise CheckpointError(f"the word ids of {job.store.url} differ from its vocabulary file: train again")
         matrix = batch.column("matrix").to_numpy()
         part = 2 * layout.labels[ids].astype(np.int64) + matrix
         order = np.argsort(part, kind="stable")
@@ -240,20 +255,29 @@ def _assemble_block(job: _StartJob, batches):
                                    f"{_TABLES[MATRICES[matrix]]}/ table: the model is damaged")
         out[rows] = vectors
         seen[rows] = True
-    record = job.store.write_block(0, MATRICES[matrix], block, out, layout, layout)
-    yield pa.RecordBatch.from_arrays([pa.array([block_name(MATRICES[matrix], block)]),
-                                      pa.array([json.dumps(record)]), pa.array([int(seen.sum())], pa.int64())],
-                                     names=["name", "record", "placed"])
+    try:
+        record, error = json.dumps(job.store.write_block(0, MATRICES[matrix], block, out, layout, layout)), ""
+    except OSError as exc:  # reported, not raised: the driver says it in one line
+        record, error = "", f"{job.store.block_path(0, MATRICES[matrix], block)}: {exc}"
+    yield pa.RecordBatch.from_arrays([pa.array([block_name(MATRICES[matrix], block)]), pa.array([record]),
+                                      pa.array([int(seen.sum())], pa.int64()), pa.array([error])],
+                                     names=["name", "record", "placed", "error"])
 
 
-def write_start_state(spark, model: InitModel, store: BlockStore, vocabulary: VocabularyFile, sample: float,
-                      num_blocks: int, seed: int, vector_size: int, model_words: int) -> dict:
+def write_start_state(spark, model: InitModel, store: BlockStore, vocabulary: VocabularyFile, words,
+                      sample: float, num_blocks: int, seed: int, vector_size: int, model_words: int) -> dict:
     """Write the blocks of W and W' that epoch 0 starts from into ``store``'s state 0, from the
     executors (module docstring); the driver gets only their records.
 
+    The model's rows find their word ids by a Spark join with a (word, id) Parquet file the
+    driver writes into the store from the vocabulary it holds (a join scales with the
+    vocabulary; a lookup table per task would not), and every id is checked against the
+    vocabulary file.
+
     Args:
         model: the earlier model (:func:`open_model`); model_words: its number of words.
-        vocabulary: the run's vocabulary file (it holds every word of the model).
+        vocabulary: the run's vocabulary file (it holds every word of the model); words: the
+            same V words (str, by id), as the driver holds them.
         sample, num_blocks, seed: the run's (they give epoch 0's layout); vector_size: N.
 
     Returns:
@@ -262,19 +286,31 @@ def write_start_state(spark, model: InitModel, store: BlockStore, vocabulary: Vo
     Raises:
         ModelFormatError: a row of the model is damaged or missing (a table lacks a word the
             other has), or a word has two rows.
-        OSError: a block could not be written.
+        OSError: the ids file or a block could not be written.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     from pyspark.sql import functions as F
 
+    from . import storage
+
     job = _StartJob(store, vocabulary, sample, num_blocks, seed, vector_size, model.url)
+    ids_url = storage.child(store.url, IDS_FILE)
+    with store.fs.open(store._path(IDS_FILE), "wb") as fh:
+        pq.write_table(pa.table({"word": pa.array(words, pa.string()),
+                                 "id": pa.array(np.arange(len(words), dtype=np.int32))}), fh)
+    ids = spark.read.parquet(ids_url)
     tables = [_table(spark, model, m).select(F.lit(i).cast("byte").alias("matrix"), "word", "vector")
-              for i, m in enumerate(MATRICES)]
+              .join(ids, "word", "left") for i, m in enumerate(MATRICES)]
     parts = 2 * num_blocks
     routed = tables[0].unionByName(tables[1]).mapInArrow(functools.partial(_route_rows, job), ROUTED_SCHEMA)
     markers = spark.range(0, parts, 1, 1).mapInArrow(_markers, ROUTED_SCHEMA)
     describe(spark, f"sparkw2v: start from the vectors of {model.url} ({num_blocks} blocks)")
     rows = _model_errors(lambda: routed.unionByName(markers).repartitionById(parts, "part")
                          .mapInArrow(functools.partial(_assemble_block, job), WRITTEN_SCHEMA).collect())
+    failed = [r["error"] for r in rows if r["error"]]
+    if failed:
+        raise OSError(f"writing the start state failed ({failed[0]})")
     records = {r["name"]: json.loads(r["record"]) for r in rows}
     missing = sorted(set(block_name(m, b) for m in MATRICES for b in range(num_blocks)) - set(records))
     if missing:  # pragma: no cover - every part has its marker row

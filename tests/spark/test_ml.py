@@ -86,6 +86,8 @@ def test_fit_starts_from_an_earlier_model_with_init_from(spark, tmp_path):
     old, new = first.embeddings(), second.embeddings()
     assert set(old.words) < set(new.words) and {"new0", "new1", "new2"} <= set(new.words)
     assert len(new.words) == len(old.words) + 3
+    for word in ("b0", "ctxa1"):  # not in the new rows: the earlier vectors, untouched
+        np.testing.assert_array_equal(new[word], old[word])
     meta = json.loads(open(second.getModelPath() + "/metadata.json").read())
     assert meta["init_from"]["model"] == first.getModelPath() and meta["init_from"]["new_words"] == 3
 

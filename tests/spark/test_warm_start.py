@@ -75,6 +75,7 @@ def test_warm_start_equals_the_one_task_engine_started_from_the_model(spark, ear
     assert new_counts["a0"] == new_counts["x"] == 0 and new_counts["fading"] == 2  # counts of the new text
     assert list(b.counts) == sorted(b.counts, reverse=True)  # ids by the new counts
     meta = json.load(open(base / "B" / "metadata.json"))
+    assert meta["init_from"].pop("start_state_seconds") > 0
     assert meta["init_from"] == {"model": model, "model_words": len(a), "new_words": 8,
                                  "model_words_unseen": 10, "model_words_rare": 1}  # a0..a7, x, y; fading
 
@@ -156,8 +157,21 @@ def test_what_a_warm_start_cannot_continue_is_refused_in_one_line(spark, earlier
                    part)
     code, line = run_job(job, capsys, "--input", new, "--output", str(base / "C"), "--init-from", str(damaged),
                          *flags, "--vector-size", "12")
-    assert code != 0 and "NaN" in line and str(damaged) in line, line
+    assert code == 2 and "NaN" in line and str(damaged) in line, line
     assert not os.path.exists(base / "C") and not os.path.exists(base / "C.partial")
+
+    # a word twice in one table, a word missing from the other: named, not trained from
+    for name, table, change, says in (("twice", "embeddings", lambda t: pa.concat_tables([t, t.slice(0, 1)]),
+                                       "distinct words"),
+                                      ("missing", "context_embeddings", lambda t: t.slice(1), "holds")):
+        bad = base / name
+        os.system(f"cp -r {model} {bad}")
+        part = sorted((bad / table).glob("*.parquet"))[0]
+        pq.write_table(change(pq.read_table(part)), part)
+        code, line = run_job(job, capsys, "--input", new, "--output", str(base / "C"), "--init-from", str(bad),
+                             *flags, "--vector-size", "12")
+        assert code == 2 and says in line and str(bad) in line and "damaged" in line, line
+        assert not os.path.exists(base / "C") and not os.path.exists(base / "C.partial")
 
     # a model continued in place: replaced only once the continuation is complete
     inplace = str(base / "inplace")
@@ -167,3 +181,40 @@ def test_what_a_warm_start_cannot_continue_is_refused_in_one_line(spark, earlier
     assert code == 0 and line is None
     assert set(Embeddings.load(inplace).words) == set(Embeddings.load(model).words)
     assert json.load(open(os.path.join(inplace, "metadata.json")))["init_from"]["model"] == inplace
+
+
+def test_a_model_continued_in_place_resumes_with_resume_and_overwrite(spark, earlier, monkeypatch):
+    """--output equal to --init-from with --overwrite: the model is read for the start state and
+    replaced only by the complete continuation; interrupted, the run resumes with --resume
+    --overwrite (the earlier model, still complete in place, does not stop it) and gives the
+    vectors of an uninterrupted warm start."""
+    from sparkw2v import trainer
+    from sparkw2v.errors import InputError
+
+    base, model = earlier
+    new = write_text(base / "new4", topic_rows(np.random.default_rng(5), "be", 200))
+    inplace = str(base / "inplace2")
+    os.system(f"cp -r {model} {inplace}")
+    straight = train_model_dir(spark, new, str(base / "straight"), CONFIG, init_from=inplace)
+    real = trainer._run_epoch_with_retries
+    calls = []
+
+    def killed_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("driver killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "_run_epoch_with_retries", killed_in_epoch_2)
+    before = tree(inplace)
+    with pytest.raises(KeyboardInterrupt):
+        train_model_dir(spark, new, inplace, CONFIG, init_from=inplace, overwrite=True)
+    assert tree(inplace) == before  # the earlier model is untouched until the continuation is complete
+    monkeypatch.setattr(trainer, "_run_epoch_with_retries", real)
+    with pytest.raises(InputError, match="a fresh start"):  # the checkpoint knows it began from the model
+        train_model_dir(spark, new, inplace, CONFIG, overwrite=True, resume=True)
+    train_model_dir(spark, new, inplace, CONFIG, init_from=inplace, overwrite=True, resume=True)
+    assert straight["vocab_size"] == len(Embeddings.load(inplace))
+    for table in ("embeddings", "context_embeddings"):
+        np.testing.assert_array_equal(Embeddings.load(inplace, table).vectors,
+                                      Embeddings.load(str(base / "straight"), table).vectors)
