@@ -168,6 +168,16 @@ cmd_up() {
     spark_home=${SPARK_HOME:-$("$PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))' 2>/dev/null)} \
         || die "$PYTHON has no pyspark: set PYTHON to a Python with pyspark installed" 2
     command -v java >/dev/null || [ -n "${JAVA_HOME:-}" ] || die "no java on PATH and no JAVA_HOME: Spark needs Java 17 or 21" 2
+    # the software the hosts run (Spark, the Python) stays visible in each host's own /tmp when it
+    # lives under /tmp (a checkout in a mktemp directory): the top directory under /tmp of each
+    local keep="" p top
+    for p in "$spark_home" "$("$PYTHON" -c 'import sys; print(sys.prefix)')" "$(dirname "$0")"; do
+        p=$(realpath -m "$p")
+        case $p in
+            /tmp/?*) top=/tmp/$(echo "${p#/tmp/}" | cut -d/ -f1)
+                     case " $keep " in *" $top "*) ;; *) keep="$keep $top" ;; esac ;;
+        esac
+    done
     mkdir -p "$STATE/logs"
     : >"$RECORD"
     # on any failure from here on, undo what was made
@@ -209,7 +219,7 @@ cmd_up() {
         record qdisc "$veth"
         # shellcheck disable=SC2086
         tc -n "$ns" qdisc add dev eth0 root tbf $tbf     # host -> bridge (gone with the namespace)
-        mkdir -p "$STATE/$ns/work" "$STATE/$ns/local"
+        mkdir -p "$STATE/$ns/work" "$STATE/$ns/local" "$STATE/$ns/hold"
     done
 
     spawn master "$STATE/logs/master.log" env SPARK_HOME="$spark_home" SPARK_LOCAL_IP="$MASTER_IP" \
@@ -221,13 +231,17 @@ cmd_up() {
 
     for i in $(seq 1 "$n"); do
         local ns=$PREFIX-h$i ip=$NET.$((10 + i))
-        # inside the namespace: own hostname, own /tmp and /dev/shm (tmpfs), /etc/hosts naming every host
+        # inside the namespace: own hostname, own /tmp and /dev/shm (tmpfs), /etc/hosts naming every
+        # host; the software directories under /tmp ($keep) held aside and bound back into the new /tmp
         spawn "worker $ns" "$STATE/logs/$ns.log" \
-            ip netns exec "$ns" unshare --uts --mount \
+            ip netns exec "$ns" unshare --uts --mount --propagation private \
             env SW2V_NAME="$ns" SW2V_ETC_HOSTS="$STATE/etc-hosts" SPARK_HOME="$spark_home" \
+            SW2V_KEEP="$keep" SW2V_HOLD="$STATE/$ns/hold" \
             SPARK_LOCAL_IP="$ip" SPARK_WORKER_DIR="$STATE/$ns/work" SPARK_LOCAL_DIRS="$STATE/$ns/local" \
-            sh -c 'hostname "$SW2V_NAME" && mount --bind "$SW2V_ETC_HOSTS" /etc/hosts &&
-                   mount -t tmpfs -o mode=1777 tmpfs /tmp && mount -t tmpfs -o mode=1777 tmpfs /dev/shm &&
+            sh -c 'set -e; hostname "$SW2V_NAME"; mount --bind "$SW2V_ETC_HOSTS" /etc/hosts
+                   i=0; for p in $SW2V_KEEP; do i=$((i + 1)); mkdir -p "$SW2V_HOLD/$i"; mount --bind "$p" "$SW2V_HOLD/$i"; done
+                   mount -t tmpfs -o mode=1777 tmpfs /tmp; mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+                   i=0; for p in $SW2V_KEEP; do i=$((i + 1)); mkdir -p "$p"; mount --bind "$SW2V_HOLD/$i" "$p"; done
                    exec "$@"' sh \
             "$spark_home/bin/spark-class" org.apache.spark.deploy.worker.Worker \
             --host "$ip" --cores "$CORES" --memory "$MEMORY" --work-dir "$STATE/$ns/work" "$url"

@@ -296,9 +296,13 @@ def plot_throughput(series: dict[str, np.ndarray]) -> bytes:
             color="tab:green", marker="o", linestyle="--", label="cumulative words/s")
     for e, s, w in zip(series["epoch"], series["start"], series["epoch_wps"]):
         ax.annotate(f"epoch {int(e) + 1}", (s, w), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_xlabel("seconds of training")
     ax.set_ylabel("training words per second")
-    ax.set_ylim(bottom=0)
+    top = float(max(series["epoch_wps"].max(), series["cumulative_wps"].max()))
+    ax.set_ylim(0, 1.15 * top if top > 0 else 1.0)  # room for the epoch labels below the title
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # no "1e6" offset over the title
     ax.set_title("Throughput")
     ax.legend(loc="lower right")
     return _png(fig)

@@ -114,11 +114,17 @@ def _table(spark, model: InitModel, matrix: str):
 
 
 def _model_errors(run):
-    """Run a Spark action; a ModelFormatError that a task raised comes back as one (its line
-    in the failed job's error text), not as Spark's error."""
+    """Run a Spark action; a ModelFormatError or CheckpointError that a task raised comes back
+    as one (its line in the failed job's error text), not as Spark's error."""
+    from .checkpoint import raised_in
+    from .errors import CheckpointError
+
     try:
         return run()
     except Exception as exc:  # the job failed in Spark (py4j's or Spark Connect's exception)
+        damage = raised_in(str(exc))
+        if damage is not None:
+            raise CheckpointError(damage) from None
         marker = "ModelFormatError: "
         for line in str(exc).splitlines():
             if marker in line:
