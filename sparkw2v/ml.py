@@ -325,7 +325,7 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
         from .session import master
         from .trainer import train_tokens
 
-        url = storage.child(self.getOrDefault(self.outputDir), f"{self.uid}-{uuid.uuid4().hex[:12]}")
+        url = storage.child(storage.absolute(self.getOrDefault(self.outputDir)), f"{self.uid}-{uuid.uuid4().hex[:12]}")
         storage.prepare_output(url, overwrite=False)
         work_dir = storage.child(self.getOrDefault(self.tempDir) if self.isDefined(self.tempDir) else url,
                                  f"_blocks-{uuid.uuid4().hex[:12]}")

@@ -120,6 +120,7 @@ def write_model_from_blocks(spark, url: str, store: BlockStore, epochs_done: int
     """
     from .embeddings import write_mllib_metadata
 
+    url = storage.absolute(url)  # the executors write into it: not relative to their cwd
     start = time.perf_counter()
     token = uuid.uuid4().hex[:12]
     tmp = {EMBEDDINGS: storage.child(url, f"_tmp-{EMBEDDINGS}-{token}"),

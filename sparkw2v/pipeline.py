@@ -38,7 +38,9 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         spark: the SparkSession (classic Spark or Spark Connect).
         input_path: Parquet file or directory with the string column ``config.text_column``.
         output: the model directory (local path or fsspec URL; on a cluster one that every
-            executor can reach: the model is built in ``output.partial`` by the executors).
+            executor can reach: the model is built in ``output.partial`` by the executors). A
+            relative path (also of ``work_dir`` and ``init_from``) is this process's
+            (``storage.absolute``), not the executors' working directory's.
         config: training settings.
         overwrite: replace an existing model directory (sparkw2v's: its ``_sparkw2v.json``
             marker says so, and it holds nothing else), once the new model is complete.
@@ -67,6 +69,8 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
             the path), or the model or a checkpoint could not be written.
         ConfigError, InputError, TrainingDivergedError: see :func:`sparkw2v.trainer.train`.
     """
+    shown = output
+    output, work_dir, init_from = (storage.absolute(p) if p else p for p in (output, work_dir, init_from))
     storage.check_distinct(input_path, output)
     if work_dir:
         storage.check_distinct(input_path, work_dir, "work directory")
@@ -125,7 +129,7 @@ def train_model_dir(spark, input_path: str, output: str, config: TrainConfig, *,
         staging.release()  # after a failure: the checkpoints are free to --resume at once
     total = time.perf_counter() - start
     log.info("wrote %s from the executors (%.1f s); total %.1f s", output, written["seconds"], total)
-    return {"output": output, "total_seconds": round(total, 2), "write_seconds": round(written["seconds"], 2),
+    return {"output": shown, "total_seconds": round(total, 2), "write_seconds": round(written["seconds"], 2),
             **{k: result.stats[k] for k in ("vocab_size", "train_words_per_epoch", "train_seconds",
                                             "words_per_sec")}}
 

@@ -60,6 +60,16 @@ LEASE_SECONDS = 90.0
 IN_PROCESS_SCHEMES = frozenset({"memory"})
 
 
+def absolute(url: str) -> str:
+    """A relative local path made absolute against this process's working directory; URLs and
+    absolute paths as they are. Paths that executors open must be: a Python worker's working
+    directory is not the driver's (a Spark Connect server's session directory, a cluster
+    executor's work directory)."""
+    if "://" in url or "::" in url or os.path.isabs(url):
+        return url
+    return os.path.abspath(url)
+
+
 def url_to_fs(url: str):
     """(fsspec filesystem, path inside it) for a local path or any fsspec URL.
 

@@ -609,9 +609,13 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
     Raises:
         ConfigError, InputError, TrainingDivergedError, OutputWriteError: as :func:`train`.
     """
+    from .storage import absolute
+
     spark = tokens.sparkSession
     check_supported(spark)
     master = master_of(spark)
+    work_dir = absolute(work_dir) if work_dir else work_dir  # the executors open it: not relative to their cwd
+    init_from = absolute(init_from) if init_from else init_from
     if work_dir is None and not _executors_share_this_machine(spark, master):
         raise ConfigError("training on a cluster (or through a Spark Connect server on another machine) needs "
                           "a work directory that this process and every executor can read and write (HDFS, S3, NFS, "

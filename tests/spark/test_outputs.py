@@ -89,6 +89,19 @@ def test_a_work_directory_keeps_the_user_s_files_and_another_model(spark, capsys
     assert len(Embeddings.load(str(work / "another-model")).words) == 7
 
 
+def test_relative_paths_are_this_process_s_not_the_executors(spark, capsys, tmp_path, corpus, monkeypatch):
+    """A relative --output, --work-dir and --init-from name places under this process's working
+    directory, though the executors open them from another one (a Spark Connect server's session
+    directory, a cluster executor's work directory): the run must not look for its blocks there."""
+    monkeypatch.chdir(tmp_path)
+    assert train(capsys, "--input", corpus, "--output", "rel/model", "--work-dir", "rel/work", *SMALL,
+                 "--no-report") == (0, None)
+    assert (tmp_path / "rel" / "model" / "_SUCCESS").exists() and os.listdir(tmp_path / "rel" / "work") == []
+    assert train(capsys, "--input", corpus, "--output", "rel/warm", "--init-from", "rel/model", *SMALL,
+                 "--no-report") == (0, None)
+    assert len(Embeddings.load(str(tmp_path / "rel" / "warm")).words) == 7
+
+
 def test_the_train_job_puts_its_report_into_the_model_it_commits(spark, capsys, tmp_path, corpus):
     """With matplotlib the report is one of the model's own entries (MODEL/report), written
     before the model is committed: nothing appears beside the output, --overwrite replaces it
