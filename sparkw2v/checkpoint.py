@@ -196,11 +196,12 @@ def damaged_message(epochs_done: int, url: str, problems: list[str], total: int 
     return f"the checkpoint after {epochs_done} epoch(s) in {url} is damaged: {problems[0]}{count}; {fix}"
 
 
-def raised_in(text: str) -> str | None:
-    """The message of a CheckpointError that a task raised, found in a failed Spark job's error
-    text (the task's Python traceback is in it), or None: damage is deterministic, so the caller
-    reports it instead of retrying or calling it a failed write."""
-    marker = "CheckpointError: "
+def raised_in(text: str, error: str = "CheckpointError") -> str | None:
+    """The message of a CheckpointError (or another ``error`` class, by name) that a task raised,
+    found in a failed Spark job's error text (the task's Python traceback is in it), or None:
+    damage is deterministic, so the caller reports it instead of retrying or calling it a failed
+    write."""
+    marker = f"{error}: "
     for line in text.splitlines():
         if marker in line:
             return " ".join(line.split(marker, 1)[1].split())[:500]

@@ -145,18 +145,18 @@ def count_vocabulary(tokens_df, tokens_col: str, min_count: int, max_vocab_size:
 
     exploded = tokens_df.select(F.explode(tokens_col).alias("word"))
     counted = exploded.groupBy("word").agg(F.count(F.lit(1)).alias("count"))
-    if keep_words is None:
-        counted = counted.withColumn("old", F.lit(False))
-    else:
+    old_word = F.lit(False)
+    if keep_words is not None:  # an "old" column: the earlier model's words
         counted = (counted.join(keep_words.select("word").withColumn("old", F.lit(True)), "word", "full")
                    .select("word", F.coalesce(F.col("count"), F.lit(0)).cast("long").alias("count"),
                            F.coalesce(F.col("old"), F.lit(False)).alias("old")))
+        old_word = F.col("old")
     counted = counted.cache()
-    kept_rows = (F.col("count") >= min_count) | F.col("old")
+    kept_rows = (F.col("count") >= min_count) | old_word
     try:
         totals = counted.agg(
             F.sum("count").alias("tokens"), F.count(F.when(F.col("count") > 0, 1)).alias("types"),
-            F.count(F.when(kept_rows, 1)).alias("kept"), F.count(F.when(F.col("old"), 1)).alias("old"),
+            F.count(F.when(kept_rows, 1)).alias("kept"), F.count(F.when(old_word, 1)).alias("old"),
             F.count(F.when(kept_rows & (F.col("count") > 0), 1)).alias("seen")).first()
         corpus_tokens = int(totals["tokens"] or 0)
         corpus_types = int(totals["types"] or 0)
