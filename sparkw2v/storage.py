@@ -70,6 +70,12 @@ def absolute(url: str) -> str:
     return os.path.abspath(url)
 
 
+def spark_path(url: str) -> str:
+    """``url`` as Spark's file readers take it literally: Hadoop reads ``{}[]*?\\`` in a path as
+    a glob pattern (``model[1]`` would match ``model1``), so each is escaped with a backslash."""
+    return re.sub(r"([{}\[\]*?\\])", r"\\\1", url)
+
+
 def url_to_fs(url: str):
     """(fsspec filesystem, path inside it) for a local path or any fsspec URL.
 

@@ -110,7 +110,7 @@ def _table(spark, model: InitModel, matrix: str):
     """A table of the model as Spark reads it (its directory, as the input is read)."""
     from . import storage
 
-    return spark.read.parquet(storage.child(model.url, _TABLES[matrix]))
+    return spark.read.parquet(storage.spark_path(storage.child(model.url, _TABLES[matrix])))
 
 
 def _model_errors(run):
@@ -125,10 +125,9 @@ def _model_errors(run):
         damage = raised_in(str(exc))
         if damage is not None:
             raise CheckpointError(damage) from None
-        marker = "ModelFormatError: "
-        for line in str(exc).splitlines():
-            if marker in line:
-                raise ModelFormatError(" ".join(line.split(marker, 1)[1].split())[:500]) from None
+        bad = raised_in(str(exc), "ModelFormatError")
+        if bad is not None:
+            raise ModelFormatError(bad) from None
         raise
 
 
@@ -305,7 +304,7 @@ def write_start_state(spark, model: InitModel, store: BlockStore, vocabulary: Vo
     with store.fs.open(store._path(IDS_FILE), "wb") as fh:
         pq.write_table(pa.table({"word": pa.array(words, pa.string()),
                                  "id": pa.array(np.arange(len(words), dtype=np.int32))}), fh)
-    ids = spark.read.parquet(ids_url)
+    ids = spark.read.parquet(storage.spark_path(ids_url))
     tables = [_table(spark, model, m).select(F.lit(i).cast("byte").alias("matrix"), "word", "vector")
               .join(ids, "word", "left") for i, m in enumerate(MATRICES)]
     parts = 2 * num_blocks

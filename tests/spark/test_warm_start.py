@@ -218,3 +218,16 @@ def test_a_model_continued_in_place_resumes_with_resume_and_overwrite(spark, ear
     for table in ("embeddings", "context_embeddings"):
         np.testing.assert_array_equal(Embeddings.load(inplace, table).vectors,
                                       Embeddings.load(str(base / "straight"), table).vectors)
+
+
+def test_paths_with_glob_characters_are_read_literally(spark, earlier):
+    """Spark's readers take [ ] { } * ? in a path as a glob: the earlier model's tables and the
+    run's ids file (under the output) are read by their literal names."""
+    base, model = earlier
+    odd = str(base / "model[1]")
+    os.system(f"cp -r {model} '{odd}'")
+    os.makedirs(base / "model1", exist_ok=True)  # what "model[1]" would match as a pattern
+    new = write_text(base / "new5", topic_rows(np.random.default_rng(6), "b", 100))
+    summary = train_model_dir(spark, new, str(base / "out{a}[2]"), CONFIG, init_from=odd)
+    assert summary["vocab_size"] == len(Embeddings.load(model))
+    assert (base / "out{a}[2]" / "_SUCCESS").exists()
