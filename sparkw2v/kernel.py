@@ -15,6 +15,12 @@ SGD step of ``reference.sgns_gradients``.
 
 Random numbers come from a splitmix64 stream seeded by the caller, so a call is a pure
 function of its inputs (seed included).
+
+With a large vocabulary most rows a position touches (its context, its noise words, the centers'
+W rows) are not in the CPU's caches: the kernel draws the next position's noise words before it
+applies this position's step (the stream's order unchanged) and asks the CPU to fetch the next
+position's rows (``llvm.prefetch``), so that memory and arithmetic overlap. Neither changes a
+value.
 """
 
 from __future__ import annotations
@@ -23,13 +29,45 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 LOSS_EVERY = 16  # the reported loss is measured on every 16th position (a log per score costs)
+
+
+@intrinsic
+def _prefetch(typingctx, matrix, row, col):
+    """LLVM's ``llvm.prefetch`` (write intent, keep in all cache levels) of the address of
+    ``matrix[row, col]`` (a 2-d array): a hint to the CPU, no effect on any value."""
+    if not (isinstance(matrix, types.Array) and matrix.ndim == 2):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        indices = [context.cast(builder, value, kind, types.intp)
+                   for value, kind in zip(args[1:], signature.args[1:])]
+        pointer = cgutils.get_item_pointer2(context, builder, data=array.data,
+                                            shape=cgutils.unpack_tuple(builder, array.shape),
+                                            strides=cgutils.unpack_tuple(builder, array.strides),
+                                            layout=array_type.layout, inds=indices, wraparound=False)
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        # opaque pointers (LLVM >= 15 as llvmlite builds it) name the intrinsic .p0, typed ones .p0i8
+        name = "llvm.prefetch.p0" if str(byte_pointer) == "ptr" else "llvm.prefetch.p0i8"
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), name)
+        builder.call(function, [builder.bitcast(pointer, byte_pointer), ir.Constant(i32, 1), ir.Constant(i32, 3),
+                                ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(matrix, row, col), codegen
 
 
 @njit(inline="always")
@@ -265,6 +303,42 @@ class Step(NamedTuple):
     max_group: int
 
 
+@njit(inline="always")
+def _position(contexts, i, stop, group):
+    """(context word, number of pairs m) of the position whose first pair is ``i``: the pairs
+    from ``i`` on that share its context word, at most ``group`` of them."""
+    o = contexts[i]
+    if o < 0:
+        o = ~o
+    m = 1
+    while i + m < stop and m < group and contexts[i + m] == o:
+        m += 1
+    return o, m
+
+
+@njit(inline="always")
+def _draw_position(state, noise, centers, i, m, cap, uses, negatives):
+    """A position's random draws, in the stream's order: one uniform u, then as many noise
+    words as its most demanding center uses (center q uses floor(rates[c] + u), at most
+    ``cap``), into ``uses[:m]`` and ``negatives``. Returns that number k."""
+    u = _uniform(state)
+    k = 0
+    for q in range(m):
+        uses[q] = min(np.int64(noise.rates[centers[i + q]] + u), cap)
+        k = max(k, uses[q])
+    for q in range(k):
+        negatives[q] = _draw_noise(state, noise.prob, noise.alias)
+    return k
+
+
+@njit(inline="always")
+def _prefetch_row(matrix, row):
+    """Ask the CPU to bring row ``row`` of a (V, N) float32 matrix into its caches (one hint a
+    64-byte line); reads nothing, changes nothing."""
+    for col in range(0, matrix.shape[1], 16):
+        _prefetch(matrix, row, col)
+
+
 @njit(fastmath=True, cache=True, error_model="numpy", nogil=True)
 def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates):
     """Train the pairs ``step.start:step.stop`` of one stratum, in place on one W block and one
@@ -298,8 +372,8 @@ def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates
     state = _seeded_state(step.seed)
     cap = np.int64(noise.max_rate) + 1
     group = max(step.max_group, 1)
-    negatives = np.empty(cap, np.int32)
-    uses = np.empty(group, np.int64)
+    negatives = np.empty((2, cap), np.int32)  # this position's noise words and the next one's
+    uses = np.empty((2, group), np.int64)
     neu = np.empty((group, n_dim), np.float32)
     grad_out = np.empty((cap + 1, n_dim), np.float32)
     start, stop = step.start, step.stop
@@ -308,29 +382,34 @@ def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates
     loss = 0.0
     loss_pairs = 0
     position = 0
+    cur = 0
     i = start
+    if i < stop:
+        o, m = _position(contexts, i, stop, group)
+        k = _draw_position(state, noise, centers, i, m, cap, uses[cur], negatives[cur])
     while i < stop:
-        o = contexts[i]
-        if o < 0:
-            o = ~o
-        m = 1
-        while i + m < stop and m < group and contexts[i + m] == o:
-            m += 1
-        u = _uniform(state)
-        k = 0
-        for q in range(m):
-            uses[q] = min(np.int64(noise.rates[centers[i + q]] + u), cap)
-            k = max(k, uses[q])
-        for q in range(k):
-            negatives[q] = _draw_noise(state, noise.prob, noise.alias)
+        # The next position's draws come before this position's update (the stream's order is
+        # the same), so that its rows can be fetched from memory while this one computes.
+        nxt = i + m
+        if nxt < stop:
+            o2, m2 = _position(contexts, nxt, stop, group)
+            k2 = _draw_position(state, noise, centers, nxt, m2, cap, uses[1 - cur], negatives[1 - cur])
+            _prefetch_row(Wpj, o2)
+            for q in range(k2):
+                _prefetch_row(Wpj, negatives[1 - cur, q])
+            for q in range(m2):
+                _prefetch_row(Wk, centers[nxt + q])
         sampled = position % LOSS_EVERY == 0
         position += 1
         alpha = step.alpha_start + slope * (i - start)
-        loss += sgns_update(Wk, Wpj, centers[i:i + m], m, o, negatives[:k], uses, alpha, neu, grad_out,
+        loss += sgns_update(Wk, Wpj, centers[i:i + m], m, o, negatives[cur, :k], uses[cur], alpha, neu, grad_out,
                             w_updates, wp_updates, sampled)
         if sampled:
             loss_pairs += m
-        i += m
+        i = nxt
+        if i < stop:
+            o, m, k = o2, m2, k2
+            cur = 1 - cur
     return loss, loss_pairs, total
 
 

@@ -199,3 +199,51 @@ def test_centers_of_one_position_use_their_own_number_of_negatives():
         dWp += Wp_ref - Wp
     np.testing.assert_allclose(W1, W + dW, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(Wp1, Wp + dWp, rtol=1e-5, atol=1e-6)
+
+
+def test_train_stratum_is_the_sequence_of_position_steps_with_the_stream_in_order():
+    """train_stratum draws the next position's noise words before applying this position's step
+    (to fetch their rows early); the random stream must still be consumed in the documented
+    order (per position: one uniform, then its noise words), so that the vectors do not depend
+    on that. Replayed here one position at a time with the stream's own functions: the same
+    noise words (exact update counts of every row), the same vectors and loss."""
+    rng = np.random.default_rng(8)
+    V, N = 40, 6
+    centers, contexts, counts = stratum_inputs(rng, V, n_pairs=3000)
+    prob, alias = vocab.noise_table(counts)
+    rates = rng.uniform(0.3, 4.7, size=V).astype(np.float32)
+    noise = kernel.Noise(prob, alias, rates, float(rates.max()))
+    start, stop, a0, a1, seed, group = 7, len(centers) - 5, 0.03, 0.01, 21, 8
+    W0 = kernel.init_rows(np.arange(V), N, 2)
+    Wp0 = (rng.normal(size=(V, N)) * 0.1).astype(np.float32)
+    W, Wp = W0.copy(), Wp0.copy()
+    wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
+    loss, loss_pairs, pairs = kernel.train_stratum(W, Wp, centers, contexts, noise,
+                                                   kernel.Step(start, stop, a0, a1, np.uint64(seed), group), wu, wpu)
+    W_ref, Wp_ref = W0.copy(), Wp0.copy()
+    wu_ref, wpu_ref = np.zeros(V, np.int32), np.zeros(V, np.int32)
+    state = np.array([seed], np.uint64)
+    cap = int(noise.max_rate) + 1
+    neu, gout = np.zeros((group, N), np.float32), np.zeros((cap + 1, N), np.float32)
+    ref_loss, ref_loss_pairs, position, i = 0.0, 0, 0, start
+    while i < stop:
+        o = ~contexts[i] if contexts[i] < 0 else contexts[i]
+        m = 1
+        while i + m < stop and m < group and contexts[i + m] == o:
+            m += 1
+        u = kernel._uniform(state)
+        uses = np.array([min(int(rates[c] + u), cap) for c in centers[i:i + m]], np.int64)
+        negatives = np.array([kernel._draw_noise(state, prob, alias) for _ in range(uses.max())], np.int32)
+        alpha = a0 + (a1 - a0) / (stop - start) * (i - start)
+        sampled = position % kernel.LOSS_EVERY == 0
+        ref_loss += kernel.sgns_update(W_ref, Wp_ref, centers[i:i + m], m, o, negatives, uses, alpha, neu, gout,
+                                       wu_ref, wpu_ref, sampled)
+        ref_loss_pairs += m if sampled else 0
+        position += 1
+        i += m
+    assert pairs == stop - start and loss_pairs == ref_loss_pairs
+    np.testing.assert_array_equal(wu, wu_ref)
+    np.testing.assert_array_equal(wpu, wpu_ref)
+    np.testing.assert_allclose(W, W_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Wp, Wp_ref, rtol=1e-5, atol=1e-6)
+    assert loss == pytest.approx(ref_loss, rel=1e-6)
