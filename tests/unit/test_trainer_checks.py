@@ -50,6 +50,9 @@ def test_a_session_without_a_spark_context_is_not_refused():
 def test_number_of_blocks():
     assert resolve_num_blocks(TrainConfig(), slots=8, vocab_size=1000) == 8  # default: the slots
     assert resolve_num_blocks(TrainConfig(), slots=32, vocab_size=10) == 10  # at most the words
+    # at most the blocks measured flat: P = 256 and 512 lost quality (README "Flat quality")
+    assert resolve_num_blocks(TrainConfig(), slots=512, vocab_size=10**6) == 128
+    assert resolve_num_blocks(TrainConfig(num_blocks=256), slots=512, vocab_size=10**6) == 256  # asked for: kept
     assert resolve_num_blocks(TrainConfig(num_blocks=64), slots=2, vocab_size=1000) == 64
     with pytest.raises(InputError, match="num_blocks=64 is more than the vocabulary"):
         resolve_num_blocks(TrainConfig(num_blocks=64), slots=2, vocab_size=7)
