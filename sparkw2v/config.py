@@ -64,8 +64,9 @@ class TrainConfig:
         epochs: passes over the corpus (>= 1).
         num_blocks: P, the blocks W and W' are cut into (stratified block SGD: no row has two
             live copies). 0: the task slots of the session (its cores), at most 128 (more blocks
-            cost quality: README "Flat quality") and at most the vocabulary size. Results depend on (seed, num_blocks, cycles_per_epoch), never on how many
-            executors run them; set it explicitly for the same vectors on any cluster.
+            cost quality: README "Flat quality") and at most the vocabulary size. Results
+            depend on (seed, num_blocks, cycles_per_epoch), never on how many executors run
+            them; set it explicitly for the same vectors on any cluster.
         cycles_per_epoch: R, how often each (W block, W' block) pair meets per epoch: each
             epoch's pairs are cut into R cycles of P sub-epochs (>= 1).
         seed: seed of every random draw; equal seeds and settings give equal vectors.

@@ -116,7 +116,7 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
     windowSize = _param("windowSize", "the maximum window size, in words (> 0)", TypeConverters.toInt)
     minCount = _param("minCount", "minimum number of times a word must appear", TypeConverters.toInt)
     numPartitions = _param("numPartitions", "number of blocks W and W' are cut into and trained in parallel "
-                           "(sparkw2v's num_blocks; 0: the cluster's task slots)", TypeConverters.toInt)
+                           "(sparkw2v's num_blocks; 0: the cluster's task slots, at most 128)", TypeConverters.toInt)
     maxSentenceLength = _param("maxSentenceLength", "maximum words per row; longer rows are cut",
                                TypeConverters.toInt)
     negative = _param("negative", "noise words per (center, context) pair", TypeConverters.toInt)
