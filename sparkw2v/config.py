@@ -138,7 +138,7 @@ class TrainConfig:
                f"in [0, alpha={self.alpha}]")
         _check(1 <= self.epochs <= MAX_EPOCHS, "epochs", self.epochs, f"an integer in [1, {MAX_EPOCHS}]")
         _check(0 <= self.num_blocks <= MAX_BLOCKS, "num_blocks", self.num_blocks,
-               f"an integer in [0, {MAX_BLOCKS}] (0: the session's task slots)")
+               f"an integer in [0, {MAX_BLOCKS}] (0: the session's task slots, at most 128)")
         _check(1 <= self.cycles_per_epoch <= MAX_CYCLES, "cycles_per_epoch", self.cycles_per_epoch,
                f"an integer in [1, {MAX_CYCLES}]")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "in [0, 2**63)")

@@ -333,10 +333,11 @@ def _draw_position(state, noise, centers, i, m, cap, uses, negatives):
 
 @njit(inline="always")
 def _prefetch_row(matrix, row):
-    """Ask the CPU to bring row ``row`` of a (V, N) float32 matrix into its caches (one hint a
-    64-byte line); reads nothing, changes nothing."""
+    """Ask the CPU to bring row ``row`` of a (V, N) float32 matrix (N >= 1) into its caches
+    (one hint a 64-byte line, and one for its last element); reads nothing, changes nothing."""
     for col in range(0, matrix.shape[1], 16):
         _prefetch(matrix, row, col)
+    _prefetch(matrix, row, matrix.shape[1] - 1)  # a row that starts inside a line ends in one more
 
 
 @njit(fastmath=True, cache=True, error_model="numpy", nogil=True)

@@ -172,6 +172,15 @@ def resolve_num_blocks(config: TrainConfig, slots: int, vocab_size: int) -> int:
     return max(1, min(slots, MAX_FLAT_BLOCKS, vocab_size))
 
 
+def num_blocks_warning(num_blocks: int) -> str | None:
+    """The warning for a num_blocks above MAX_FLAT_BLOCKS (None for one at most that)."""
+    if num_blocks <= MAX_FLAT_BLOCKS:
+        return None
+    return (f"num_blocks={num_blocks} is above {MAX_FLAT_BLOCKS}, the most blocks measured to keep quality flat (on the "
+            "real corpus P = 256 lost 1.15 analogy points and P = 512 3.85 against P = 1): expect lower quality, or "
+            f"set num_blocks <= {MAX_FLAT_BLOCKS} (0, the default, does)")
+
+
 def check_task_memory(config: TrainConfig, slots: int, vocab_size: int) -> None:
     """Refuse a vocabulary whose W and W' blocks would not fit ``max_model_mb`` on one task.
 
@@ -654,10 +663,9 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
                  "they are, %d occur fewer than min_count=%d times); %d new words start afresh", init.url,
                  w["model_words"], w["model_words_unseen"], w["model_words_rare"], config.min_count, w["new_words"])
     P = resolve_num_blocks(config, slots, len(vocab))
-    if P > MAX_FLAT_BLOCKS:
-        log.warning("num_blocks=%d is above %d, the most blocks measured to keep quality flat (on the real corpus "
-                    "P = 256 lost 1.15 analogy points and P = 512 3.85 against P = 1): expect lower quality, or set "
-                    "num_blocks <= %d (0, the default, does)", P, MAX_FLAT_BLOCKS, MAX_FLAT_BLOCKS)
+    warning = num_blocks_warning(P)
+    if warning:
+        log.warning("%s", warning)
     T = min(P, slots)
     shards = num_shards(vocab.train_words)
     own_store = work_dir is None

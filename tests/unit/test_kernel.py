@@ -213,7 +213,7 @@ def test_train_stratum_is_the_sequence_of_position_steps_with_the_stream_in_orde
     prob, alias = vocab.noise_table(counts)
     rates = rng.uniform(0.3, 4.7, size=V).astype(np.float32)
     noise = kernel.Noise(prob, alias, rates, float(rates.max()))
-    start, stop, a0, a1, seed, group = 7, len(centers) - 5, 0.03, 0.01, 21, 8
+    start, stop, a0, a1, seed, group = 7, len(centers) - 5, 0.03, 0.01, 21, 3  # positions of up to 4 pairs: cut at 3
     W0 = kernel.init_rows(np.arange(V), N, 2)
     Wp0 = (rng.normal(size=(V, N)) * 0.1).astype(np.float32)
     W, Wp = W0.copy(), Wp0.copy()
@@ -244,6 +244,6 @@ def test_train_stratum_is_the_sequence_of_position_steps_with_the_stream_in_orde
     assert pairs == stop - start and loss_pairs == ref_loss_pairs
     np.testing.assert_array_equal(wu, wu_ref)
     np.testing.assert_array_equal(wpu, wpu_ref)
-    np.testing.assert_allclose(W, W_ref, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(Wp, Wp_ref, rtol=1e-5, atol=1e-6)
-    assert loss == pytest.approx(ref_loss, rel=1e-6)
+    np.testing.assert_array_equal(W.view(np.uint32), W_ref.view(np.uint32))  # the same compiled step: bit for bit
+    np.testing.assert_array_equal(Wp.view(np.uint32), Wp_ref.view(np.uint32))
+    assert loss == ref_loss

@@ -4,7 +4,7 @@ import pytest
 
 from sparkw2v.config import TrainConfig
 from sparkw2v.errors import ConfigError, InputError
-from sparkw2v.trainer import check_supported, resolve_num_blocks
+from sparkw2v.trainer import check_supported, num_blocks_warning, resolve_num_blocks
 
 
 class Conf:
@@ -53,6 +53,8 @@ def test_number_of_blocks():
     # at most the blocks measured flat: P = 256 and 512 lost quality (README "Flat quality")
     assert resolve_num_blocks(TrainConfig(), slots=512, vocab_size=10**6) == 128
     assert resolve_num_blocks(TrainConfig(num_blocks=256), slots=512, vocab_size=10**6) == 256  # asked for: kept
+    assert num_blocks_warning(128) is None
+    assert "num_blocks=256 is above 128" in num_blocks_warning(256) and "num_blocks <= 128" in num_blocks_warning(256)
     assert resolve_num_blocks(TrainConfig(num_blocks=64), slots=2, vocab_size=1000) == 64
     with pytest.raises(InputError, match="num_blocks=64 is more than the vocabulary"):
         resolve_num_blocks(TrainConfig(num_blocks=64), slots=2, vocab_size=7)
