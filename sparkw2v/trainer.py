@@ -43,7 +43,7 @@ import numpy as np
 
 from . import checkpoint, vocab as vocab_mod
 from .blockstore import Aborted, BlockStore, VocabularyFile, block_name, state_blocks
-from .config import TRANSPORT_KEYS, TrainConfig, parse_port_range
+from .config import MAX_FLAT_BLOCKS, TRANSPORT_KEYS, TrainConfig, parse_port_range
 from .encode import binary_column, binary_values, encode_corpus, num_shards
 from .epoch import EpochPlan, Settings
 from .errors import (CheckpointError, ConfigError, InputError, OutputWriteError, TrainingDivergedError,
@@ -148,12 +148,6 @@ def check_supported(spark) -> None:
         raise ConfigError("sparkw2v trains in a gang-scheduled (barrier) stage, which Spark does not run "
                           "with dynamic allocation: submit with --conf spark.dynamicAllocation.enabled=false "
                           "(and a fixed number of executors)")
-
-
-# The most blocks whose quality has been measured flat (within 0.65 analogy point of P = 1 up to
-# P = 128 on the real corpus; P = 256 lost 1.15 points over three seeds, P = 512 3.85: README
-# "Flat quality"). The default P never exceeds it; an explicit num_blocks above it is warned of.
-MAX_FLAT_BLOCKS = 128
 
 
 def resolve_num_blocks(config: TrainConfig, slots: int, vocab_size: int) -> int:
