@@ -16,6 +16,11 @@ SGD step of ``reference.sgns_gradients``.
 Random numbers come from a splitmix64 stream seeded by the caller, so a call is a pure
 function of its inputs (seed included).
 
+With a replicated head (``head``; :func:`train_stratum_head`) a task's local rows are the K
+head rows followed by its block's rows: ``_row`` picks the matrix; :func:`train_stratum` passes
+no head (None), and numba compiles that path without the choice: the same values and speed as
+before the head existed.
+
 With a large vocabulary most rows a position touches (its context, its noise words, the centers'
 W rows) are not in the CPU's caches: the kernel draws the next position's noise words before it
 applies this position's step (the stream's order unchanged) and asks the CPU to fetch the next
@@ -184,6 +189,80 @@ def _softplus(x):
     return math.log1p(math.exp(x))
 
 
+@njit(inline="always")
+def _row(head, block, r):
+    """Row ``r`` of the rows [head; block] a task trains on: the replicated head's row ``r`` for
+    r < K (K = head.shape[0]), else the block's row r - K. A view, no copy. ``head`` None: the
+    block's row r, compiled without the branch (numba prunes it; the branch cost
+    :func:`train_stratum` 23% of its rate)."""
+    if head is None:
+        return block[r]
+    k = head.shape[0]
+    if r < k:
+        return head[r]
+    return block[r - k]
+
+
+@njit(fastmath=True, error_model="numpy")
+def _sgns_step(HW, W, HWp, Wp, centers, m, context, negatives, uses, alpha, neu, grad_out,
+               w_updates, wp_updates, with_loss):
+    """:func:`sgns_update` on rows [HW; W] and [HWp; Wp] (``_row``); an update counter counts
+    only the rows below its length."""
+    n_dim = W.shape[1]
+    n_out = negatives.shape[0] + 1
+    loss = 0.0
+    for s in range(n_out):
+        for d in range(n_dim):
+            grad_out[s, d] = 0.0
+    for j in range(m):
+        wc = _row(HW, W, centers[j])
+        for d in range(n_dim):
+            neu[j, d] = 0.0
+        for s in range(uses[j] + 1):
+            if s == 0:
+                o = context
+            else:
+                o = negatives[s - 1]
+                if o == context:
+                    continue
+            wo = _row(HWp, Wp, o)
+            f = np.float32(0.0)
+            for d in range(n_dim):
+                f += wc[d] * wo[d]
+            sig = 1.0 / (1.0 + math.exp(-f))
+            if s == 0:
+                g = np.float32((1.0 - sig) * alpha)
+                if with_loss:
+                    loss += _softplus(-f)
+            else:
+                g = np.float32(-sig * alpha)
+                if with_loss:
+                    loss += _softplus(f)
+            for d in range(n_dim):
+                neu[j, d] += g * wo[d]
+                grad_out[s, d] += g * wc[d]
+    for j in range(m):
+        c = centers[j]
+        wc = _row(HW, W, c)
+        for d in range(n_dim):
+            wc[d] += neu[j, d]
+        if c < w_updates.shape[0]:
+            w_updates[c] += 1
+    for s in range(n_out):
+        if s == 0:
+            o = context
+        else:
+            o = negatives[s - 1]
+            if o == context:
+                continue
+        wo = _row(HWp, Wp, o)
+        for d in range(n_dim):
+            wo[d] += grad_out[s, d]
+        if o < wp_updates.shape[0]:
+            wp_updates[o] += 1
+    return loss
+
+
 @njit(fastmath=True, cache=True, error_model="numpy")
 def sgns_update(W, Wp, centers, m, context, negatives, uses, alpha, neu, grad_out,
                 w_updates, wp_updates, with_loss):
@@ -214,57 +293,8 @@ def sgns_update(W, Wp, centers, m, context, negatives, uses, alpha, neu, grad_ou
         float64: the summed SGNS loss of the m pairs (nats), before the update (0 unless
         ``with_loss``).
     """
-    n_dim = W.shape[1]
-    n_out = negatives.shape[0] + 1
-    loss = 0.0
-    for s in range(n_out):
-        for d in range(n_dim):
-            grad_out[s, d] = 0.0
-    for j in range(m):
-        c = centers[j]
-        for d in range(n_dim):
-            neu[j, d] = 0.0
-        for s in range(uses[j] + 1):
-            if s == 0:
-                o = context
-            else:
-                o = negatives[s - 1]
-                if o == context:
-                    continue
-            f = np.float32(0.0)
-            for d in range(n_dim):
-                f += W[c, d] * Wp[o, d]
-            sig = 1.0 / (1.0 + math.exp(-f))
-            if s == 0:
-                g = np.float32((1.0 - sig) * alpha)
-                if with_loss:
-                    loss += _softplus(-f)
-            else:
-                g = np.float32(-sig * alpha)
-                if with_loss:
-                    loss += _softplus(f)
-            for d in range(n_dim):
-                neu[j, d] += g * Wp[o, d]
-                grad_out[s, d] += g * W[c, d]
-    count = w_updates.shape[0] > 0
-    for j in range(m):
-        c = centers[j]
-        for d in range(n_dim):
-            W[c, d] += neu[j, d]
-        if count:
-            w_updates[c] += 1
-    for s in range(n_out):
-        if s == 0:
-            o = context
-        else:
-            o = negatives[s - 1]
-            if o == context:
-                continue
-        for d in range(n_dim):
-            Wp[o, d] += grad_out[s, d]
-        if count:
-            wp_updates[o] += 1
-    return loss
+    return _sgns_step(None, W, None, Wp, centers, m, context, negatives, uses, alpha, neu, grad_out,
+                      w_updates, wp_updates, with_loss)
 
 
 class Noise(NamedTuple):
@@ -340,6 +370,65 @@ def _prefetch_row(matrix, row):
     _prefetch(matrix, row, matrix.shape[1] - 1)  # a row that starts inside a line ends in one more
 
 
+@njit(inline="always")
+def _prefetch_local(head, block, r):
+    """:func:`_prefetch_row` of row ``r`` of [head; block] (``_row``)."""
+    if head is None:
+        _prefetch_row(block, r)
+    elif r < head.shape[0]:
+        _prefetch_row(head, r)
+    else:
+        _prefetch_row(block, r - head.shape[0])
+
+
+@njit(fastmath=True, error_model="numpy", nogil=True)
+def _train(HW, Wk, HWp, Wpj, centers, contexts, noise, step, w_updates, wp_updates):
+    """:func:`train_stratum_head`'s body (``train_stratum`` is it with an empty head)."""
+    n_dim = Wk.shape[1]
+    state = _seeded_state(step.seed)
+    cap = np.int64(noise.max_rate) + 1
+    group = max(step.max_group, 1)
+    negatives = np.empty((2, cap), np.int32)  # this position's noise words and the next one's
+    uses = np.empty((2, group), np.int64)
+    neu = np.empty((group, n_dim), np.float32)
+    grad_out = np.empty((cap + 1, n_dim), np.float32)
+    start, stop = step.start, step.stop
+    total = stop - start
+    slope = (step.alpha_end - step.alpha_start) / max(total, 1)
+    loss = 0.0
+    loss_pairs = 0
+    position = 0
+    cur = 0
+    i = start
+    if i < stop:
+        o, m = _position(contexts, i, stop, group)
+        k = _draw_position(state, noise, centers, i, m, cap, uses[cur], negatives[cur])
+    while i < stop:
+        # The next position's draws come before this position's update (the stream's order is
+        # the same), so that its rows can be fetched from memory while this one computes.
+        nxt = i + m
+        if nxt < stop:
+            o2, m2 = _position(contexts, nxt, stop, group)
+            k2 = _draw_position(state, noise, centers, nxt, m2, cap, uses[1 - cur], negatives[1 - cur])
+            _prefetch_local(HWp, Wpj, o2)
+            for q in range(k2):
+                _prefetch_local(HWp, Wpj, negatives[1 - cur, q])
+            for q in range(m2):
+                _prefetch_local(HW, Wk, centers[nxt + q])
+        sampled = position % LOSS_EVERY == 0
+        position += 1
+        alpha = step.alpha_start + slope * (i - start)
+        loss += _sgns_step(HW, Wk, HWp, Wpj, centers[i:i + m], m, o, negatives[cur, :k], uses[cur], alpha, neu,
+                           grad_out, w_updates, wp_updates, sampled)
+        if sampled:
+            loss_pairs += m
+        i = nxt
+        if i < stop:
+            o, m, k = o2, m2, k2
+            cur = 1 - cur
+    return loss, loss_pairs, total
+
+
 @njit(fastmath=True, cache=True, error_model="numpy", nogil=True)
 def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates):
     """Train the pairs ``step.start:step.stop`` of one stratum, in place on one W block and one
@@ -369,49 +458,25 @@ def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates
     Compiled without the GIL: a task's block server and sender (``peer``) receive and send W'
     blocks while this trains, not only between strata.
     """
-    n_dim = Wk.shape[1]
-    state = _seeded_state(step.seed)
-    cap = np.int64(noise.max_rate) + 1
-    group = max(step.max_group, 1)
-    negatives = np.empty((2, cap), np.int32)  # this position's noise words and the next one's
-    uses = np.empty((2, group), np.int64)
-    neu = np.empty((group, n_dim), np.float32)
-    grad_out = np.empty((cap + 1, n_dim), np.float32)
-    start, stop = step.start, step.stop
-    total = stop - start
-    slope = (step.alpha_end - step.alpha_start) / max(total, 1)
-    loss = 0.0
-    loss_pairs = 0
-    position = 0
-    cur = 0
-    i = start
-    if i < stop:
-        o, m = _position(contexts, i, stop, group)
-        k = _draw_position(state, noise, centers, i, m, cap, uses[cur], negatives[cur])
-    while i < stop:
-        # The next position's draws come before this position's update (the stream's order is
-        # the same), so that its rows can be fetched from memory while this one computes.
-        nxt = i + m
-        if nxt < stop:
-            o2, m2 = _position(contexts, nxt, stop, group)
-            k2 = _draw_position(state, noise, centers, nxt, m2, cap, uses[1 - cur], negatives[1 - cur])
-            _prefetch_row(Wpj, o2)
-            for q in range(k2):
-                _prefetch_row(Wpj, negatives[1 - cur, q])
-            for q in range(m2):
-                _prefetch_row(Wk, centers[nxt + q])
-        sampled = position % LOSS_EVERY == 0
-        position += 1
-        alpha = step.alpha_start + slope * (i - start)
-        loss += sgns_update(Wk, Wpj, centers[i:i + m], m, o, negatives[cur, :k], uses[cur], alpha, neu, grad_out,
-                            w_updates, wp_updates, sampled)
-        if sampled:
-            loss_pairs += m
-        i = nxt
-        if i < stop:
-            o, m, k = o2, m2, k2
-            cur = 1 - cur
-    return loss, loss_pairs, total
+    return _train(None, Wk, None, Wpj, centers, contexts, noise, step, w_updates, wp_updates)
+
+
+@njit(fastmath=True, cache=True, error_model="numpy", nogil=True)
+def train_stratum_head(HW, Wk, HWp, Wpj, centers, contexts, noise, step, w_updates, wp_updates):
+    """:func:`train_stratum` with a replicated head of K words: local rows r < K are the head's
+    rows ``HW[r]`` / ``HWp[r]`` (the task's working copies, trained in place), rows r >= K the
+    blocks' rows r - K (``layout.BlockLayout.local``).
+
+    Args:
+        HW, HWp: (K, N) float32 head rows of W and W'; updated in place.
+        Wk, Wpj, centers, contexts, noise, step: as :func:`train_stratum`, rows counted from K.
+        w_updates, wp_updates: int32 update counters of the first len(...) local rows (the
+            head's K: which head rows this stratum moved; empty: no counting).
+
+    Returns:
+        as :func:`train_stratum`.
+    """
+    return _train(HW, Wk, HWp, Wpj, centers, contexts, noise, step, w_updates, wp_updates)
 
 
 @njit(cache=True)

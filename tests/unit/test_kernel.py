@@ -247,3 +247,30 @@ def test_train_stratum_is_the_sequence_of_position_steps_with_the_stream_in_orde
     np.testing.assert_array_equal(W.view(np.uint32), W_ref.view(np.uint32))  # the same compiled step: bit for bit
     np.testing.assert_array_equal(Wp.view(np.uint32), Wp_ref.view(np.uint32))
     assert loss == ref_loss
+
+
+def test_a_replicated_head_is_the_first_rows_of_the_tasks_rows():
+    """train_stratum_head trains local rows [head; block]: on the same pairs and stream it gives
+    the bits train_stratum gives on the concatenated matrices, and its counters count exactly
+    the head rows' updates (what the head's combine collects)."""
+    rng = np.random.default_rng(5)
+    V, N, K = 40, 6, 7
+    centers, contexts, counts = stratum_inputs(rng, V, n_pairs=2000)
+    prob, alias = vocab.noise_table(counts)
+    rates = rng.uniform(0.3, 4.7, size=V).astype(np.float32)
+    noise = kernel.Noise(prob, alias, rates, float(rates.max()))
+    step = kernel.Step(3, len(centers) - 2, 0.03, 0.01, np.uint64(4), 10)
+    W0 = kernel.init_rows(np.arange(V), N, 2)
+    Wp0 = (rng.normal(size=(V, N)) * 0.1).astype(np.float32)
+    W, Wp = W0.copy(), Wp0.copy()
+    wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
+    whole = kernel.train_stratum(W, Wp, centers, contexts, noise, step, wu, wpu)
+    HW, Wk, HWp, Wpj = W0[:K].copy(), W0[K:].copy(), Wp0[:K].copy(), Wp0[K:].copy()
+    hu, hpu = np.zeros(K, np.int32), np.zeros(K, np.int32)
+    split = kernel.train_stratum_head(HW, Wk, HWp, Wpj, centers, contexts, noise, step, hu, hpu)
+    assert split == whole
+    np.testing.assert_array_equal(np.vstack([HW, Wk]).view(np.uint32), W.view(np.uint32))
+    np.testing.assert_array_equal(np.vstack([HWp, Wpj]).view(np.uint32), Wp.view(np.uint32))
+    np.testing.assert_array_equal(hu, wu[:K])
+    np.testing.assert_array_equal(hpu, wpu[:K])
+    assert hu.sum() > 0 and hpu.sum() > 0
