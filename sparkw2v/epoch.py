@@ -25,6 +25,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from . import kernel
+from .head import Head
 from .layout import BlockLayout, owned_blocks, pair_weights
 from .pairs import LOCAL_ROWS_MAX, generate_pairs, split_by_center_block, to_local_rows
 from .schedule import Schedule
@@ -39,6 +40,9 @@ class Settings:
         schedule: epochs, cycles R, blocks P, learning rates and seeds.
         vector_size: N; window: the maximum window, in words; negative: K noise words per
             pair; ns_exponent: the noise distribution's exponent (0.75, Mikolov et al. 2013).
+        hot_words: how many of the most frequent words are replicated on every stratum rather
+            than dealt to a block (``head``; 0: none); combine: how the strata's changes to
+            them add up after each sub-epoch (``head.COMBINE_RULES``).
     """
 
     schedule: Schedule
@@ -46,6 +50,8 @@ class Settings:
     window: int
     negative: int
     ns_exponent: float = 0.75
+    hot_words: int = 0
+    combine: str = "sum"
 
     @property
     def num_blocks(self) -> int:
@@ -58,20 +64,21 @@ _LAYOUTS: dict = {}
 _LAYOUTS_KEPT = 3
 
 
-def build_layout(weights: np.ndarray, num_blocks: int, seed: int, epoch: int, cache_key=None) -> BlockLayout:
-    """The block layout of ``epoch`` (``BlockLayout.build``); with ``cache_key`` (e.g. the run
-    id) it is built once per process and kept with the newest few.
+def build_layout(weights: np.ndarray, num_blocks: int, seed: int, epoch: int, cache_key=None,
+                 head: int = 0) -> BlockLayout:
+    """The block layout of ``epoch`` (``BlockLayout.build``, ``head`` words replicated); with
+    ``cache_key`` (e.g. the run id) it is built once per process and kept with the newest few.
 
     Args:
         weights: (V,) float64 pair weights of the words (``layout.pair_weights``).
     """
     if cache_key is None:
-        return BlockLayout.build(weights, num_blocks, seed, epoch)
-    key = (cache_key, num_blocks, seed, epoch)
+        return BlockLayout.build(weights, num_blocks, seed, epoch, head)
+    key = (cache_key, num_blocks, seed, epoch, head)
     if key not in _LAYOUTS:
         while len(_LAYOUTS) >= _LAYOUTS_KEPT:
             _LAYOUTS.pop(next(iter(_LAYOUTS)))
-        _LAYOUTS[key] = BlockLayout.build(weights, num_blocks, seed, epoch)
+        _LAYOUTS[key] = BlockLayout.build(weights, num_blocks, seed, epoch, head)
     return _LAYOUTS[key]
 
 
@@ -106,12 +113,14 @@ class EpochPlan:
     def layout_of(self, epoch: int) -> BlockLayout:
         """The layout of another epoch of the run (the previous one: what the start state's
         files hold; the next one: the order blocks are written in)."""
-        return build_layout(self.weights, self.num_blocks, self.schedule.seed, epoch, self.cache_key)
+        return build_layout(self.weights, self.num_blocks, self.schedule.seed, epoch, self.cache_key,
+                            self.settings.hot_words)
 
     @property
     def compact(self) -> bool:
-        """Whether pairs travel as int16 local rows (every block has at most LOCAL_ROWS_MAX words)."""
-        return int(np.diff(self.layout.starts).max()) <= LOCAL_ROWS_MAX
+        """Whether pairs travel as int16 local rows (every block, with the replicated head, has at
+        most LOCAL_ROWS_MAX rows)."""
+        return self.layout.head + int(np.diff(self.layout.starts).max()) <= LOCAL_ROWS_MAX
 
     def shard_pairs(self, shard: int, ids: np.ndarray, offsets: np.ndarray,
                     compact: bool = False) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
@@ -166,8 +175,9 @@ class EpochPlan:
         return owned_blocks(task, num_tasks, self.num_blocks)
 
     def train(self, task: int, num_tasks: int, W: dict, Wp: dict, pairs: dict, tables: NoiseTables,
-              exchange=None, on_cycle: Callable[[int, EpochReport], None] | None = None) -> EpochReport:
+              exchange=None, on_cycle: Callable[[int, EpochReport], None] | None = None,
+              head: Head | None = None) -> EpochReport:
         """Step 6: train the owned blocks through the epoch's R cycles (``worker.train_epoch``;
-        W and Wp updated in place)."""
+        W, Wp and the replicated head's rows updated in place)."""
         return train_epoch(task, num_tasks, self.epoch, self.schedule, self.layout, W, Wp, pairs, tables,
-                           self.settings.window, self.settings.negative, exchange, on_cycle)
+                           self.settings.window, self.settings.negative, exchange, on_cycle, head)

@@ -100,34 +100,53 @@ def _label_seed(seed: int, epoch: int) -> int:
 class BlockLayout:
     """Which words each block holds, and where each word sits inside its block.
 
+    With a replicated head (``head`` = K > 0, the K most frequent words, ids 0..K-1) those words
+    belong to no block: every task holds their rows, and a task's local rows are [head; block]
+    (the head's K rows first, ``kernel.train_stratum_head``).
+
     Attributes:
-        labels: (V,) int32, the block of each word id.
-        order: (V,) int64, word ids grouped by block, ascending inside a block.
+        labels: (V,) int32, the block of each word id; -1 for the head's words.
+        order: (V - K,) int64, the block words' ids grouped by block, ascending inside a block.
         starts: (P + 1,) int64; block b holds the ids ``order[starts[b]:starts[b + 1]]``.
-        local: (V,) int32, the row of each word inside its block (its rank among the block's ids).
+        local: (V,) int32, the local row of each word: K + its rank among its block's ids, and
+            its id for a head word.
+        head: K, the number of replicated words (0: none, every word in a block).
     """
 
     labels: np.ndarray
     order: np.ndarray
     starts: np.ndarray
     local: np.ndarray
+    head: int = 0
 
     @classmethod
-    def build(cls, weights: np.ndarray, num_blocks: int, seed: int, epoch: int) -> "BlockLayout":
-        """The layout of ``epoch`` (see :func:`block_labels`; weights (V,) float64)."""
-        return cls.from_labels(block_labels(weights, num_blocks, seed, epoch), num_blocks)
+    def build(cls, weights: np.ndarray, num_blocks: int, seed: int, epoch: int, head: int = 0) -> "BlockLayout":
+        """The layout of ``epoch`` (see :func:`block_labels`; weights (V,) float64): the words
+        from id ``head`` on are dealt to blocks, the first ``head`` words replicated.
+
+        Raises:
+            ValueError: ``head`` is negative or leaves no word for the blocks.
+        """
+        if not 0 <= head < np.asarray(weights).shape[0]:
+            raise ValueError(f"hot_words must be in [0, V) = [0, {np.asarray(weights).shape[0]}), got {head}")
+        labels = np.full(np.asarray(weights).shape[0], -1, np.int32)
+        labels[head:] = block_labels(np.asarray(weights)[head:], num_blocks, seed, epoch)
+        return cls.from_labels(labels, num_blocks, head)
 
     @classmethod
-    def from_labels(cls, labels: np.ndarray, num_blocks: int) -> "BlockLayout":
-        """The layout of given labels ((V,) int in [0, num_blocks))."""
+    def from_labels(cls, labels: np.ndarray, num_blocks: int, head: int = 0) -> "BlockLayout":
+        """The layout of given labels ((V,) int in [0, num_blocks), -1 for the first ``head``)."""
         labels = np.asarray(labels, np.int32)
-        order = np.argsort(labels, kind="stable").astype(np.int64)
-        sizes = np.bincount(labels, minlength=num_blocks).astype(np.int64)
+        tail = labels[head:]
+        order = np.argsort(tail, kind="stable").astype(np.int64) + head
+        sizes = np.bincount(tail, minlength=num_blocks).astype(np.int64)
         starts = np.zeros(num_blocks + 1, np.int64)
         np.cumsum(sizes, out=starts[1:])
         local = np.empty(labels.shape[0], np.int32)
-        local[order] = (np.arange(labels.shape[0], dtype=np.int64) - starts[labels[order]]).astype(np.int32)
-        return cls(labels, order, starts, local)
+        local[:head] = np.arange(head, dtype=np.int32)
+        rank = np.arange(order.shape[0], dtype=np.int64) - starts[labels[order]]
+        local[order] = (head + rank).astype(np.int32)
+        return cls(labels, order, starts, local, head)
 
     @property
     def num_blocks(self) -> int:
@@ -168,9 +187,14 @@ def pair_weights(counts: np.ndarray, keep_prob: np.ndarray) -> np.ndarray:
 
 
 def noise_shares(counts: np.ndarray, layout: BlockLayout, ns_exponent: float = 0.75) -> np.ndarray:
-    """Q: (P,) float64, each block's share of the noise mass sum_w count(w)^ns_exponent."""
-    noise = np.bincount(layout.labels, weights=np.power(np.asarray(counts, np.float64), ns_exponent),
-                        minlength=layout.num_blocks)
+    """Q: (P,) float64, each block's share of the noise mass sum_w count(w)^ns_exponent.
+
+    A replicated head's words are noise words in every stratum, each with 1/P of its mass in
+    each block's table (``worker.NoiseTables``), so each block's share includes 1/P of the head's.
+    """
+    mass = np.power(np.asarray(counts, np.float64), ns_exponent)
+    K, P = layout.head, layout.num_blocks
+    noise = np.bincount(layout.labels[K:], weights=mass[K:], minlength=P) + mass[:K].sum() / P
     return noise / noise.sum()
 
 

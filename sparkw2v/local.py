@@ -14,14 +14,15 @@ from . import kernel
 from .config import TrainConfig
 from .epoch import EpochPlan, Settings
 from .errors import TrainingDivergedError
+from .head import Head
 from .schedule import Schedule
 from .vocab import keep_probabilities
 from .worker import EpochReport
 
 
 def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray, config: TrainConfig,
-                num_blocks: int, start: tuple[np.ndarray, np.ndarray] | None = None
-                ) -> tuple[np.ndarray, np.ndarray, list[EpochReport]]:
+                num_blocks: int, start: tuple[np.ndarray, np.ndarray] | None = None, hot_words: int = 0,
+                combine: str = "sum") -> tuple[np.ndarray, np.ndarray, list[EpochReport]]:
     """Train on encoded shards in this process.
 
     Args:
@@ -32,17 +33,21 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
         num_blocks: P.
         start: (W, W') (V, N) float32 to start from (a warm start's, by word id; copied);
             default W from the seed (``kernel.init_rows``) and W' = 0.
+        hot_words: K, the most frequent words replicated on every stratum (``head``; 0: none,
+            the Spark trainer's vectors); combine: how their changes add up (``head.Head``).
 
     Returns:
         (W (V, N) float32, W' (V, N) float32, one EpochReport per epoch).
 
     Raises:
         TrainingDivergedError: training diverged (the report's ``diverged`` in the message).
+        ValueError: hot_words outside [0, V) or an unknown combine rule.
     """
     V = int(counts.shape[0])
     keep = keep_probabilities(counts, config.sample)
     schedule = Schedule(config.epochs, config.cycles_per_epoch, num_blocks, config.alpha, config.min_alpha, config.seed)
-    settings = Settings(schedule, config.vector_size, config.window, config.negative, config.ns_exponent)
+    settings = Settings(schedule, config.vector_size, config.window, config.negative, config.ns_exponent,
+                        hot_words, combine)
     if start is None:
         W_all = kernel.init_rows(np.arange(V, dtype=np.int64), config.vector_size, config.seed)
         Wp_all = np.zeros_like(W_all)
@@ -57,10 +62,14 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
         members = {k: plan.layout.members(k) for k in range(num_blocks)}
         W = {k: W_all[members[k]] for k in range(num_blocks)}
         Wp = {k: Wp_all[members[k]] for k in range(num_blocks)}
-        report = plan.train(0, 1, W, Wp, pairs, tables)
+        head = Head.start(W_all[:hot_words], Wp_all[:hot_words], num_blocks, combine) if hot_words else None
+        report = plan.train(0, 1, W, Wp, pairs, tables, head=head)
         if report.diverged:
             raise TrainingDivergedError(f"training diverged: {report.diverged}")
         reports.append(report)
+        if head is not None:
+            W_all[:hot_words] = head.W
+            Wp_all[:hot_words] = head.Wp
         for k in range(num_blocks):
             W_all[members[k]] = W[k]
             Wp_all[members[k]] = Wp[k]

@@ -38,6 +38,8 @@ def _pair_pass(ids, offsets, keep_prob, labels, num_blocks, window, seed, cursor
     row = np.empty(max_len, np.int32)
     started = np.empty(2 * window, np.int64)  # strata this position has written to
     kept = 0
+    dealt_contexts = 0  # replicated (label -1) words' pairs are dealt over the blocks in turn
+    dealt_centers = 0
     for r in range(n_rows):
         n = _subsample_row(ids, offsets[r], offsets[r + 1], keep_prob, state, row)
         kept += n
@@ -45,12 +47,19 @@ def _pair_pass(ids, offsets, keep_prob, labels, num_blocks, window, seed, cursor
             b = _draw_window(state, window)
             o = row[i]
             context_block = labels[o]
+            if context_block < 0:
+                context_block = dealt_contexts % num_blocks
+                dealt_contexts += 1
             n_started = 0
             for q in range(max(0, i - b), min(n, i + b + 1)):
                 if q == i:
                     continue
                 c = row[q]
-                s = labels[c] * num_blocks + context_block
+                center_block = labels[c]
+                if center_block < 0:
+                    center_block = dealt_centers % num_blocks
+                    dealt_centers += 1
+                s = center_block * num_blocks + context_block
                 if fill:
                     first = True
                     for x in range(n_started):
@@ -73,7 +82,10 @@ def generate_pairs(ids, offsets, keep_prob, labels, num_blocks, window, seed):
     Args:
         ids: (T,) int32 word ids, rows concatenated; offsets: (R + 1,) int64 row bounds.
         keep_prob: (V,) float64 keep probability of each word.
-        labels: (V,) int32 block of each word (``layout.block_labels``).
+        labels: (V,) int32 block of each word (``layout.BlockLayout.labels``); -1 for a word
+            of the replicated head, whose rows every task holds: a position whose context is
+            one goes to the next context block in turn, a pair whose center is one to the next
+            center block in turn (per shard, so the head's pairs spread evenly over the strata).
         num_blocks: P.
         window: maximum window, in words.
         seed: uint64 seed of this shard's draws in this epoch.

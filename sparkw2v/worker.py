@@ -26,6 +26,7 @@ import numpy as np
 from . import kernel
 from .layout import BlockLayout, center_negative_rates, context_block, noise_shares, owned_blocks
 from .pairs import count_centers, place_shard, plan_block
+from .head import Head, train_stratum
 from .schedule import Schedule
 
 # A cycle whose mean sampled loss per pair exceeds this many times the starting loss
@@ -64,11 +65,18 @@ class NoiseTables:
         A block whose words all have count 0 (a warm start keeps the earlier model's words that
         the new corpus lacks) gets a uniform table that is never drawn from: its share of the
         noise mass is 0, so no center draws a noise word from it (``layout.center_negative_rates``).
+
+        With a replicated head of K words (``layout.head``) each table covers the local rows
+        [head; block]: the head's words with 1/P of their weight (they are noise words in all P
+        tables), so over a cycle every word is drawn as count^0.75.
         """
         weights = np.power(np.asarray(counts, np.float64), ns_exponent)
+        head = weights[:layout.head] / layout.num_blocks
         prob, alias = [], []
         for j in range(layout.num_blocks):
             w = weights[layout.members(j)]
+            if layout.head:
+                w = np.concatenate([head, w])
             p, a = kernel.build_alias(w if w.sum() > 0 else np.ones_like(w))
             prob.append(p)
             alias.append(a)
@@ -125,7 +133,7 @@ class BlockPairs:
             sources[c] = None
             place_shard(centers, contexts, counts[c], cycles, dest[c], local, out_centers, out_contexts)
             del centers, contexts
-        n_k = layout.size(block)
+        n_k = layout.head + layout.size(block)  # local rows: [head; block]
         rates = center_negative_rates(count_centers(out_centers, bounds, n_k), tables.shares, negative)
         max_rates = rates.max(axis=1) if n_k else np.zeros(P, np.float32)
         return cls(out_centers, out_contexts, bounds, rates, max_rates)
@@ -213,7 +221,8 @@ def _next_step(cycle: int, sub_epoch: int, num_blocks: int) -> tuple[int, int]:
 def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layout: BlockLayout,
                 W: dict[int, np.ndarray], Wp: dict[int, np.ndarray], pairs: dict[int, BlockPairs],
                 tables: NoiseTables, window: int, negative: int, exchange: Exchange | None = None,
-                on_cycle: Callable[[int, EpochReport], None] | None = None) -> EpochReport:
+                on_cycle: Callable[[int, EpochReport], None] | None = None,
+                head: Head | None = None) -> EpochReport:
     """Train one epoch of one task, in place.
 
     Args:
@@ -231,6 +240,8 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
         negative: K, for the divergence limit.
         exchange: how W' blocks pass to the neighbours (required when T > 1).
         on_cycle: called with (cycle, report so far) after every cycle.
+        head: the replicated head's rows (``layout.head`` words; ``head.Head``), trained by every
+            stratum from the same start and combined after every sub-epoch; None without a head.
 
     Returns:
         EpochReport. When a cycle's mean sampled loss is not finite or above LOSS_LIMIT_FACTOR x
@@ -239,11 +250,16 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
 
     Raises:
         blockstore.Aborted (from the exchange): another task diverged.
+        NotImplementedError: a head with more than one task (its combine across tasks is not
+            built yet).
     """
     P, R = schedule.num_blocks, schedule.cycles
     owned = list(owned_blocks(task, num_tasks, P))
     if num_tasks > 1 and exchange is None:
         raise ValueError("more than one task needs an exchange for the W' blocks")
+    if head is not None and num_tasks > 1:
+        raise NotImplementedError("a replicated head (hot_words > 0) trains in one task only: combining "
+                                  "its changes across tasks is not built yet; use hot_words = 0")
     report = EpochReport.empty(task, num_tasks, epoch, R, P)
     report.stratum_pairs = {k: (pairs[k].bounds[:, :, 1] - pairs[k].bounds[:, :, 0]).sum(axis=0) for k in owned}
     if not owned:
@@ -267,8 +283,8 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
                 started = time.perf_counter()
                 noise = kernel.Noise(tables.prob[j], tables.alias[j], pairs[k].rates[j], float(pairs[k].max_rates[j]))
                 step = kernel.Step(int(a), int(b), a0, a1, np.uint64(schedule.stratum_seed(epoch, r, s, k)), 2 * window)
-                loss, loss_pairs, n = kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise,
-                                                           step, no_counts, no_counts)
+                loss, loss_pairs, n = train_stratum(head, W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise,
+                                                    step, no_counts, no_counts)
                 report.kernel_seconds[r, s] += time.perf_counter() - started
                 report.pairs[r, s] += n
                 report.loss[r, s] += loss
@@ -279,7 +295,9 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
                     exchange.send(nr, ns, j, block)
                     report.bytes_sent += block.nbytes
                     del block  # gone before the next block arrives
-        trouble = _check_cycle(report, r, limit, layout, W, Wp)
+            if head is not None:
+                head.combine()
+        trouble = _check_cycle(report, r, limit, layout, W, Wp, head)
         if trouble is not None:
             report.diverged = trouble
             return report
@@ -290,15 +308,18 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
 
 
 def _check_cycle(report: EpochReport, cycle: int, limit: float, layout: BlockLayout,
-                 W: dict[int, np.ndarray], Wp: dict[int, np.ndarray]) -> dict | None:
+                 W: dict[int, np.ndarray], Wp: dict[int, np.ndarray], head: Head | None = None) -> dict | None:
     """None if the cycle looks sane, else where it went wrong."""
     loss_pairs = int(report.loss_pairs[cycle].sum())
     loss = float(report.loss[cycle].sum()) / max(loss_pairs, 1)
     bad_rows = {}
-    for name, blocks in (("W", W), ("W'", Wp)):
+    for name, blocks, head_rows in (("W", W, None if head is None else head.W),
+                                    ("W'", Wp, None if head is None else head.Wp)):
         # NaN and Inf survive a sum: one pass without a temporary, rows only when it fails
         suspect = [(b, rows) for b, rows in sorted(blocks.items()) if not np.isfinite(rows.sum(dtype=np.float32))]
         ids = [layout.members(b)[~np.isfinite(rows).all(axis=1)] for b, rows in suspect]
+        if head_rows is not None and not np.isfinite(head_rows.sum(dtype=np.float32)):
+            ids.append(np.flatnonzero(~np.isfinite(head_rows).all(axis=1)))
         ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         if ids.size:
             bad_rows[name] = ids

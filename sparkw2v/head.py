@@ -1,0 +1,156 @@
+"""The replicated head: the K most frequent words' W and W' rows held by every stratum.
+
+At large P the most frequent words alone outweigh a block (after subsampling the most frequent
+word of the real corpus carries 0.5% of the kept tokens, a block at P = 256 0.4%), so no dealing
+of words to blocks balances the strata. Systems that scale embedding training past this
+replicate the hottest keys and partition the rest (NuPS, Renz-Wieland et al., SIGMOD 2022;
+pWord2Vec, Ji et al. 2016). Here the K most frequent words (ids 0..K-1) belong to no block
+(``layout.BlockLayout.head``): their pairs are dealt evenly over the strata (``pairs``), their W'
+rows are noise words in every stratum (``worker.NoiseTables``), and every stratum of a
+sub-epoch trains against the same head rows, the combined state at the sub-epoch's start.
+
+After each stratum its changes to the head rows (only the rows it touched) are added to an
+accumulator in fixed point (int64, 2^-32 units): integer sums do not depend on the order they
+are added in, so the combined head is the same bits however the strata are spread over tasks
+(and, once tasks exchange their accumulators, over machines). After each sub-epoch the head
+moves by the sum of the strata's changes (``"sum"``, each row as far as sequential SGD would
+move it, to first order), by their mean (``"mean"``), or by the sum clipped to CLIP_FACTOR times
+the mean norm of the strata's changes of that row (``"clip"``, NuPS's rule). No Spark, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from . import kernel
+
+SCALE = 2.0 ** 32  # fixed-point units per 1.0 of a head row's change
+COMBINE_RULES = ("sum", "mean", "clip")
+CLIP_FACTOR = 2.0  # "clip": a row moves at most this many times its strata's mean change (NuPS)
+
+
+@njit(cache=True)
+def _collect(work, base, acc, touched, norms, strata):
+    """Add the touched rows' changes work - base to ``acc`` and their norms to ``norms`` (fixed
+    point), count the stratum in ``strata``, and reset the rows to base."""
+    for h in range(touched.shape[0]):
+        if touched[h] > 0:
+            touched[h] = 0
+            strata[h] += 1
+            square = 0.0
+            for d in range(work.shape[1]):
+                change = np.float64(work[h, d]) - np.float64(base[h, d])
+                square += change * change
+                acc[h, d] += np.int64(np.rint(change * SCALE))
+                work[h, d] = base[h, d]
+            norms[h] += np.int64(np.rint(np.sqrt(square) * SCALE))
+
+
+@njit(cache=True)
+def _apply(base, work, acc, norms, strata, divisor, clip):
+    """base += acc / (SCALE * divisor) on the rows some stratum moved, the sum scaled down to
+    ``clip`` times the strata's mean change norm when clip > 0; work follows; all cleared."""
+    for h in range(strata.shape[0]):
+        if strata[h] > 0:
+            scale = 1.0 / (SCALE * divisor)
+            if clip > 0.0:
+                square = 0.0
+                for d in range(base.shape[1]):
+                    square += (np.float64(acc[h, d]) / SCALE) ** 2
+                limit = clip * np.float64(norms[h]) / SCALE / strata[h]
+                if square > limit * limit:
+                    scale *= limit / np.sqrt(square)
+            for d in range(base.shape[1]):
+                base[h, d] = np.float32(np.float64(base[h, d]) + np.float64(acc[h, d]) * scale)
+                work[h, d] = base[h, d]
+                acc[h, d] = 0
+            norms[h] = 0
+            strata[h] = 0
+
+
+@dataclass
+class Head:
+    """One task's replicated head rows through an epoch.
+
+    Attributes:
+        W, Wp: (K, N) float32, the combined head rows of W and W' (the state every stratum of the
+            current sub-epoch starts from).
+        work_W, work_Wp: (K, N) float32, the rows a stratum trains (``kernel.train_stratum_head``);
+            equal to W, Wp between strata.
+        touched_W, touched_Wp: (K,) int32, how often the current stratum moved each head row.
+        acc_W, acc_Wp: (K, N) int64, the sub-epoch's summed changes, in 2^-32 units.
+        norms_W, norms_Wp: (K,) int64, the sub-epoch's summed change norms, in 2^-32 units.
+        strata_W, strata_Wp: (K,) int32, how many strata of the sub-epoch moved each row.
+        divisor: 1 (rules "sum", "clip") or the number of strata of a sub-epoch ("mean").
+        clip: CLIP_FACTOR (rule "clip") or 0.
+    """
+
+    W: np.ndarray
+    Wp: np.ndarray
+    work_W: np.ndarray
+    work_Wp: np.ndarray
+    touched_W: np.ndarray
+    touched_Wp: np.ndarray
+    acc_W: np.ndarray
+    acc_Wp: np.ndarray
+    norms_W: np.ndarray
+    norms_Wp: np.ndarray
+    strata_W: np.ndarray
+    strata_Wp: np.ndarray
+    divisor: float
+    clip: float
+
+    @classmethod
+    def start(cls, W: np.ndarray, Wp: np.ndarray, num_blocks: int, rule: str = "sum") -> "Head":
+        """A head starting from rows W, Wp ((K, N) float32, copied), combined by ``rule``.
+
+        Raises:
+            ValueError: an unknown rule, or W and Wp of different shapes.
+        """
+        if rule not in COMBINE_RULES:
+            raise ValueError(f"the head's combine rule must be one of {COMBINE_RULES}, got {rule!r}")
+        W = np.array(W, np.float32, order="C")
+        Wp = np.array(Wp, np.float32, order="C")
+        if W.shape != Wp.shape or W.ndim != 2:
+            raise ValueError(f"head rows of W {W.shape} and W' {Wp.shape} must be (K, N) alike")
+        K, N = W.shape
+        return cls(W, Wp, W.copy(), Wp.copy(), np.zeros(K, np.int32), np.zeros(K, np.int32),
+                   np.zeros((K, N), np.int64), np.zeros((K, N), np.int64), np.zeros(K, np.int64),
+                   np.zeros(K, np.int64), np.zeros(K, np.int32), np.zeros(K, np.int32),
+                   float(num_blocks) if rule == "mean" else 1.0, CLIP_FACTOR if rule == "clip" else 0.0)
+
+    @property
+    def size(self) -> int:
+        """K, the number of replicated words."""
+        return int(self.W.shape[0])
+
+    def collect(self) -> None:
+        """After a stratum: its changes to the head go to the accumulators, the working rows
+        back to the sub-epoch's start state."""
+        _collect(self.work_W, self.W, self.acc_W, self.touched_W, self.norms_W, self.strata_W)
+        _collect(self.work_Wp, self.Wp, self.acc_Wp, self.touched_Wp, self.norms_Wp, self.strata_Wp)
+
+    def combine(self) -> None:
+        """After a sub-epoch (every stratum collected): move the head by the combined changes."""
+        _apply(self.W, self.work_W, self.acc_W, self.norms_W, self.strata_W, self.divisor, self.clip)
+        _apply(self.Wp, self.work_Wp, self.acc_Wp, self.norms_Wp, self.strata_Wp, self.divisor, self.clip)
+
+
+def train_stratum(head: Head | None, Wk: np.ndarray, Wpj: np.ndarray, centers: np.ndarray, contexts: np.ndarray,
+                  noise: kernel.Noise, step: kernel.Step, w_updates: np.ndarray, wp_updates: np.ndarray):
+    """One stratum (``kernel.train_stratum``) against the replicated head's working rows when
+    there is one (``kernel.train_stratum_head``, then :meth:`Head.collect`; the update counters
+    are then the head's, and ``w_updates``, ``wp_updates`` are not used).
+
+    Returns:
+        the kernel's (loss_sum float64 nats, loss_pairs int64, pairs int64).
+    """
+    if head is None:
+        return kernel.train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates)
+    out = kernel.train_stratum_head(head.work_W, Wk, head.work_Wp, Wpj, centers, contexts, noise, step,
+                                    head.touched_W, head.touched_Wp)
+    head.collect()
+    return out
