@@ -1,4 +1,4 @@
-"""python jobs/bench_kernel.py [--vector-size 100 300] [--blocks 1 8 64] [--words 2000000]
+"""python jobs/bench_kernel.py [--vector-size 100 300] [--blocks 1 8 64] [--words 2000000] [--hot-words 0 256]
 
 Kernel-only benchmark, one core, no Spark: the SGNS kernel's (center, context) pairs/s over the
 strata of one cycle, as a task trains them, on the real corpus's first words when
@@ -20,6 +20,7 @@ import numpy as np
 
 from sparkw2v import kernel, vocab
 from sparkw2v.epoch import EpochPlan, Settings
+from sparkw2v.head import Head, train_stratum
 from sparkw2v.layout import context_block
 from sparkw2v.schedule import Schedule
 
@@ -42,10 +43,12 @@ def load_ids(words: int, min_count: int) -> tuple[np.ndarray, np.ndarray, str]:
     return ids, np.bincount(ids, minlength=V).astype(np.int64) + 1, "synthetic Zipf"
 
 
-def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int) -> dict:
-    """Generate the pairs of the corpus for P blocks and train them as one cycle (R = 1)."""
+def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int, hot_words: int = 0) -> dict:
+    """Generate the pairs of the corpus for P blocks and train them as one cycle (R = 1); with
+    ``hot_words`` K > 0 the K most frequent words replicated (``sparkw2v.head``, collected after
+    every stratum and combined after every sub-epoch, inside the timed loop)."""
     schedule = Schedule(1, 1, P, 0.025, 0.0001, seed)
-    plan = EpochPlan(Settings(schedule, N, 5, 5), 0, counts, keep)
+    plan = EpochPlan(Settings(schedule, N, 5, 5, hot_words=hot_words), 0, counts, keep)
     layout = plan.layout
     start = time.perf_counter()
     pieces = list(plan.shard_pairs(0, ids, offsets))
@@ -54,6 +57,8 @@ def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int) -> dict:
     tables = plan.noise_tables()
     pairs = {k: plan.arrange(k, [(c, o, n)], tables) for k, c, o, n in pieces}
     W, Wp = plan.initial_blocks(range(P))
+    head_rows = kernel.init_rows(np.arange(hot_words), N, seed)
+    head = Head.start(head_rows, np.zeros_like(head_rows), P) if hot_words else None
     w_upd = {k: np.zeros(layout.size(k), np.int32) for k in range(P)}
     wp_upd = {k: np.zeros(layout.size(k), np.int32) for k in range(P)}
     seeds = {(s, k): np.uint64(schedule.stratum_seed(0, 0, s, k)) for s in range(P) for k in range(P)}
@@ -65,8 +70,10 @@ def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int) -> dict:
             a, b = pairs[k].bounds[0, j]
             noise = kernel.Noise(tables.prob[j], tables.alias[j], pairs[k].rates[j], float(pairs[k].max_rates[j]))
             step = kernel.Step(int(a), int(b), 0.025, 0.0001, seeds[s, k], 10)
-            trained += kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise, step,
-                                            w_upd[k], wp_upd[j])[2]
+            trained += train_stratum(head, W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise, step,
+                                     w_upd[k], wp_upd[j])[2]
+        if head is not None:
+            head.combine()
     seconds = time.perf_counter() - start
     return {"pairs": int(trained), "seconds": seconds, "gen_seconds": gen_seconds,
             "stratum_max_over_mean": float(strata.max() / strata.mean())}
@@ -78,6 +85,8 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--words", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--hot-words", type=int, nargs="+", default=[0],
+                        help="replicated head sizes K to time (sparkw2v.head; 0: none)")
     args = parser.parse_args()
     ids, counts, source = load_ids(args.words, 5)
     offsets = np.arange(0, len(ids) + 1, 1000, dtype=np.int64)
@@ -85,18 +94,18 @@ def main() -> None:
         offsets = np.append(offsets, len(ids))
     keep = vocab.keep_probabilities(counts, 1e-4)
     run_cycle(2, 8, ids[:20000], offsets[:21], counts, keep, 1)  # compile
+    run_cycle(2, 8, ids[:20000], offsets[:21], counts, keep, 1, 4)
     results = []
-    for N in args.vector_size:
-        for P in args.blocks:
-            runs = [run_cycle(P, N, ids, offsets, counts, keep, r + 1) for r in range(args.repeats)]
-            pairs_s = float(np.median([r["pairs"] / r["seconds"] for r in runs]))
-            gen_s = float(np.median([r["pairs"] / r["gen_seconds"] for r in runs]))
-            imbalance = float(np.median([r["stratum_max_over_mean"] for r in runs]))
-            results.append({"vector_size": N, "num_blocks": P, "pairs_per_sec": round(pairs_s),
-                            "generated_pairs_per_sec": round(gen_s), "stratum_max_over_mean": round(imbalance, 3)})
-            print(f"d={N} P={P}: kernel {pairs_s / 1e6:.2f}M pairs/s, pair generation {gen_s / 1e6:.1f}M pairs/s, "
-                  f"stratum max/mean {imbalance:.2f} (median of {args.repeats}; {len(ids)} words of {source}, "
-                  f"V={len(counts)})", flush=True)
+    for N, P, K in ((N, P, K) for N in args.vector_size for P in args.blocks for K in args.hot_words):
+        runs = [run_cycle(P, N, ids, offsets, counts, keep, r + 1, K) for r in range(args.repeats)]
+        pairs_s = float(np.median([r["pairs"] / r["seconds"] for r in runs]))
+        gen_s = float(np.median([r["pairs"] / r["gen_seconds"] for r in runs]))
+        imbalance = float(np.median([r["stratum_max_over_mean"] for r in runs]))
+        results.append({"vector_size": N, "num_blocks": P, "hot_words": K, "pairs_per_sec": round(pairs_s),
+                        "generated_pairs_per_sec": round(gen_s), "stratum_max_over_mean": round(imbalance, 3)})
+        print(f"d={N} P={P} K={K}: kernel {pairs_s / 1e6:.2f}M pairs/s, pair generation {gen_s / 1e6:.1f}M pairs/s, "
+              f"stratum max/mean {imbalance:.2f} (median of {args.repeats}; {len(ids)} words of {source}, "
+              f"V={len(counts)})", flush=True)
     print(json.dumps(results))
 
 

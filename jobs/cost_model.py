@@ -55,6 +55,7 @@ import numpy as np
 
 from sparkw2v import kernel, vocab
 from sparkw2v.epoch import EpochPlan, Settings
+from sparkw2v.head import Head, train_stratum
 from sparkw2v.layout import context_block, owned_blocks
 from sparkw2v.schedule import Schedule
 
@@ -73,10 +74,14 @@ def load_corpus(words: int):
     return ids, offsets, np.array([counts[w] for w in kept], np.int64), len(tokens)
 
 
-def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vector_size: int) -> dict:
-    """Kernel rate over one cycle of P x P strata, and the balance for each executor count."""
+def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vector_size: int,
+                   hot_words: int = 0) -> dict:
+    """Kernel rate over one cycle of P x P strata, and the balance for each executor count; with
+    ``hot_words`` K > 0 the K most frequent words replicated (``sparkw2v.head``: their pairs dealt
+    evenly over the strata, their changes collected after every stratum and combined after every
+    sub-epoch in this one process; the combine across executors is not in the rate)."""
     schedule = Schedule(1, 1, P, 0.025, 0.0001, 1)
-    plan = EpochPlan(Settings(schedule, vector_size, 5, 5), 0, counts, keep)
+    plan = EpochPlan(Settings(schedule, vector_size, 5, 5, hot_words=hot_words), 0, counts, keep)
     layout = plan.layout
     pieces = list(plan.shard_pairs(0, ids, offsets))
     strata = np.stack([n for *_, n in pieces])
@@ -84,6 +89,8 @@ def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vec
     pairs = {k: plan.arrange(k, [(c, o, n)], tables) for k, c, o, n in pieces}
     W, Wp = plan.initial_blocks(range(P))
     upd = {k: np.zeros(layout.size(k), np.int32) for k in range(P)}
+    head_rows = kernel.init_rows(np.arange(hot_words), vector_size, 1)
+    head = Head.start(head_rows, np.zeros_like(head_rows), P) if hot_words else None
     start = time.perf_counter()
     for s in range(P):
         for k in range(P):
@@ -91,7 +98,9 @@ def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vec
             a, b = pairs[k].bounds[0, j]
             noise = kernel.Noise(tables.prob[j], tables.alias[j], pairs[k].rates[j], float(pairs[k].max_rates[j]))
             step = kernel.Step(int(a), int(b), 0.025, 0.0001, np.uint64(schedule.stratum_seed(0, 0, s, k)), 10)
-            kernel.train_stratum(W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise, step, upd[k], upd[j])
+            train_stratum(head, W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise, step, upd[k], upd[j])
+        if head is not None:
+            head.combine()
     rate = int(strata.sum()) / (time.perf_counter() - start)
     st = strata.astype(np.float64)
     balance = {}
@@ -103,7 +112,7 @@ def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vec
             worst += max(per)
             mean += sum(per) / T
         balance[X] = mean / worst
-    return {"num_blocks": P, "kernel_pairs_per_sec": rate, "balance": balance,
+    return {"num_blocks": P, "hot_words": hot_words, "kernel_pairs_per_sec": rate, "balance": balance,
             "stratum_max_over_mean": float(st.max() / st.mean()), "pairs": int(strata.sum())}
 
 
@@ -238,6 +247,9 @@ def main() -> None:
                         help="OP_MS:H0_MS:BW_MB_S, a store for the comparison rows (measured; default: "
                              + ", ".join(DEFAULT_STORES) + ")")
     parser.add_argument("--cycles", type=int, default=0, help="R (default: the run's)")
+    parser.add_argument("--hot-words", type=int, default=0,
+                        help="K words replicated on every task (sparkw2v.head) in r(P) and e(P, X) for P > 1; "
+                             "its combine across executors is not modelled")
     parser.add_argument("--json", default="cost_model.json")
     args = parser.parse_args()
     links = args.link or [parse_link(x) for x in DEFAULT_LINKS]
@@ -254,7 +266,8 @@ def main() -> None:
     R = args.cycles or costs["cycles_per_epoch"]
     ids, offsets, counts, _ = load_corpus(args.words)
     keep = vocab.keep_probabilities(counts, 1e-4)
-    blocks = {P: measure_blocks(P, ids, offsets, counts, keep, args.executors, args.vector_size)
+    blocks = {P: measure_blocks(P, ids, offsets, counts, keep, args.executors, args.vector_size,
+                                args.hot_words if P > 1 else 0)
               for P in sorted(set(args.blocks) | {1})}
     N = args.tokens * costs["pairs_per_token"]
     model_bytes = args.vocab * args.vector_size * 4
