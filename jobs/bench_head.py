@@ -1,4 +1,4 @@
-"""python jobs/bench_head.py --blocks 256 --hot-words 0 256 --seeds 1 2 3 [--combine sum] [--out F.jsonl]
+"""python jobs/bench_head.py --blocks 256 --hot-words 0 256 --seeds 1 2 3 [--combine clip] [--out F.jsonl]
 
 Quality of a replicated head (``sparkw2v.head``) at many blocks, in one process, no Spark:
 trains the real corpus (``../shared/data/gutenberg_text8style.gz``, rows of 1,000 words as
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, nargs="+", default=[256])
     parser.add_argument("--hot-words", type=int, nargs="+", default=[0, 256])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
-    parser.add_argument("--combine", default="sum")
+    parser.add_argument("--combine", default="clip", help="sum, mean or clip (sparkw2v.head)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", default=None, help="append the JSON lines to this file too")
     args = parser.parse_args()

@@ -51,7 +51,7 @@ class Settings:
     negative: int
     ns_exponent: float = 0.75
     hot_words: int = 0
-    combine: str = "sum"
+    combine: str = "clip"
 
     @property
     def num_blocks(self) -> int:

@@ -15,7 +15,9 @@ are added in, so the combined head is the same bits however the strata are sprea
 (and, once tasks exchange their accumulators, over machines). After each sub-epoch the head
 moves by the sum of the strata's changes (``"sum"``, each row as far as sequential SGD would
 move it, to first order), by their mean (``"mean"``), or by the sum clipped to CLIP_FACTOR times
-the mean norm of the strata's changes of that row (``"clip"``, NuPS's rule). No Spark, no I/O.
+the mean norm of the strata's changes of that row (``"clip"``, adapted from NuPS, which clips at
+twice a running mean update norm). The plain sum diverges when strata are large (few blocks: each
+stratum moves a head row a full step); "clip" is the default. No Spark, no I/O.
 """
 
 from __future__ import annotations
@@ -29,13 +31,18 @@ from . import kernel
 
 SCALE = 2.0 ** 32  # fixed-point units per 1.0 of a head row's change
 COMBINE_RULES = ("sum", "mean", "clip")
-CLIP_FACTOR = 2.0  # "clip": a row moves at most this many times its strata's mean change (NuPS)
+CLIP_FACTOR = 2.0  # "clip": a row moves at most this many times its strata's mean change (after NuPS)
+
+
+MAX_CHANGE = 2.0 ** 20  # a larger change (or NaN, Inf) of one component in one stratum: diverged
 
 
 @njit(cache=True)
 def _collect(work, base, acc, touched, norms, strata):
     """Add the touched rows' changes work - base to ``acc`` and their norms to ``norms`` (fixed
-    point), count the stratum in ``strata``, and reset the rows to base."""
+    point), count the stratum in ``strata``, and reset the rows to base. A change that is not
+    finite or above MAX_CHANGE (it would not fit the fixed point) turns the row's base to NaN,
+    so that the cycle's check reports the row as diverged."""
     for h in range(touched.shape[0]):
         if touched[h] > 0:
             touched[h] = 0
@@ -43,6 +50,9 @@ def _collect(work, base, acc, touched, norms, strata):
             square = 0.0
             for d in range(work.shape[1]):
                 change = np.float64(work[h, d]) - np.float64(base[h, d])
+                if not abs(change) <= MAX_CHANGE:
+                    base[h, d] = np.nan
+                    change = 0.0
                 square += change * change
                 acc[h, d] += np.int64(np.rint(change * SCALE))
                 work[h, d] = base[h, d]
@@ -104,7 +114,7 @@ class Head:
     clip: float
 
     @classmethod
-    def start(cls, W: np.ndarray, Wp: np.ndarray, num_blocks: int, rule: str = "sum") -> "Head":
+    def start(cls, W: np.ndarray, Wp: np.ndarray, num_blocks: int, rule: str = "clip") -> "Head":
         """A head starting from rows W, Wp ((K, N) float32, copied), combined by ``rule``.
 
         Raises:

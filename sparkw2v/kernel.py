@@ -302,9 +302,9 @@ class Noise(NamedTuple):
 
     Attributes:
         prob, alias: (n_j,) float64 and (n_j,) int32 alias table of count^0.75 restricted to the
-            W' block (local rows; :func:`build_alias`).
+            W' block (local rows; :func:`build_alias`); (K + n_j,) with a head of K words.
         rates: (n_k,) float32 noise words per pair of each center of the W block with this W'
-            block (``layout.center_negative_rates``).
+            block (``layout.center_negative_rates``); (K + n_k,) with a head.
         max_rate: float, an upper bound of ``rates`` (sizes the scratch arrays).
     """
 

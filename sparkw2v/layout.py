@@ -100,7 +100,8 @@ def _label_seed(seed: int, epoch: int) -> int:
 class BlockLayout:
     """Which words each block holds, and where each word sits inside its block.
 
-    With a replicated head (``head`` = K > 0, the K most frequent words, ids 0..K-1) those words
+    With a replicated head (``head`` = K > 0, the K most frequent words, ids 0..K-1; not the
+    Zipf head that :func:`block_labels` deals word by word, which is the block words') those words
     belong to no block: every task holds their rows, and a task's local rows are [head; block]
     (the head's K rows first, ``kernel.train_stratum_head``).
 
@@ -127,7 +128,7 @@ class BlockLayout:
         Raises:
             ValueError: ``head`` is negative or leaves no word for the blocks.
         """
-        if not 0 <= head < np.asarray(weights).shape[0]:
+        if np.asarray(weights).shape[0] and not 0 <= head < np.asarray(weights).shape[0]:
             raise ValueError(f"hot_words must be in [0, V) = [0, {np.asarray(weights).shape[0]}), got {head}")
         labels = np.full(np.asarray(weights).shape[0], -1, np.int32)
         labels[head:] = block_labels(np.asarray(weights)[head:], num_blocks, seed, epoch)
@@ -135,9 +136,15 @@ class BlockLayout:
 
     @classmethod
     def from_labels(cls, labels: np.ndarray, num_blocks: int, head: int = 0) -> "BlockLayout":
-        """The layout of given labels ((V,) int in [0, num_blocks), -1 for the first ``head``)."""
+        """The layout of given labels ((V,) int in [0, num_blocks), -1 for the first ``head``).
+
+        Raises:
+            ValueError: labels not -1 exactly on the first ``head`` ids.
+        """
         labels = np.asarray(labels, np.int32)
         tail = labels[head:]
+        if np.any(labels[:head] != -1) or np.any(tail < 0):
+            raise ValueError(f"labels must be -1 on the first {head} ids (the replicated head) and >= 0 after")
         order = np.argsort(tail, kind="stable").astype(np.int64) + head
         sizes = np.bincount(tail, minlength=num_blocks).astype(np.int64)
         starts = np.zeros(num_blocks + 1, np.int64)

@@ -14,7 +14,7 @@ from . import kernel
 from .config import TrainConfig
 from .epoch import EpochPlan, Settings
 from .errors import TrainingDivergedError
-from .head import Head
+from .head import COMBINE_RULES, Head
 from .schedule import Schedule
 from .vocab import keep_probabilities
 from .worker import EpochReport
@@ -22,7 +22,7 @@ from .worker import EpochReport
 
 def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray, config: TrainConfig,
                 num_blocks: int, start: tuple[np.ndarray, np.ndarray] | None = None, hot_words: int = 0,
-                combine: str = "sum") -> tuple[np.ndarray, np.ndarray, list[EpochReport]]:
+                combine: str = "clip") -> tuple[np.ndarray, np.ndarray, list[EpochReport]]:
     """Train on encoded shards in this process.
 
     Args:
@@ -43,6 +43,8 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
         TrainingDivergedError: training diverged (the report's ``diverged`` in the message).
         ValueError: hot_words outside [0, V) or an unknown combine rule.
     """
+    if combine not in COMBINE_RULES:
+        raise ValueError(f"the head's combine rule must be one of {COMBINE_RULES}, got {combine!r}")
     V = int(counts.shape[0])
     keep = keep_probabilities(counts, config.sample)
     schedule = Schedule(config.epochs, config.cycles_per_epoch, num_blocks, config.alpha, config.min_alpha, config.seed)

@@ -172,8 +172,9 @@ LOCAL_ROWS_MAX = 32767
 
 @njit(cache=True)
 def to_local_rows(centers, contexts, local):
-    """Word ids -> (n,) int16 local rows in their blocks (a context ``~id`` -> ``~row``): the
-    compact form of a shard's pairs when no block has more than LOCAL_ROWS_MAX rows."""
+    """Word ids -> (n,) int16 local rows (``layout.BlockLayout.local``: [head; block], a context
+    ``~id`` -> ``~row``): the compact form of a shard's pairs when no block has more than
+    LOCAL_ROWS_MAX rows, the replicated head's included."""
     n = centers.shape[0]
     out_c = np.empty(n, np.int16)
     out_o = np.empty(n, np.int16)

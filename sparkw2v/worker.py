@@ -49,8 +49,9 @@ class NoiseTables:
     """The noise distribution restricted to each W' block.
 
     Attributes:
-        prob, alias: per block j, the (n_j,) float64 / (n_j,) int32 alias table of count^0.75
-            over the block's words (local rows).
+        prob, alias: per block j, the (K + n_j,) float64 / (K + n_j,) int32 alias table of
+            count^0.75 over the local rows [head; block] (K = ``layout.head``, each head word at
+            1/P of its weight; K = 0: the block's words).
         shares: (P,) float64, each block's share of the noise mass (``layout.noise_shares``).
     """
 
@@ -64,7 +65,8 @@ class NoiseTables:
 
         A block whose words all have count 0 (a warm start keeps the earlier model's words that
         the new corpus lacks) gets a uniform table that is never drawn from: its share of the
-        noise mass is 0, so no center draws a noise word from it (``layout.center_negative_rates``).
+        noise mass is 0, so no center draws a noise word from it (``layout.center_negative_rates``;
+        with a head the table holds the head's words too and is drawn from).
 
         With a replicated head of K words (``layout.head``) each table covers the local rows
         [head; block]: the head's words with 1/P of their weight (they are noise words in all P
@@ -88,11 +90,11 @@ class BlockPairs:
     """The pairs one W block trains in one epoch, in local rows, and its noise words per pair.
 
     Attributes:
-        centers: (n,) int32 rows in the W block; contexts: (n,) int32 rows in the W' block of
-            their stratum (``~row`` on the first pair of a position).
+        centers: (n,) int32 local rows of [head; W block]; contexts: (n,) int32 local rows of
+            [head; W' block] of their stratum (``~row`` on the first pair of a position).
         bounds: (R, P, 2) int64: the stratum with W' block j in cycle r is ``[bounds[r, j, 0],
             bounds[r, j, 1])``.
-        rates: (P, n_k) float32 noise words per pair of each center with each W' block
+        rates: (P, K + n_k) float32 noise words per pair of each center (local row) with each W' block
             (``layout.center_negative_rates``); max_rates: (P,) float32, their maxima.
     """
 
@@ -257,6 +259,9 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
     owned = list(owned_blocks(task, num_tasks, P))
     if num_tasks > 1 and exchange is None:
         raise ValueError("more than one task needs an exchange for the W' blocks")
+    if layout.head != (0 if head is None else head.size):
+        raise ValueError(f"the layout replicates {layout.head} words, the head given holds "
+                         f"{0 if head is None else head.size}: pass the Head of the layout's hot_words")
     if head is not None and num_tasks > 1:
         raise NotImplementedError("a replicated head (hot_words > 0) trains in one task only: combining "
                                   "its changes across tasks is not built yet; use hot_words = 0")

@@ -176,9 +176,38 @@ def test_a_head_trains_one_block_as_sequential_sgd_and_many_blocks_deterministic
     assert A[2][0].pairs.sum() == C[2][0].pairs.sum()  # the same pairs, trained elsewhere
 
 
-def test_a_head_across_tasks_is_refused_until_its_combine_is_built():
+def test_a_head_must_match_its_layout_and_is_refused_across_tasks_until_its_combine_is_built():
     from sparkw2v.schedule import Schedule
     from sparkw2v.worker import train_epoch
-    with pytest.raises(NotImplementedError, match="hot_words = 0"):
-        train_epoch(0, 2, 0, Schedule(1, 1, 4, 0.025, 1e-4, 1), None, {}, {}, {}, None, 5, 5, exchange=object(),
+    counts = zipf_counts(50, top=1000)
+    layout = BlockLayout.build(counts.astype(float), 4, 1, 0, head=2)
+    schedule = Schedule(1, 1, 4, 0.025, 1e-4, 1)
+    with pytest.raises(ValueError, match="replicates 2 words, the head given holds 0"):
+        train_epoch(0, 1, 0, schedule, layout, {}, {}, {}, None, 5, 5)
+    with pytest.raises(ValueError, match="replicates 0 words, the head given holds 2"):
+        train_epoch(0, 1, 0, schedule, BlockLayout.build(counts.astype(float), 4, 1, 0), {}, {}, {}, None, 5, 5,
                     head=Head.start(np.zeros((2, 3)), np.zeros((2, 3)), 4))
+    with pytest.raises(NotImplementedError, match="hot_words = 0"):
+        train_epoch(0, 2, 0, schedule, layout, {}, {}, {}, None, 5, 5, exchange=object(),
+                    head=Head.start(np.zeros((2, 3)), np.zeros((2, 3)), 4))
+    with pytest.raises(ValueError, match="-1 on the first 2 ids"):
+        BlockLayout.from_labels(np.r_[-1, 0, -1, np.zeros(47, int)], 4, head=2)
+
+
+def test_a_diverged_head_row_is_reported_not_wrapped_into_the_fixed_point():
+    """A NaN, Inf or huge change of a head row cannot be summed in 2^-32 units: the row turns
+    NaN, which the cycle's check reports by word id."""
+    from sparkw2v.worker import EpochReport, _check_cycle
+    head = Head.start(np.ones((3, 4)), np.ones((3, 4)), 2)
+    head.work_W[1, 2] = np.nan
+    head.work_Wp[2, 0] = 3e9
+    head.touched_W[1] = head.touched_Wp[2] = 1
+    head.collect()
+    head.combine()
+    assert np.isnan(head.W[1, 2]) and np.isnan(head.Wp[2, 0]) and np.isfinite(head.W[[0, 2]]).all()
+    assert not np.any(head.acc_W) and not np.any(head.acc_Wp)
+    layout = BlockLayout.build(zipf_counts(20, top=100).astype(float), 2, 1, 0, head=3)
+    W = {b: np.zeros((layout.size(b), 4), np.float32) for b in range(2)}
+    report = EpochReport.empty(0, 1, 0, 1, 2)
+    trouble = _check_cycle(report, 0, 100.0, layout, W, dict(W), head)
+    assert trouble["reason"] == "nan" and trouble["rows"] == {"W": [1], "W'": [2]}
