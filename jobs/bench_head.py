@@ -26,6 +26,7 @@ from sparkw2v.errors import TrainingDivergedError
 from sparkw2v.evaluate import analogy_accuracy, similarity_correlation
 from sparkw2v.local import train_local
 from sparkw2v.prepare import iter_rows
+from sparkw2v.vocab import sort_vocabulary
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SHARDS = 8
@@ -34,8 +35,7 @@ SHARDS = 8
 def load_corpus(path: Path, min_count: int):
     """(words by descending count (ties by word), counts (V,) int64, shards [(ids, offsets)])."""
     rows = [r.split() for r in iter_rows(str(path), 1000)]
-    counts = Counter(t for r in rows for t in r)
-    words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+    words, counts = sort_vocabulary(Counter(t for r in rows for t in r).items(), min_count)
     index = {w: i for i, w in enumerate(words)}
     encoded = [np.array([index[t] for t in r if t in index], np.int32) for r in rows]
     shards = []
@@ -44,7 +44,7 @@ def load_corpus(path: Path, min_count: int):
         offsets = np.zeros(len(pieces) + 1, np.int64)
         np.cumsum([p.shape[0] for p in pieces], out=offsets[1:])
         shards.append((np.concatenate(pieces), offsets))
-    return words, np.array([counts[w] for w in words], np.int64), shards
+    return words, counts, shards
 
 
 def main() -> None:

@@ -32,8 +32,6 @@ from . import kernel
 SCALE = 2.0 ** 32  # fixed-point units per 1.0 of a head row's change
 COMBINE_RULES = ("sum", "mean", "clip")
 CLIP_FACTOR = 2.0  # "clip": a row moves at most this many times its strata's mean change (after NuPS)
-
-
 MAX_CHANGE = 2.0 ** 20  # a larger change (or NaN, Inf) of one component in one stratum: diverged
 
 

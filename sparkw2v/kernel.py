@@ -383,7 +383,7 @@ def _prefetch_local(head, block, r):
 
 @njit(fastmath=True, error_model="numpy", nogil=True)
 def _train(HW, Wk, HWp, Wpj, centers, contexts, noise, step, w_updates, wp_updates):
-    """:func:`train_stratum_head`'s body (``train_stratum`` is it with an empty head)."""
+    """:func:`train_stratum_head`'s body (``train_stratum`` is it with no head: HW, HWp None)."""
     n_dim = Wk.shape[1]
     state = _seeded_state(step.seed)
     cap = np.int64(noise.max_rate) + 1

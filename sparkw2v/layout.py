@@ -128,10 +128,12 @@ class BlockLayout:
         Raises:
             ValueError: ``head`` is negative or leaves no word for the blocks.
         """
-        if np.asarray(weights).shape[0] and not 0 <= head < np.asarray(weights).shape[0]:
-            raise ValueError(f"hot_words must be in [0, V) = [0, {np.asarray(weights).shape[0]}), got {head}")
-        labels = np.full(np.asarray(weights).shape[0], -1, np.int32)
-        labels[head:] = block_labels(np.asarray(weights)[head:], num_blocks, seed, epoch)
+        weights = np.asarray(weights, np.float64)
+        V = weights.shape[0]
+        if V and not 0 <= head < V:
+            raise ValueError(f"hot_words must be in [0, V) = [0, {V}), got {head}")
+        labels = np.full(V, -1, np.int32)
+        labels[head:] = block_labels(weights[head:], num_blocks, seed, epoch)
         return cls.from_labels(labels, num_blocks, head)
 
     @classmethod
