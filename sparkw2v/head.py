@@ -12,8 +12,10 @@ sub-epoch trains against the same head rows, the combined state at the sub-epoch
 After each stratum its changes to the head rows (only the rows it touched) are added to an
 accumulator in fixed point (int64, 2^-32 units): integer sums do not depend on the order they
 are added in, so the combined head is the same bits however the strata are spread over tasks
-(and, once tasks exchange their accumulators, over machines). After each sub-epoch the head
-moves by the sum of the strata's changes (``"sum"``, each row as far as sequential SGD would
+and machines: with several tasks each holds a copy of the head and they sum their accumulators
+(:meth:`Head.packet`, :meth:`Head.absorb`) round the W' ring's links
+(``worker.ring_all_reduce``) before every combine. After each sub-epoch (or every ``every``-th)
+the head moves by the sum of the strata's changes (``"sum"``, each row as far as sequential SGD would
 move it, to first order), by their mean (``"mean"``), or by the sum clipped to CLIP_FACTOR times
 the mean norm of the strata's changes of that row (``"clip"``, adapted from NuPS, which clips at
 twice a running mean update norm). The plain sum diverges when strata are large (few blocks: each
@@ -94,6 +96,9 @@ class Head:
         strata_W, strata_Wp: (K,) int32, how many strata of the sub-epoch moved each row.
         divisor: 1 (rules "sum", "clip") or the number of strata of a sub-epoch ("mean").
         clip: CLIP_FACTOR (rule "clip") or 0.
+        every: the head is combined after every ``every``-th sub-epoch of an epoch and after its
+            last (:meth:`due`); the strata of the sub-epochs between train from the same rows.
+        sub_epochs: sub-epochs ended since the last combine.
     """
 
     W: np.ndarray
@@ -110,16 +115,21 @@ class Head:
     strata_Wp: np.ndarray
     divisor: float
     clip: float
+    every: int = 1
+    sub_epochs: int = 0
 
     @classmethod
-    def start(cls, W: np.ndarray, Wp: np.ndarray, num_blocks: int, rule: str = "clip") -> "Head":
-        """A head starting from rows W, Wp ((K, N) float32, copied), combined by ``rule``.
+    def start(cls, W: np.ndarray, Wp: np.ndarray, num_blocks: int, rule: str = "clip", every: int = 1) -> "Head":
+        """A head starting from rows W, Wp ((K, N) float32, copied), combined by ``rule`` after
+        every ``every``-th sub-epoch.
 
         Raises:
-            ValueError: an unknown rule, or W and Wp of different shapes.
+            ValueError: an unknown rule, ``every`` below 1, or W and Wp of different shapes.
         """
         if rule not in COMBINE_RULES:
             raise ValueError(f"the head's combine rule must be one of {COMBINE_RULES}, got {rule!r}")
+        if int(every) != every or every < 1:
+            raise ValueError(f"the head is combined after every n-th sub-epoch, n >= 1; got {every!r}")
         W = np.array(W, np.float32, order="C")
         Wp = np.array(Wp, np.float32, order="C")
         if W.shape != Wp.shape or W.ndim != 2:
@@ -128,7 +138,8 @@ class Head:
         return cls(W, Wp, W.copy(), Wp.copy(), np.zeros(K, np.int32), np.zeros(K, np.int32),
                    np.zeros((K, N), np.int64), np.zeros((K, N), np.int64), np.zeros(K, np.int64),
                    np.zeros(K, np.int64), np.zeros(K, np.int32), np.zeros(K, np.int32),
-                   float(num_blocks) if rule == "mean" else 1.0, CLIP_FACTOR if rule == "clip" else 0.0)
+                   float(num_blocks * every) if rule == "mean" else 1.0, CLIP_FACTOR if rule == "clip" else 0.0,
+                   int(every))
 
     @property
     def size(self) -> int:
@@ -140,6 +151,41 @@ class Head:
         back to the sub-epoch's start state."""
         _collect(self.work_W, self.W, self.acc_W, self.touched_W, self.norms_W, self.strata_W)
         _collect(self.work_Wp, self.Wp, self.acc_Wp, self.touched_Wp, self.norms_Wp, self.strata_Wp)
+
+    def due(self, last: bool = False) -> bool:
+        """After a sub-epoch: whether the head is combined now (every ``every``-th sub-epoch,
+        and the epoch's ``last``)."""
+        self.sub_epochs += 1
+        if self.sub_epochs < self.every and not last:
+            return False
+        self.sub_epochs = 0
+        return True
+
+    def packet(self) -> np.ndarray:
+        """This task's accumulators of the current sub-epoch as one (K, 2 N + 4) int64 array:
+        [acc_W | acc_Wp | norms_W | norms_Wp | strata_W | strata_Wp]. Every column is a sum
+        over strata, so the element-wise sum of all tasks' packets (in any order: integers) is
+        the packet one task training every stratum would hold (``absorb`` it, then ``combine``)."""
+        return np.concatenate([self.acc_W, self.acc_Wp, self.norms_W[:, None], self.norms_Wp[:, None],
+                               self.strata_W[:, None].astype(np.int64), self.strata_Wp[:, None].astype(np.int64)],
+                              axis=1)
+
+    def absorb(self, total: np.ndarray) -> None:
+        """Replace this task's accumulators by ``total``, the sum of every task's :meth:`packet`
+        ((K, 2 N + 4) int64).
+
+        Raises:
+            ValueError: ``total`` is not a packet of this head's shape.
+        """
+        K, N = self.W.shape
+        if total.shape != (K, 2 * N + 4) or total.dtype != np.int64:
+            raise ValueError(f"a head packet must be ({K}, {2 * N + 4}) int64, got {total.shape} {total.dtype}")
+        self.acc_W[:] = total[:, :N]
+        self.acc_Wp[:] = total[:, N:2 * N]
+        self.norms_W[:] = total[:, 2 * N]
+        self.norms_Wp[:] = total[:, 2 * N + 1]
+        self.strata_W[:] = total[:, 2 * N + 2]
+        self.strata_Wp[:] = total[:, 2 * N + 3]
 
     def combine(self) -> None:
         """After a sub-epoch (every stratum collected): move the head by the combined changes."""

@@ -43,6 +43,10 @@ class Exchange(Protocol):
     def receive(self, cycle: int, sub_epoch: int, block: int, shape: tuple[int, int]) -> np.ndarray:
         """Wait for W' block ``block`` ((n_j, N) float32) to be trained with in (cycle, sub_epoch)."""
 
+    def receive_copy(self, cycle: int, sub_epoch: int, block: int, shape: tuple[int, int]) -> np.ndarray:
+        """As ``receive``, but the rows are this task's own copy in memory (nothing of them is left
+        to hand on or remove): for the head's packets (:func:`ring_all_reduce`)."""
+
 
 @dataclass(frozen=True)
 class NoiseTables:
@@ -168,6 +172,8 @@ class EpochReport:
         bytes_peer, bytes_shared_memory: W' bytes this task handed on over the network and
             through shared memory; bytes_ring_store_written, bytes_ring_store_read: W' bytes
             it wrote to and read from the block store for the ring (``ring = "store"`` only).
+        head_seconds, head_bytes_sent: seconds in the head's all-reduce (:func:`ring_all_reduce`,
+            waiting included) and the bytes of its packets this task sent, over the epoch.
         peak_rss_bytes: the peak resident memory of the Python worker process that ran the
             task, over its life so far (Spark reuses workers: earlier tasks included), in bytes.
     """
@@ -196,6 +202,8 @@ class EpochReport:
     bytes_ring_store_written: int = 0
     bytes_ring_store_read: int = 0
     peak_rss_bytes: int = 0
+    head_seconds: float = 0.0
+    head_bytes_sent: int = 0
 
     @classmethod
     def empty(cls, task: int, num_tasks: int, epoch: int, cycles: int, num_blocks: int) -> "EpochReport":
@@ -214,6 +222,46 @@ def peak_rss_bytes() -> int:
         return 0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def ring_all_reduce(exchange: Exchange, task: int, num_tasks: int, cycle: int, sub_epoch: int, num_blocks: int,
+                    packet: np.ndarray) -> tuple[np.ndarray, int]:
+    """The sum over all tasks of their ``packet`` ((K, C) int64), on every task, over the ring's
+    own links (each task sends only to t - 1 and receives only from t + 1).
+
+    Reduce: task T - 1 sends its packet to T - 2, which adds its own and sends on, down to task
+    0, which then holds the total; broadcast: task 0 sends the total to T - 1, which passes it on
+    down to task 1. 2 (T - 1) hand-overs in sequence; a task sends at most two packets (K C 8
+    bytes each), tasks 0 and 1 one. Integer sums: the total is the same bits whatever the
+    order, so every task then moves the head identically. Packets travel as float32 rows
+    (K, 2 C) (the bytes unchanged) under block ids P + 2 t (reduce, to task t) and P + 2 t + 1
+    (broadcast, to task t), which no W' block uses.
+
+    Returns:
+        (total (K, C) int64, bytes this task sent).
+    """
+    shape = (packet.shape[0], 2 * packet.shape[1])
+    sent = 0
+
+    def send(block: int, rows: np.ndarray) -> None:
+        nonlocal sent
+        exchange.send(cycle, sub_epoch, block, np.ascontiguousarray(rows).view(np.float32))
+        sent += rows.nbytes
+
+    def receive(block: int) -> np.ndarray:
+        rows = exchange.receive_copy(cycle, sub_epoch, block, shape)
+        return np.ascontiguousarray(rows, np.float32).view(np.int64).reshape(packet.shape)
+
+    partial = packet if task == num_tasks - 1 else packet + receive(num_blocks + 2 * task)
+    if task > 0:
+        send(num_blocks + 2 * (task - 1), partial)
+        total = receive(num_blocks + 2 * task + 1)
+        if task > 1:
+            send(num_blocks + 2 * (task - 1) + 1, total)
+    else:
+        total = partial
+        send(num_blocks + 2 * (num_tasks - 1) + 1, total)
+    return total, sent
 
 
 def _next_step(cycle: int, sub_epoch: int, num_blocks: int) -> tuple[int, int]:
@@ -243,7 +291,9 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
         exchange: how W' blocks pass to the neighbours (required when T > 1).
         on_cycle: called with (cycle, report so far) after every cycle.
         head: the replicated head's rows (``layout.head`` words; ``head.Head``), trained by every
-            stratum from the same start and combined after every sub-epoch; None without a head.
+            stratum from the same start and combined after every sub-epoch (with T > 1 tasks
+            through :func:`ring_all_reduce`: every task holds the same head, the one a single
+            task would); None without a head.
 
     Returns:
         EpochReport. When a cycle's mean sampled loss is not finite or above LOSS_LIMIT_FACTOR x
@@ -252,8 +302,6 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
 
     Raises:
         blockstore.Aborted (from the exchange): another task diverged.
-        NotImplementedError: a head with more than one task (its combine across tasks is not
-            built yet).
     """
     P, R = schedule.num_blocks, schedule.cycles
     owned = list(owned_blocks(task, num_tasks, P))
@@ -262,9 +310,6 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
     if layout.head != (0 if head is None else head.size):
         raise ValueError(f"the layout replicates {layout.head} words, the head given holds "
                          f"{0 if head is None else head.size}: pass the Head of the layout's hot_words")
-    if head is not None and num_tasks > 1:
-        raise NotImplementedError("a replicated head (hot_words > 0) trains in one task only: combining "
-                                  "its changes across tasks is not built yet; use hot_words = 0")
     report = EpochReport.empty(task, num_tasks, epoch, R, P)
     report.stratum_pairs = {k: (pairs[k].bounds[:, :, 1] - pairs[k].bounds[:, :, 0]).sum(axis=0) for k in owned}
     if not owned:
@@ -300,7 +345,13 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
                     exchange.send(nr, ns, j, block)
                     report.bytes_sent += block.nbytes
                     del block  # gone before the next block arrives
-            if head is not None:
+            if head is not None and head.due(last=(r, s) == last):
+                if num_tasks > 1:
+                    waited = time.perf_counter()
+                    total, sent = ring_all_reduce(exchange, task, num_tasks, r, s, P, head.packet())
+                    head.absorb(total)
+                    report.head_seconds += time.perf_counter() - waited
+                    report.head_bytes_sent += sent
                 head.combine()
         trouble = _check_cycle(report, r, limit, layout, W, Wp, head)
         if trouble is not None:

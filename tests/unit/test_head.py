@@ -176,7 +176,7 @@ def test_a_head_trains_one_block_as_sequential_sgd_and_many_blocks_deterministic
     assert A[2][0].pairs.sum() == C[2][0].pairs.sum()  # the same pairs, trained elsewhere
 
 
-def test_a_head_must_match_its_layout_and_is_refused_across_tasks_until_its_combine_is_built():
+def test_a_head_must_match_its_layout():
     from sparkw2v.schedule import Schedule
     from sparkw2v.worker import train_epoch
     counts = zipf_counts(50, top=1000)
@@ -186,9 +186,6 @@ def test_a_head_must_match_its_layout_and_is_refused_across_tasks_until_its_comb
         train_epoch(0, 1, 0, schedule, layout, {}, {}, {}, None, 5, 5)
     with pytest.raises(ValueError, match="replicates 0 words, the head given holds 2"):
         train_epoch(0, 1, 0, schedule, BlockLayout.build(counts.astype(float), 4, 1, 0), {}, {}, {}, None, 5, 5,
-                    head=Head.start(np.zeros((2, 3)), np.zeros((2, 3)), 4))
-    with pytest.raises(NotImplementedError, match="hot_words = 0"):
-        train_epoch(0, 2, 0, schedule, layout, {}, {}, {}, None, 5, 5, exchange=object(),
                     head=Head.start(np.zeros((2, 3)), np.zeros((2, 3)), 4))
     with pytest.raises(ValueError, match="-1 on the first 2 ids"):
         BlockLayout.from_labels(np.r_[-1, 0, -1, np.zeros(47, int)], 4, head=2)
@@ -211,3 +208,13 @@ def test_a_diverged_head_row_is_reported_not_wrapped_into_the_fixed_point():
     report = EpochReport.empty(0, 1, 0, 1, 2)
     trouble = _check_cycle(report, 0, 100.0, layout, W, dict(W), head)
     assert trouble["reason"] == "nan" and trouble["rows"] == {"W": [1], "W'": [2]}
+
+
+def test_a_head_combined_every_nth_sub_epoch_is_due_then_and_at_the_epochs_end():
+    head = Head.start(np.zeros((2, 3)), np.zeros((2, 3)), 4, "sum", every=3)
+    assert [head.due() for _ in range(6)] == [False, False, True, False, False, True]
+    assert [head.due(), head.due(last=True)] == [False, True]
+    assert all(Head.start(np.zeros((2, 3)), np.zeros((2, 3)), 4).due() for _ in range(3))
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="every n-th sub-epoch"):
+            Head.start(np.zeros((2, 3)), np.zeros((2, 3)), 4, every=bad)

@@ -17,8 +17,9 @@ import numpy as np
 import pyarrow.flight as flight
 import pytest
 
-from sparkw2v import peer, worker
+from sparkw2v import kernel, peer, worker
 from sparkw2v.blockstore import Aborted, BlockStore
+from sparkw2v.head import Head
 from sparkw2v.layout import owned_blocks
 from tests.unit.test_worker import epoch_inputs, run_tasks
 
@@ -285,11 +286,14 @@ def test_a_phone_book_entry_of_another_stage_or_secret_is_refused_and_a_missing_
 
 # ---------------------------------------------------------------------------- rings of tasks
 
-def ring_over_flight(P, R, T, hosts, shm_root=None, epoch=0):
+def ring_over_flight(P, R, T, hosts, shm_root=None, epoch=0, hot_words=0):
     """One epoch with T tasks in threads, each with its own block server; ``hosts[t]`` is task
     t's host id: tasks of one host hand blocks through files in ``shm_root`` (mapped, as in
-    /dev/shm) when it is given, others over Flight."""
-    schedule, layout, tables, pairs, W, Wp = epoch_inputs(P, R, epoch=epoch)
+    /dev/shm) when it is given, others over Flight. With ``hot_words`` each task holds its own
+    copy of the replicated head, as ``test_worker.run_tasks`` makes it (``heads`` returns them)."""
+    schedule, layout, tables, pairs, W, Wp = epoch_inputs(P, R, epoch=epoch, hot_words=hot_words)
+    head_W = kernel.init_rows(np.arange(hot_words), 12, 3)
+    heads = {t: Head.start(head_W, np.zeros_like(head_W), P) if hot_words else None for t in range(T)}
     stage = peer.Stage("ring", epoch, 0, T)
     barrier = threading.Barrier(T)
     reports, errors, held, exchanges = {}, [], {}, {}
@@ -311,7 +315,7 @@ def ring_over_flight(P, R, T, hosts, shm_root=None, epoch=0):
             Wt = {k: W[k] for k in mine}
             Wpt = {k: Wp[k] for k in mine}
             reports[t] = worker.train_epoch(t, T, epoch, schedule, layout, Wt, Wpt, {k: pairs[k] for k in mine},
-                                            tables, 3, 5, exchange)
+                                            tables, 3, 5, exchange, head=heads[t])
             exchange.flush()
             held[t] = {j: np.array(rows) for j, rows in Wpt.items()}
             barrier.wait(timeout=60)  # as Spark's tasks: the server lives until the task ends
@@ -327,6 +331,7 @@ def ring_over_flight(P, R, T, hosts, shm_root=None, epoch=0):
         th.join()
     shutil.rmtree(book_root, ignore_errors=True)
     assert not errors, errors
+    ring_over_flight.heads = heads
     return W, {j: rows for t in range(T) for j, rows in held[t].items()}, reports, exchanges
 
 
@@ -355,6 +360,25 @@ def test_tasks_of_one_host_use_shared_memory_and_others_the_network(tmp_path):
     assert exchanges[1].bytes_shared_memory > 0 and exchanges[1].bytes_peer == 0
     assert exchanges[0].bytes_peer > 0 and exchanges[2].bytes_peer > 0
     # nothing in transit, each task removed the blocks it held, and the last one the directories
+    assert not (tmp_path / "shm").exists(), list((tmp_path / "shm").rglob("*"))
+
+
+def test_a_head_combined_over_flight_and_shared_memory_equals_one_task(tmp_path):
+    """The head's all-reduce rides the ring's links: tasks 0 and 1 on one host (shared memory),
+    task 2 on another (Flight); W, W' and every task's head equal one task's bit for bit, and
+    no packet is left in shared memory."""
+    W1, Wp1, rep1, _ = run_tasks(6, 3, 1, hot_words=6)
+    head1 = run_tasks.heads[0]
+    WT, WpT, reports, exchanges = ring_over_flight(6, 3, 3, hosts=["A", "A", "B"], shm_root=str(tmp_path / "shm"),
+                                                   hot_words=6)
+    for k in range(6):
+        np.testing.assert_array_equal(W1[k].view(np.uint32), WT[k].view(np.uint32))
+        np.testing.assert_array_equal(Wp1[k].view(np.uint32), WpT[k].view(np.uint32))
+    for head in ring_over_flight.heads.values():
+        np.testing.assert_array_equal(head.W.view(np.uint32), head1.W.view(np.uint32))
+        np.testing.assert_array_equal(head.Wp.view(np.uint32), head1.Wp.view(np.uint32))
+    assert all(r.head_bytes_sent > 0 for r in reports.values())
+    assert exchanges[1].bytes_shared_memory > 0 and exchanges[2].bytes_peer > 0
     assert not (tmp_path / "shm").exists(), list((tmp_path / "shm").rglob("*"))
 
 

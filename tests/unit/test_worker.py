@@ -9,6 +9,7 @@ import pytest
 from sparkw2v import kernel, vocab, worker
 from sparkw2v.blockstore import Aborted
 from sparkw2v.epoch import EpochPlan, Settings
+from sparkw2v.head import Head
 from sparkw2v.layout import owned_blocks
 from sparkw2v.schedule import Schedule
 
@@ -37,8 +38,10 @@ class MemoryExchange:
         assert rows.shape == shape
         return rows
 
+    receive_copy = receive
 
-def epoch_inputs(P, R, seed=3, V=300, epoch=0):
+
+def epoch_inputs(P, R, seed=3, V=300, epoch=0, hot_words=0):
     rng = np.random.default_rng(seed)
     counts = np.sort(rng.integers(5, 5000, size=V))[::-1].astype(np.int64)
     keep = vocab.keep_probabilities(counts, 1e-3)
@@ -47,7 +50,7 @@ def epoch_inputs(P, R, seed=3, V=300, epoch=0):
         ids = rng.choice(V, size=4000, p=counts / counts.sum()).astype(np.int32)
         shards.append((ids, np.arange(0, 4001, 200, dtype=np.int64)))
     schedule = Schedule(2, R, P, 0.05, 0.001, seed)
-    plan = EpochPlan(Settings(schedule, 12, 3, 5), epoch, counts, keep)
+    plan = EpochPlan(Settings(schedule, 12, 3, 5, hot_words=hot_words), epoch, counts, keep)
     tables = plan.noise_tables()
     sources = plan.route(shards)
     pairs = {k: plan.arrange(k, sources[k], tables) for k in range(P)}
@@ -56,10 +59,15 @@ def epoch_inputs(P, R, seed=3, V=300, epoch=0):
     return schedule, layout, tables, pairs, W, Wp
 
 
-def run_tasks(P, R, T, epoch=0, record=None, poison=None, store=None, zero_copy=False):
+def run_tasks(P, R, T, epoch=0, record=None, poison=None, store=None, zero_copy=False, hot_words=0,
+              combine="clip", every=1):
     """Train one epoch with T tasks in threads; W' blocks pass in memory, or through ``store``'s
-    files (``BlockStore.exchange``)."""
-    schedule, layout, tables, pairs, W, Wp = epoch_inputs(P, R, epoch=epoch)
+    files (``BlockStore.exchange``). With ``hot_words`` each task holds its own copy of the
+    replicated head (``head.Head``); ``heads`` returns them."""
+    schedule, layout, tables, pairs, W, Wp = epoch_inputs(P, R, epoch=epoch, hot_words=hot_words)
+    head_W = kernel.init_rows(np.arange(hot_words), 12, 3)
+    heads = {t: Head.start(head_W, np.zeros_like(head_W), P, combine, every) if hot_words else None
+             for t in range(T)}
     if poison is not None:
         poison(W)
     box, cond, state = {}, threading.Condition(), {}
@@ -79,7 +87,7 @@ def run_tasks(P, R, T, epoch=0, record=None, poison=None, store=None, zero_copy=
         Wpt = {k: Wp[k] for k in mine}
         try:
             reports[t] = worker.train_epoch(t, T, epoch, schedule, layout, Wt, Wpt, {k: pairs[k] for k in mine},
-                                            tables, 3, 5, exchange(t))
+                                            tables, 3, 5, exchange(t), head=heads[t])
             if reports[t].diverged:
                 with cond:
                     state["abort"] = True
@@ -97,6 +105,7 @@ def run_tasks(P, R, T, epoch=0, record=None, poison=None, store=None, zero_copy=
         th.join()
     assert not errors, errors
     Wp_final = {j: np.array(rows) for t in range(T) for j, rows in held[t].items()}
+    run_tasks.heads = heads
     return W, Wp_final, reports, box
 
 
@@ -131,6 +140,70 @@ def test_ring_through_files_equals_one_task(tmp_path, zero_copy):
     assert not in_transit, in_transit  # every block sent was received
     held = list((tmp_path / "b").rglob("held-*"))
     assert len(held) == (5 if zero_copy else 0)  # the mapped blocks each task ends with
+
+
+@pytest.mark.parametrize("P,T,transport,every", [(4, 2, "memory", 1), (5, 3, "memory", 1), (6, 6, "memory", 1),
+                                                  (5, 3, "files", 1), (5, 3, "zero_copy", 1), (5, 3, "memory", 4)])
+def test_a_head_combined_round_the_ring_equals_one_task(tmp_path, P, T, transport, every):
+    """T tasks, each with its own copy of the replicated head, sum their changes to it after
+    every sub-epoch (or every 4th and the last) round the ring (``worker.ring_all_reduce``) and
+    give the single task's W, W' and head bit for bit, every task the same head; the packets
+    leave nothing behind."""
+    from sparkw2v.blockstore import BlockStore
+
+    store = None if transport == "memory" else BlockStore(str(tmp_path / "b"))
+    W1, Wp1, rep1, _ = run_tasks(P, 3, 1, hot_words=6, every=every)
+    head1 = run_tasks.heads[0]
+    WT, WpT, repT, box = run_tasks(P, 3, T, hot_words=6, store=store, zero_copy=transport == "zero_copy",
+                                   every=every)
+    assert not box  # every block and packet sent was received
+    for k in range(P):
+        np.testing.assert_array_equal(W1[k].view(np.uint32), WT[k].view(np.uint32))
+        np.testing.assert_array_equal(Wp1[k].view(np.uint32), WpT[k].view(np.uint32))
+    for head in run_tasks.heads.values():
+        np.testing.assert_array_equal(head.W.view(np.uint32), head1.W.view(np.uint32))
+        np.testing.assert_array_equal(head.Wp.view(np.uint32), head1.Wp.view(np.uint32))
+    assert np.isfinite(head1.W).all() and not np.array_equal(head1.W, kernel.init_rows(np.arange(6), 12, 3))
+    # each task sends at most two packets a sub-epoch (K x (2 N + 4) int64), tasks 0 and 1 one
+    packet = 6 * (2 * 12 + 4) * 8
+    sent = sorted(r.head_bytes_sent for r in repT.values())
+    combines = -(-3 * P // every)  # every n-th sub-epoch of the epoch's R P, and the last
+    assert sent == sorted([packet * combines * (1 if t < 2 else 2) for t in range(T)])
+    if every > 1:  # combined less often: another run
+        W_every, _, _, _ = run_tasks(P, 3, 1, hot_words=6)
+        assert not all(np.array_equal(W_every[k], W1[k]) for k in range(P))
+    assert rep1[0].head_bytes_sent == 0
+    if store is not None:
+        left = [p.name for p in (tmp_path / "b").rglob("*") if p.is_file() and not p.name.startswith("held-")]
+        assert not left, left  # no packet file left in transit or mapped
+        assert len(list((tmp_path / "b").rglob("held-*"))) == (P if transport == "zero_copy" else 0)
+
+
+def test_head_packets_sum_to_the_packet_of_one_task():
+    """A packet is the sub-epoch's accumulators; absorbing the sum of two tasks' packets and
+    combining moves the head as one task that collected both strata."""
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(4, 3)).astype(np.float32)
+    one, a, b = (Head.start(start, start, 2, "clip") for _ in range(3))
+    for h in (one, a):
+        h.work_W[1] += 0.5
+        h.touched_W[1] = 1
+        h.collect()
+    for h in (one, b):
+        h.work_W[[1, 3]] -= 0.25
+        h.touched_W[[1, 3]] = 1
+        h.work_Wp[0] += 1.0
+        h.touched_Wp[0] = 1
+        h.collect()
+    total = a.packet() + b.packet()
+    np.testing.assert_array_equal(total, one.packet())
+    a.absorb(total)
+    a.combine()
+    one.combine()
+    np.testing.assert_array_equal(a.W, one.W)
+    np.testing.assert_array_equal(a.Wp, one.Wp)
+    with pytest.raises(ValueError, match=r"\(4, 10\) int64"):
+        a.absorb(total[:, :9])
 
 
 def test_no_block_is_used_by_two_tasks_in_one_sub_epoch(monkeypatch):
