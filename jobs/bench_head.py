@@ -1,9 +1,11 @@
-"""python jobs/bench_head.py --blocks 256 --hot-words 0 256 --seeds 1 2 3 [--combine clip] [--out F.jsonl]
+"""python jobs/bench_head.py --blocks 256 --hot-words 0 256 --seeds 1 2 3 [--combine clip]
+                           [--combine-every 1] [--cycles 16] [--out F.jsonl]
 
 Quality of a replicated head (``sparkw2v.head``) at many blocks, in one process, no Spark:
 trains the real corpus (``../shared/data/gutenberg_text8style.gz``, rows of 1,000 words as
 ``sparkw2v prepare`` cuts them, 8 shards, min_count 5, every other setting the default) with
-``local.train_local`` for each (P, hot_words, seed), the vectors a P-block run gives on any
+``local.train_local`` for each (P, hot_words, seed) (the head combined after every
+``--combine-every``-th sub-epoch; R = ``--cycles``), the vectors a P-block run gives on any
 number of executors, and prints one JSON line per run: analogy accuracy, WordSim-353 and
 SimLex-999 rho (``sparkw2v.evaluate``), the largest stratum over the mean stratum (pairs) and
 the kernel's pairs/s (or "diverged" with where). Runs one after another on one core; start two
@@ -53,7 +55,9 @@ def main() -> None:
     parser.add_argument("--hot-words", type=int, nargs="+", default=[0, 256])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--combine", default="clip", help="sum, mean or clip (sparkw2v.head)")
+    parser.add_argument("--combine-every", type=int, default=1, help="combine the head after every n-th sub-epoch")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--cycles", type=int, default=16, help="cycles_per_epoch R")
     parser.add_argument("--out", default=None, help="append the JSON lines to this file too")
     args = parser.parse_args()
     corpus = DATA / "gutenberg_text8style.gz"
@@ -63,12 +67,13 @@ def main() -> None:
     for P in args.blocks:
         for K in args.hot_words:
             for seed in args.seeds:
-                config = TrainConfig(seed=seed, epochs=args.epochs)
+                config = TrainConfig(seed=seed, epochs=args.epochs, cycles_per_epoch=args.cycles)
                 started = time.perf_counter()
                 try:
-                    W, _, reports = train_local(shards, counts, config, P, hot_words=K, combine=args.combine)
+                    W, _, reports = train_local(shards, counts, config, P, hot_words=K, combine=args.combine,
+                                                 combine_every=args.combine_every)
                 except TrainingDivergedError as exc:
-                    line = {"blocks": P, "hot_words": K, "combine": args.combine, "seed": seed, "epochs": args.epochs,
+                    line = {"blocks": P, "hot_words": K, "combine": args.combine, "combine_every": args.combine_every, "seed": seed, "epochs": args.epochs, "cycles": args.cycles,
                             "diverged": str(exc), "seconds": round(time.perf_counter() - started, 1)}
                     report(line, args.out)
                     continue
@@ -76,7 +81,7 @@ def main() -> None:
                 emb = Embeddings(tuple(words), counts, W)
                 a = analogy_accuracy(emb, str(DATA / "eval" / "questions-words.txt"))
                 strata = [np.concatenate([r.stratum_pairs[k] for k in sorted(r.stratum_pairs)]) for r in reports]
-                line = {"blocks": P, "hot_words": K, "combine": args.combine, "seed": seed, "epochs": args.epochs,
+                line = {"blocks": P, "hot_words": K, "combine": args.combine, "combine_every": args.combine_every, "seed": seed, "epochs": args.epochs, "cycles": args.cycles,
                         "analogy": round(100 * a["accuracy"], 2),
                         "wordsim353": round(similarity_correlation(emb, str(DATA / "eval" / "wordsim353.tsv"))["spearman"], 4),
                         "simlex999": round(similarity_correlation(emb, str(DATA / "eval" / "simlex999.txt"))["spearman"], 4),

@@ -36,6 +36,9 @@ pairs, |W| = V x d x 4 bytes, B = P / X blocks a task, a W' block of s = |W| / P
        + N / (X r(P) e(P, X))                             the kernel's critical path
        + P R max(0, h(s) - (B - 1) t_s)                   W' handed round the ring
        + 4 |W| / (X bw_tcp)                               read and write W and W' per epoch
+       + P R c(X)                                         the head's all-reduce (--hot-words K)
+  c(X) = 2 (X - 1) h(K (2 d + 4) 8)  (the built ring: worker.ring_all_reduce; every task waits)
+       or 2 ceil(log2 X) h(...)      (--combine doubling, recursive doubling: not built)
   t_s = N / (P^2 R r(P)): one stratum of one cycle; b = 4 bytes a pair when a block has at most
   32767 rows (int16 local rows), else 8. T(1) has neither ring nor balance loss nor t_job.
   Efficiency E(X) = T(1) / (X T(X)). For each (ring, link, latency, X) the table shows the P
@@ -47,6 +50,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -190,11 +194,28 @@ def handover_seconds(block_bytes: float, ring: dict, link: dict, latency: float)
     return ring["h0"] + max(block_bytes / ring["bw_store"], 2 * block_bytes / link["bw_tcp"])
 
 
+def head_packet_bytes(hot_words: int, vector_size: int) -> int:
+    """Bytes of one task's head packet (``head.Head.packet``): K x (2 d + 4) int64."""
+    return hot_words * (2 * vector_size + 4) * 8
+
+
+def combine_seconds(X: int, packet: float, ring: dict | None, link: dict, latency: float, algorithm: str) -> float:
+    """Seconds of one all-reduce of the head's packets among X tasks, blocking every task: the
+    built ring (``worker.ring_all_reduce``: 2 (X - 1) hand-overs one after another) or a
+    recursive doubling (2 ceil(log2 X) rounds of a whole packet; not built), each hand-over
+    h(packet) as a W' block's (``handover_seconds``)."""
+    if X <= 1 or packet == 0:
+        return 0.0
+    hops = 2 * (X - 1) if algorithm == "ring" else 2 * math.ceil(math.log2(X))
+    return hops * handover_seconds(packet, ring, link, latency)
+
+
 def predict(X: int, P: int, R: int, N: float, model_bytes: float, bw: float, costs: dict, blocks: dict,
-            handover: float, t_job: float) -> dict:
+            handover: float, t_job: float, combine: float = 0.0) -> dict:
     """One epoch's seconds on X executors with P blocks (see the module docstring); ``bw``: the
     link's bytes/s (pairs' shuffle, the state), ``handover``: h(s) in seconds, ``t_job``: the
-    fixed cost (seconds; 0 for the serial baseline)."""
+    fixed cost (seconds; 0 for the serial baseline), ``combine``: seconds of the head's
+    all-reduce after each of the P R sub-epochs (``combine_seconds``)."""
     m = blocks[P]
     r, e = m["kernel_pairs_per_sec"], m["balance"][X] if X in m["balance"] else 1.0
     B = P / X
@@ -204,9 +225,10 @@ def predict(X: int, P: int, R: int, N: float, model_bytes: float, bw: float, cos
     kernel_t = N / (X * r * e)
     ring_t = P * R * max(0.0, handover - (B - 1) * t_stratum) if X > 1 else 0.0
     state_t = 4 * model_bytes / (X * bw)
-    total = t_job + pairs_t + kernel_t + ring_t + state_t
+    combine_t = P * R * combine
+    total = t_job + pairs_t + kernel_t + ring_t + state_t + combine_t
     return {"executors": X, "num_blocks": P, "cycles": R, "seconds": total, "pairs": pairs_t, "kernel": kernel_t,
-            "ring": ring_t, "state": state_t, "balance": e, "kernel_rate": r, "t_job": t_job,
+            "ring": ring_t, "state": state_t, "combine": combine_t, "combine_ms": combine * 1e3, "balance": e, "kernel_rate": r, "t_job": t_job,
             "handover_ms": handover * 1e3, "stratum_ms": t_stratum * 1e3}
 
 
@@ -248,8 +270,11 @@ def main() -> None:
                              + ", ".join(DEFAULT_STORES) + ")")
     parser.add_argument("--cycles", type=int, default=0, help="R (default: the run's)")
     parser.add_argument("--hot-words", type=int, default=0,
-                        help="K words replicated on every task (sparkw2v.head) in r(P) and e(P, X) for P > 1; "
-                             "its combine across executors is not modelled")
+                        help="K words replicated on every task (sparkw2v.head) in r(P) and e(P, X) for P > 1, "
+                             "and their all-reduce after every sub-epoch (--combine)")
+    parser.add_argument("--combine", choices=("ring", "doubling"), default="ring",
+                        help="the head's all-reduce: the built ring (2 (X - 1) hand-overs) or recursive "
+                             "doubling (2 log2 X; not built)")
     parser.add_argument("--json", default="cost_model.json")
     args = parser.parse_args()
     links = args.link or [parse_link(x) for x in DEFAULT_LINKS]
@@ -282,7 +307,9 @@ def main() -> None:
                 if P < X or P > args.max_blocks:
                     continue
                 h = handover_seconds(model_bytes / P, ring, link, latency)
-                p = predict(X, P, R, N, model_bytes, link["bw_tcp"], costs, blocks, h, fixed)
+                c = combine_seconds(X, head_packet_bytes(args.hot_words if P > 1 else 0, args.vector_size),
+                                    ring, link, latency, args.combine)
+                p = predict(X, P, R, N, model_bytes, link["bw_tcp"], costs, blocks, h, fixed, c)
                 p["efficiency"] = serial["seconds"] / (X * p["seconds"])
                 p.update(transport=ring_name, link=link["name"], latency_ms=latency * 1e3)
                 if best is None or p["efficiency"] > best["efficiency"]:
@@ -300,15 +327,19 @@ def main() -> None:
         print(f"measured {store['name']}: hand-over h0 {store['h0'] * 1e3:.1f} ms, bw {store['bw_store'] / 1e6:.0f} MB/s")
     print(f"assumed: {args.tokens:.0e} tokens, V={args.vocab:.0e}, d={args.vector_size}, |W|={model_bytes / 1e9:.2f} "
           f"GB; R={R}; network latency {', '.join(f'{x:g}' for x in args.latency_ms)} ms a hand-over (Flight rows)")
+    if args.hot_words:
+        print(f"head: K={args.hot_words}, a packet of {head_packet_bytes(args.hot_words, args.vector_size) / 1e3:.0f} "
+              f"KB a task, all-reduced ({args.combine}) after each of the P R sub-epochs, every task waiting")
     print(f"serial (1 core, P=1): {serial['seconds']:.0f} s per epoch")
     print("| ring | link | latency ms | executors | P | hand-over ms | stratum ms | epoch s | fixed s | pairs s | "
-          "kernel s | ring s | balance | efficiency |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "kernel s | ring s | combine ms | combine s | balance | efficiency |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for p in rows:
         lat = f"{p['latency_ms']:g}" if p["transport"] == "peer" else "-"
         print(f"| {p['transport']} | {p['link']} | {lat} | {p['executors']} | {p['num_blocks']} | "
               f"{p['handover_ms']:.1f} | {p['stratum_ms']:.1f} | {p['seconds']:.1f} | {p['t_job']:.1f} | "
-              f"{p['pairs']:.1f} | {p['kernel']:.1f} | {p['ring']:.1f} | {p['balance']:.3f} | {p['efficiency']:.0%} |")
+              f"{p['pairs']:.1f} | {p['kernel']:.1f} | {p['ring']:.1f} | {p['combine_ms']:.1f} | {p['combine']:.1f} | "
+              f"{p['balance']:.3f} | {p['efficiency']:.0%} |")
     with open(args.json, "w") as fh:
         json.dump({"costs": costs, "cluster": cluster, "t_job": t_job, "ring_setup": setup, "blocks": blocks,
                    "links": links, "stores": stores, "assumptions": vars(args), "serial": serial,

@@ -22,7 +22,7 @@ from .worker import EpochReport
 
 def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray, config: TrainConfig,
                 num_blocks: int, start: tuple[np.ndarray, np.ndarray] | None = None, hot_words: int = 0,
-                combine: str = "clip") -> tuple[np.ndarray, np.ndarray, list[EpochReport]]:
+                combine: str = "clip", combine_every: int = 1) -> tuple[np.ndarray, np.ndarray, list[EpochReport]]:
     """Train on encoded shards in this process.
 
     Args:
@@ -34,14 +34,15 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
         start: (W, W') (V, N) float32 to start from (a warm start's, by word id; copied);
             default W from the seed (``kernel.init_rows``) and W' = 0.
         hot_words: K, the most frequent words replicated on every stratum (``head``; 0: none,
-            the Spark trainer's vectors); combine: how their changes add up (``head.Head``).
+            the Spark trainer's vectors); combine: how their changes add up, combine_every:
+            after every how many sub-epochs (``head.Head``).
 
     Returns:
         (W (V, N) float32, W' (V, N) float32, one EpochReport per epoch).
 
     Raises:
         TrainingDivergedError: training diverged (the report's ``diverged`` in the message).
-        ValueError: hot_words outside [0, V) or an unknown combine rule.
+        ValueError: hot_words outside [0, V), an unknown combine rule or combine_every < 1.
     """
     if combine not in COMBINE_RULES:
         raise ValueError(f"the head's combine rule must be one of {COMBINE_RULES}, got {combine!r}")
@@ -64,7 +65,8 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
         members = {k: plan.layout.members(k) for k in range(num_blocks)}
         W = {k: W_all[members[k]] for k in range(num_blocks)}
         Wp = {k: Wp_all[members[k]] for k in range(num_blocks)}
-        head = Head.start(W_all[:hot_words], Wp_all[:hot_words], num_blocks, combine) if hot_words else None
+        head = (Head.start(W_all[:hot_words], Wp_all[:hot_words], num_blocks, combine, combine_every)
+                if hot_words else None)
         report = plan.train(0, 1, W, Wp, pairs, tables, head=head)
         if report.diverged:
             raise TrainingDivergedError(f"training diverged: {report.diverged}")

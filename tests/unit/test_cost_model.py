@@ -74,6 +74,21 @@ def test_hand_over_over_flight_and_through_a_store():
         cm.parse_store("20:x:1")
 
 
+def test_the_heads_all_reduce_costs_a_chain_of_hand_overs_after_every_sub_epoch():
+    link = cm.parse_link("10gbit:2:500:1000")
+    packet = cm.head_packet_bytes(256, 100)
+    assert packet == 256 * 204 * 8
+    hop = 0.002 + packet / 5e8 + 0.001
+    assert cm.combine_seconds(32, packet, None, link, 0.001, "ring") == pytest.approx(62 * hop)
+    assert cm.combine_seconds(32, packet, None, link, 0.001, "doubling") == pytest.approx(10 * hop)
+    assert cm.combine_seconds(1, packet, None, link, 0.001, "ring") == 0.0
+    assert cm.combine_seconds(32, 0, None, link, 0.001, "ring") == 0.0
+    without = cm.predict(32, 64, R, N, MODEL, 1e9, COSTS, blocks(), 0.0, 0.0)
+    with_head = cm.predict(32, 64, R, N, MODEL, 1e9, COSTS, blocks(), 0.0, 0.0, combine=0.01)
+    assert with_head["combine"] == pytest.approx(64 * R * 0.01)
+    assert with_head["seconds"] == pytest.approx(without["seconds"] + 64 * R * 0.01)
+
+
 def _epoch(seconds, task, train, setup, pairs=1000):
     return {"seconds": seconds, "pairs": pairs, "task_timings_max": {"task_seconds": task, "train_seconds": train,
                                                                     "ring_setup_seconds": setup}}
