@@ -3,10 +3,11 @@ deploy/cluster.sh) running jobs/train.py through deploy/submit.sh on a slice of 
 
 The executors run a bare Python that has none of sparkw2v's dependencies: everything they
 import comes from the archive made by deploy/pack_env.sh. The tests check the output of an
-undisturbed run, that the same settings on local[1] and local[3] give the cluster's vectors bit
-for bit, that killing a Python worker and an executor JVM in the middle of training changes
-nothing in the vectors, that a driver killed mid-training resumes to the same vectors, and that
-stopping the cluster leaves no process behind.
+undisturbed run, that the same settings on local[1] give the cluster's vectors bit for bit
+(local[2] with uneven blocks a task against the in-process engine is tests/spark/test_training.py),
+that killing a Python worker and an executor JVM in the middle of training changes nothing in
+the vectors, that a driver killed mid-training resumes to the same vectors, and that stopping
+the cluster leaves no process behind.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.corpus]
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-JOB_ARGS = ["--epochs", "3", "--sample", "1e-3", "--num-blocks", "4", "--vector-size", "64"]
-CYCLES = 48  # 3 epochs x 16 cycles
+JOB_ARGS = ["--epochs", "2", "--sample", "1e-3", "--num-blocks", "4", "--vector-size", "64"]
+CYCLES = 32  # 2 epochs x 16 cycles
 
 
 def free_port() -> int:
@@ -186,10 +187,10 @@ def test_train_on_the_cluster(reference, cluster, capsys):
               f"{summary['words_per_sec']:.0f} words/s, {summary['train_words_per_epoch']} words/epoch")
 
 
-@pytest.mark.parametrize("master", ["local[1]", "local[3]"])
+@pytest.mark.parametrize("master", ["local[1]"])
 def test_local_masters_give_the_clusters_vectors_bit_for_bit(reference, corpus_slice, base, master, capsys):
-    """Same (seed, num_blocks, cycles_per_epoch): one task, three tasks, or two executors of the
-    cluster train the same blocks in the same order of strata."""
+    """Same (seed, num_blocks, cycles_per_epoch): one task or two executors of the cluster train
+    the same blocks in the same order of strata."""
     out = base / f"local-{master[6]}"
     done = subprocess.run([sys.executable, str(REPO / "jobs" / "train.py"), "--master", master,
                            "--input", corpus_slice, "--output", str(out), *JOB_ARGS],
