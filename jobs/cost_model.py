@@ -1,6 +1,7 @@
 """python jobs/cost_model.py --run MODEL_DIR --cluster-run CLUSTER_MODEL_DIR
                             [--blocks 8 16 32 64 128] [--executors 8 32 128] [--latency-ms 0.1 1]
                             [--link 10gbit:H0_MS:FLIGHT_MB_S:TCP_MB_S ...] [--store OP_MS:H0_MS:BW_MB_S ...]
+                            [--cycles 16 4] [--hot-words K --combine ring doubling --combine-every 1]
 
 Predicts the wall time of one epoch of a large corpus on X executors from what is measured here:
 
@@ -38,7 +39,8 @@ pairs, |W| = V x d x 4 bytes, B = P / X blocks a task, a W' block of s = |W| / P
        + 4 |W| / (X bw_tcp)                               read and write W and W' per epoch
        + P R c(X)                                         the head's all-reduce (--hot-words K)
   c(X) = 2 (X - 1) h(K (2 d + 4) 8)  (the built ring: worker.ring_all_reduce; every task waits)
-       or 2 ceil(log2 X) h(...)      (--combine doubling, recursive doubling: not built)
+       or 2 ceil(log2 X) h(...)      (--combine doubling, recursive doubling: not built),
+       divided by n with --combine-every n
   t_s = N / (P^2 R r(P)): one stratum of one cycle; b = 4 bytes a pair when a block has at most
   32767 rows (int16 local rows), else 8. T(1) has neither ring nor balance loss nor t_job.
   Efficiency E(X) = T(1) / (X T(X)). For each (ring, link, latency, X) the table shows the P
@@ -268,13 +270,15 @@ def main() -> None:
     parser.add_argument("--store", type=parse_store, action="append",
                         help="OP_MS:H0_MS:BW_MB_S, a store for the comparison rows (measured; default: "
                              + ", ".join(DEFAULT_STORES) + ")")
-    parser.add_argument("--cycles", type=int, default=0, help="R (default: the run's)")
+    parser.add_argument("--cycles", type=int, nargs="+", default=[0], help="R, one or more (default: the run's)")
     parser.add_argument("--hot-words", type=int, default=0,
                         help="K words replicated on every task (sparkw2v.head) in r(P) and e(P, X) for P > 1, "
                              "and their all-reduce after every sub-epoch (--combine)")
-    parser.add_argument("--combine", choices=("ring", "doubling"), default="ring",
-                        help="the head's all-reduce: the built ring (2 (X - 1) hand-overs) or recursive "
+    parser.add_argument("--combine", choices=("ring", "doubling"), nargs="+", default=["ring"],
+                        help="the head's all-reduce: the built ring (2 (X - 1) hand-overs) and/or recursive "
                              "doubling (2 log2 X; not built)")
+    parser.add_argument("--combine-every", type=int, default=1,
+                        help="the head combined after every n-th sub-epoch (P R / n all-reduces an epoch)")
     parser.add_argument("--json", default="cost_model.json")
     args = parser.parse_args()
     links = args.link or [parse_link(x) for x in DEFAULT_LINKS]
@@ -288,7 +292,8 @@ def main() -> None:
     source = ", ".join(f"{what} {how}" for what, how in
                        (("t_job", "stated" if args.t_job is not None else cluster.get("run", "stated")),
                         ("ring set-up", "stated" if args.ring_setup is not None else cluster.get("run", "stated"))))
-    R = args.cycles or costs["cycles_per_epoch"]
+    cycles = [R or costs["cycles_per_epoch"] for R in args.cycles]
+    R = cycles[0]
     ids, offsets, counts, _ = load_corpus(args.words)
     keep = vocab.keep_probabilities(counts, 1e-4)
     blocks = {P: measure_blocks(P, ids, offsets, counts, keep, args.executors, args.vector_size,
@@ -300,22 +305,26 @@ def main() -> None:
     scenarios = [("peer", None, link, lat / 1e3) for link in links for lat in args.latency_ms]
     scenarios += [(store["name"], store, link, 0.0) for link in links for store in stores]
     rows = []
+    algorithms = args.combine if args.hot_words else ["-"]
     for ring_name, ring, link, latency in scenarios:
-        for X in args.executors:
-            best = None
-            for P in args.blocks:
-                if P < X or P > args.max_blocks:
-                    continue
-                h = handover_seconds(model_bytes / P, ring, link, latency)
-                c = combine_seconds(X, head_packet_bytes(args.hot_words if P > 1 else 0, args.vector_size),
-                                    ring, link, latency, args.combine)
-                p = predict(X, P, R, N, model_bytes, link["bw_tcp"], costs, blocks, h, fixed, c)
-                p["efficiency"] = serial["seconds"] / (X * p["seconds"])
-                p.update(transport=ring_name, link=link["name"], latency_ms=latency * 1e3)
-                if best is None or p["efficiency"] > best["efficiency"]:
-                    best = p
-            if best is not None:
-                rows.append(best)
+        for R in cycles:
+            for algorithm in algorithms:
+                for X in args.executors:
+                    best = None
+                    for P in args.blocks:
+                        if P < X or P > args.max_blocks:
+                            continue
+                        h = handover_seconds(model_bytes / P, ring, link, latency)
+                        c = combine_seconds(X, head_packet_bytes(args.hot_words if P > 1 else 0, args.vector_size),
+                                            ring, link, latency, algorithm) / args.combine_every
+                        p = predict(X, P, R, N, model_bytes, link["bw_tcp"], costs, blocks, h, fixed, c)
+                        p["efficiency"] = serial["seconds"] / (X * p["seconds"])
+                        p.update(transport=ring_name, link=link["name"], latency_ms=latency * 1e3,
+                                 allreduce=algorithm)
+                        if best is None or p["efficiency"] > best["efficiency"]:
+                            best = p
+                    if best is not None:
+                        rows.append(best)
     rates = ", ".join("P=%d %.2fM" % (P, m["kernel_pairs_per_sec"] / 1e6) for P, m in blocks.items())
     print(f"measured: kernel {rates} pairs/s/core; pair cost {costs['pair_core_seconds'] * 1e9:.0f} ns/pair/core "
           f"({costs['run']}); {costs['pairs_per_token']:.2f} pairs/token; t_job {t_job:.2f} s + ring set-up "
@@ -326,17 +335,19 @@ def main() -> None:
     for store in stores:
         print(f"measured {store['name']}: hand-over h0 {store['h0'] * 1e3:.1f} ms, bw {store['bw_store'] / 1e6:.0f} MB/s")
     print(f"assumed: {args.tokens:.0e} tokens, V={args.vocab:.0e}, d={args.vector_size}, |W|={model_bytes / 1e9:.2f} "
-          f"GB; R={R}; network latency {', '.join(f'{x:g}' for x in args.latency_ms)} ms a hand-over (Flight rows)")
+          f"GB; R={', '.join(map(str, cycles))}; network latency {', '.join(f'{x:g}' for x in args.latency_ms)} ms a hand-over (Flight rows)")
     if args.hot_words:
         print(f"head: K={args.hot_words}, a packet of {head_packet_bytes(args.hot_words, args.vector_size) / 1e3:.0f} "
-              f"KB a task, all-reduced ({args.combine}) after each of the P R sub-epochs, every task waiting")
+              f"KB a task, all-reduced after {'every' if args.combine_every == 1 else f'every {args.combine_every}-th'} "
+              "sub-epoch of the P R, every task waiting")
     print(f"serial (1 core, P=1): {serial['seconds']:.0f} s per epoch")
-    print("| ring | link | latency ms | executors | P | hand-over ms | stratum ms | epoch s | fixed s | pairs s | "
-          "kernel s | ring s | combine ms | combine s | balance | efficiency |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| ring | link | latency ms | R | all-reduce | executors | P | hand-over ms | stratum ms | epoch s | fixed s | "
+          "pairs s | kernel s | ring s | combine ms | combine s | balance | efficiency |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for p in rows:
         lat = f"{p['latency_ms']:g}" if p["transport"] == "peer" else "-"
-        print(f"| {p['transport']} | {p['link']} | {lat} | {p['executors']} | {p['num_blocks']} | "
+        print(f"| {p['transport']} | {p['link']} | {lat} | {p['cycles']} | {p['allreduce']} | {p['executors']} | "
+              f"{p['num_blocks']} | "
               f"{p['handover_ms']:.1f} | {p['stratum_ms']:.1f} | {p['seconds']:.1f} | {p['t_job']:.1f} | "
               f"{p['pairs']:.1f} | {p['kernel']:.1f} | {p['ring']:.1f} | {p['combine_ms']:.1f} | {p['combine']:.1f} | "
               f"{p['balance']:.3f} | {p['efficiency']:.0%} |")
