@@ -204,8 +204,9 @@ def head_packet_bytes(hot_words: int, vector_size: int) -> int:
 def combine_seconds(X: int, packet: float, ring: dict | None, link: dict, latency: float, algorithm: str) -> float:
     """Seconds of one all-reduce of the head's packets among X tasks, blocking every task: the
     built ring (``worker.ring_all_reduce``: 2 (X - 1) hand-overs one after another) or a
-    recursive doubling (2 ceil(log2 X) rounds of a whole packet; not built), each hand-over
-    h(packet) as a W' block's (``handover_seconds``)."""
+    recursive doubling (log2 X exchange rounds of a whole packet, counted as 2 ceil(log2 X)
+    hand-overs: a task's send and receive of a round are taken not to overlap; not built), each
+    hand-over h(packet) as a W' block's (``handover_seconds``)."""
     if X <= 1 or packet == 0:
         return 0.0
     hops = 2 * (X - 1) if algorithm == "ring" else 2 * math.ceil(math.log2(X))
@@ -281,6 +282,8 @@ def main() -> None:
                         help="the head combined after every n-th sub-epoch (P R / n all-reduces an epoch)")
     parser.add_argument("--json", default="cost_model.json")
     args = parser.parse_args()
+    if args.combine_every < 1:
+        parser.error("--combine-every must be 1 or more")
     links = args.link or [parse_link(x) for x in DEFAULT_LINKS]
     stores = args.store or [parse_store(x) for x in DEFAULT_STORES]
 
@@ -315,8 +318,10 @@ def main() -> None:
                         if P < X or P > args.max_blocks:
                             continue
                         h = handover_seconds(model_bytes / P, ring, link, latency)
+                        # ceil(P R / n) all-reduces an epoch, each c(X): as P R of c(X) ceil(P R / n) / (P R)
+                        combines = math.ceil(P * R / args.combine_every) / (P * R)
                         c = combine_seconds(X, head_packet_bytes(args.hot_words if P > 1 else 0, args.vector_size),
-                                            ring, link, latency, algorithm) / args.combine_every
+                                            ring, link, latency, algorithm) * combines
                         p = predict(X, P, R, N, model_bytes, link["bw_tcp"], costs, blocks, h, fixed, c)
                         p["efficiency"] = serial["seconds"] / (X * p["seconds"])
                         p.update(transport=ring_name, link=link["name"], latency_ms=latency * 1e3,

@@ -35,14 +35,15 @@ SCALE = 2.0 ** 32  # fixed-point units per 1.0 of a head row's change
 COMBINE_RULES = ("sum", "mean", "clip")
 CLIP_FACTOR = 2.0  # "clip": a row moves at most this many times its strata's mean change (after NuPS)
 MAX_CHANGE = 2.0 ** 20  # a larger change (or NaN, Inf) of one component in one stratum: diverged
+ACC_LIMIT = 2.0 ** 62  # the accumulators' sums stay below this (int64 holds 2^63)
 
 
 @njit(cache=True)
-def _collect(work, base, acc, touched, norms, strata):
+def _collect(work, base, acc, touched, norms, strata, max_change):
     """Add the touched rows' changes work - base to ``acc`` and their norms to ``norms`` (fixed
     point), count the stratum in ``strata``, and reset the rows to base. A change that is not
-    finite or above MAX_CHANGE (it would not fit the fixed point) turns the row's base to NaN,
-    so that the cycle's check reports the row as diverged."""
+    finite or above ``max_change`` (the sums over a combine's strata would not fit the fixed
+    point) turns the row's base to NaN, so that the cycle's check reports the row as diverged."""
     for h in range(touched.shape[0]):
         if touched[h] > 0:
             touched[h] = 0
@@ -50,7 +51,7 @@ def _collect(work, base, acc, touched, norms, strata):
             square = 0.0
             for d in range(work.shape[1]):
                 change = np.float64(work[h, d]) - np.float64(base[h, d])
-                if not abs(change) <= MAX_CHANGE:
+                if not abs(change) <= max_change:
                     base[h, d] = np.nan
                     change = 0.0
                 square += change * change
@@ -91,14 +92,20 @@ class Head:
         work_W, work_Wp: (K, N) float32, the rows a stratum trains (``kernel.train_stratum_head``);
             equal to W, Wp between strata.
         touched_W, touched_Wp: (K,) int32, how often the current stratum moved each head row.
-        acc_W, acc_Wp: (K, N) int64, the sub-epoch's summed changes, in 2^-32 units.
-        norms_W, norms_Wp: (K,) int64, the sub-epoch's summed change norms, in 2^-32 units.
-        strata_W, strata_Wp: (K,) int32, how many strata of the sub-epoch moved each row.
-        divisor: 1 (rules "sum", "clip") or the number of strata of a sub-epoch ("mean").
+        acc_W, acc_Wp: (K, N) int64, the summed changes since the last combine, in 2^-32 units.
+        norms_W, norms_Wp: (K,) int64, the summed change norms since the last combine, in 2^-32 units.
+        strata_W, strata_Wp: (K,) int32, how many strata since the last combine moved each row.
+        divisor: 1 (rules "sum", "clip") or the number of strata of a sub-epoch ("mean"; times
+            the sub-epochs the combine covers).
         clip: CLIP_FACTOR (rule "clip") or 0.
         every: the head is combined after every ``every``-th sub-epoch of an epoch and after its
             last (:meth:`due`); the strata of the sub-epochs between train from the same rows.
-        sub_epochs: sub-epochs ended since the last combine.
+        sub_epochs: sub-epochs ended since the last combine; covered: how many the next (or
+            current) combine covers.
+        max_change: the largest change of one component in one stratum that is summed
+            (MAX_CHANGE, or less where P x every strata of such changes, or their norms, would
+            overflow the int64 sums); above it the row is diverged.
+        mean: the rule is "mean".
     """
 
     W: np.ndarray
@@ -117,6 +124,9 @@ class Head:
     clip: float
     every: int = 1
     sub_epochs: int = 0
+    covered: int = 1
+    max_change: float = MAX_CHANGE
+    mean: bool = False
 
     @classmethod
     def start(cls, W: np.ndarray, Wp: np.ndarray, num_blocks: int, rule: str = "clip", every: int = 1) -> "Head":
@@ -135,11 +145,14 @@ class Head:
         if W.shape != Wp.shape or W.ndim != 2:
             raise ValueError(f"head rows of W {W.shape} and W' {Wp.shape} must be (K, N) alike")
         K, N = W.shape
+        # a combine sums at most P x every strata's changes (and norms, up to sqrt(N) times one
+        # component's bound) over all tasks: keep those sums inside int64
+        max_change = min(MAX_CHANGE, ACC_LIMIT / (SCALE * num_blocks * every * max(1.0, np.sqrt(N))))
         return cls(W, Wp, W.copy(), Wp.copy(), np.zeros(K, np.int32), np.zeros(K, np.int32),
                    np.zeros((K, N), np.int64), np.zeros((K, N), np.int64), np.zeros(K, np.int64),
                    np.zeros(K, np.int64), np.zeros(K, np.int32), np.zeros(K, np.int32),
-                   float(num_blocks * every) if rule == "mean" else 1.0, CLIP_FACTOR if rule == "clip" else 0.0,
-                   int(every))
+                   float(num_blocks) if rule == "mean" else 1.0, CLIP_FACTOR if rule == "clip" else 0.0,
+                   int(every), 0, 1, float(max_change), rule == "mean")
 
     @property
     def size(self) -> int:
@@ -149,8 +162,9 @@ class Head:
     def collect(self) -> None:
         """After a stratum: its changes to the head go to the accumulators, the working rows
         back to the sub-epoch's start state."""
-        _collect(self.work_W, self.W, self.acc_W, self.touched_W, self.norms_W, self.strata_W)
-        _collect(self.work_Wp, self.Wp, self.acc_Wp, self.touched_Wp, self.norms_Wp, self.strata_Wp)
+        _collect(self.work_W, self.W, self.acc_W, self.touched_W, self.norms_W, self.strata_W, self.max_change)
+        _collect(self.work_Wp, self.Wp, self.acc_Wp, self.touched_Wp, self.norms_Wp, self.strata_Wp,
+                 self.max_change)
 
     def due(self, last: bool = False) -> bool:
         """After a sub-epoch: whether the head is combined now (every ``every``-th sub-epoch,
@@ -158,11 +172,11 @@ class Head:
         self.sub_epochs += 1
         if self.sub_epochs < self.every and not last:
             return False
-        self.sub_epochs = 0
+        self.covered, self.sub_epochs = self.sub_epochs, 0
         return True
 
     def packet(self) -> np.ndarray:
-        """This task's accumulators of the current sub-epoch as one (K, 2 N + 4) int64 array:
+        """This task's accumulators since the last combine as one (K, 2 N + 4) int64 array:
         [acc_W | acc_Wp | norms_W | norms_Wp | strata_W | strata_Wp]. Every column is a sum
         over strata, so the element-wise sum of all tasks' packets (in any order: integers) is
         the packet one task training every stratum would hold (``absorb`` it, then ``combine``)."""
@@ -188,9 +202,11 @@ class Head:
         self.strata_Wp[:] = total[:, 2 * N + 3]
 
     def combine(self) -> None:
-        """After a sub-epoch (every stratum collected): move the head by the combined changes."""
-        _apply(self.W, self.work_W, self.acc_W, self.norms_W, self.strata_W, self.divisor, self.clip)
-        _apply(self.Wp, self.work_Wp, self.acc_Wp, self.norms_Wp, self.strata_Wp, self.divisor, self.clip)
+        """After a sub-epoch (every stratum collected; with ``every`` > 1 when :meth:`due`): move
+        the head by the combined changes ("mean": over the strata of the ``covered`` sub-epochs)."""
+        divisor = self.divisor * self.covered if self.mean else self.divisor
+        _apply(self.W, self.work_W, self.acc_W, self.norms_W, self.strata_W, divisor, self.clip)
+        _apply(self.Wp, self.work_Wp, self.acc_Wp, self.norms_Wp, self.strata_Wp, divisor, self.clip)
 
 
 def train_stratum(head: Head | None, Wk: np.ndarray, Wpj: np.ndarray, centers: np.ndarray, contexts: np.ndarray,

@@ -46,6 +46,8 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
     """
     if combine not in COMBINE_RULES:
         raise ValueError(f"the head's combine rule must be one of {COMBINE_RULES}, got {combine!r}")
+    if int(combine_every) != combine_every or combine_every < 1:
+        raise ValueError(f"the head is combined after every n-th sub-epoch, n >= 1; got {combine_every!r}")
     V = int(counts.shape[0])
     keep = keep_probabilities(counts, config.sample)
     schedule = Schedule(config.epochs, config.cycles_per_epoch, num_blocks, config.alpha, config.min_alpha, config.seed)

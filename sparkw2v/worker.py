@@ -237,6 +237,10 @@ def ring_all_reduce(exchange: Exchange, task: int, num_tasks: int, cycle: int, s
     (K, 2 C) (the bytes unchanged) under block ids P + 2 t (reduce, to task t) and P + 2 t + 1
     (broadcast, to task t), which no W' block uses.
 
+    The exchange's own byte counters (``bytes_sent``, ``bytes_peer``, ...) count the packets
+    with the W' blocks; this returns the packets' share. A stalled packet times out with the
+    exchange's message for "W' block P + 2 t": the stall may be further up the chain than t + 1.
+
     Returns:
         (total (K, C) int64, bytes this task sent).
     """
@@ -291,7 +295,8 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
         exchange: how W' blocks pass to the neighbours (required when T > 1).
         on_cycle: called with (cycle, report so far) after every cycle.
         head: the replicated head's rows (``layout.head`` words; ``head.Head``), trained by every
-            stratum from the same start and combined after every sub-epoch (with T > 1 tasks
+            stratum from the same start and combined after every sub-epoch, or every
+            ``head.every``-th and the epoch's last (with T > 1 tasks
             through :func:`ring_all_reduce`: every task holds the same head, the one a single
             task would); None without a head.
 
@@ -302,11 +307,15 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
 
     Raises:
         blockstore.Aborted (from the exchange): another task diverged.
+        ValueError: a head with more tasks than blocks, or one the layout does not replicate.
     """
     P, R = schedule.num_blocks, schedule.cycles
     owned = list(owned_blocks(task, num_tasks, P))
     if num_tasks > 1 and exchange is None:
         raise ValueError("more than one task needs an exchange for the W' blocks")
+    if head is not None and num_tasks > P:
+        raise ValueError(f"a replicated head needs every one of the {num_tasks} tasks to own a block (the "
+                         f"all-reduce goes round all of them), and there are {P} blocks: use at most {P} tasks")
     if layout.head != (0 if head is None else head.size):
         raise ValueError(f"the layout replicates {layout.head} words, the head given holds "
                          f"{0 if head is None else head.size}: pass the Head of the layout's hot_words")

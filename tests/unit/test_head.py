@@ -176,7 +176,7 @@ def test_a_head_trains_one_block_as_sequential_sgd_and_many_blocks_deterministic
     assert A[2][0].pairs.sum() == C[2][0].pairs.sum()  # the same pairs, trained elsewhere
 
 
-def test_a_head_must_match_its_layout():
+def test_a_head_must_match_its_layout_and_have_a_block_on_every_task():
     from sparkw2v.schedule import Schedule
     from sparkw2v.worker import train_epoch
     counts = zipf_counts(50, top=1000)
@@ -186,6 +186,9 @@ def test_a_head_must_match_its_layout():
         train_epoch(0, 1, 0, schedule, layout, {}, {}, {}, None, 5, 5)
     with pytest.raises(ValueError, match="replicates 0 words, the head given holds 2"):
         train_epoch(0, 1, 0, schedule, BlockLayout.build(counts.astype(float), 4, 1, 0), {}, {}, {}, None, 5, 5,
+                    head=Head.start(np.zeros((2, 3)), np.zeros((2, 3)), 4))
+    with pytest.raises(ValueError, match="use at most 4 tasks"):
+        train_epoch(0, 5, 0, schedule, layout, {}, {}, {}, None, 5, 5, exchange=object(),
                     head=Head.start(np.zeros((2, 3)), np.zeros((2, 3)), 4))
     with pytest.raises(ValueError, match="-1 on the first 2 ids"):
         BlockLayout.from_labels(np.r_[-1, 0, -1, np.zeros(47, int)], 4, head=2)
@@ -218,3 +221,30 @@ def test_a_head_combined_every_nth_sub_epoch_is_due_then_and_at_the_epochs_end()
     for bad in (0, -1, 1.5):
         with pytest.raises(ValueError, match="every n-th sub-epoch"):
             Head.start(np.zeros((2, 3)), np.zeros((2, 3)), 4, every=bad)
+
+
+def test_the_fixed_point_sums_cannot_overflow_and_mean_divides_by_the_sub_epochs_covered():
+    """A combine sums P x every strata (over all tasks): the largest change summed shrinks so
+    that neither the sums nor the norms (up to sqrt(N) times one component) leave int64; a
+    larger one marks the row diverged. "mean" over every = 3 divides by the strata of the
+    sub-epochs the combine covers, also for the epoch's shorter last group."""
+    from sparkw2v.head import ACC_LIMIT, MAX_CHANGE, SCALE
+    head = Head.start(np.zeros((2, 100)), np.zeros((2, 100)), 256, "clip", every=8)
+    assert head.max_change * SCALE * 256 * 8 * 10 <= ACC_LIMIT < 2.0 ** 63
+    assert Head.start(np.zeros((2, 4)), np.zeros((2, 4)), 4).max_change == MAX_CHANGE
+    head.work_W[0, 0] = 1.5 * head.max_change
+    head.work_W[1, 0] = 0.5 * head.max_change
+    head.touched_W[:] = 1
+    head.collect()
+    assert np.isnan(head.W[0, 0]) and head.W[1, 0] == 0 and head.acc_W[1, 0] > 0
+    mean = Head.start(np.zeros((1, 2)), np.zeros((1, 2)), 2, "mean", every=3)
+    for ends, last in ((3, False), (2, True)):
+        for s in range(ends):
+            for stratum in range(2):
+                mean.work_W[0] += 1.0
+                mean.touched_W[0] = 1
+                mean.collect()
+            if mean.due(last=last and s == ends - 1):
+                before = mean.W.copy()
+                mean.combine()
+                np.testing.assert_allclose(mean.W - before, 1.0)  # the mean stratum's change

@@ -164,14 +164,14 @@ def test_a_head_combined_round_the_ring_equals_one_task(tmp_path, P, T, transpor
         np.testing.assert_array_equal(head.W.view(np.uint32), head1.W.view(np.uint32))
         np.testing.assert_array_equal(head.Wp.view(np.uint32), head1.Wp.view(np.uint32))
     assert np.isfinite(head1.W).all() and not np.array_equal(head1.W, kernel.init_rows(np.arange(6), 12, 3))
-    # each task sends at most two packets a sub-epoch (K x (2 N + 4) int64), tasks 0 and 1 one
+    # each task sends at most two packets a combine (K x (2 N + 4) int64), tasks 0 and 1 one
     packet = 6 * (2 * 12 + 4) * 8
     sent = sorted(r.head_bytes_sent for r in repT.values())
     combines = -(-3 * P // every)  # every n-th sub-epoch of the epoch's R P, and the last
     assert sent == sorted([packet * combines * (1 if t < 2 else 2) for t in range(T)])
-    if every > 1:  # combined less often: another run
-        W_every, _, _, _ = run_tasks(P, 3, 1, hot_words=6)
-        assert not all(np.array_equal(W_every[k], W1[k]) for k in range(P))
+    if every > 1:  # combined less often: another run than combining after every sub-epoch
+        W_each, _, _, _ = run_tasks(P, 3, 1, hot_words=6)
+        assert not all(np.array_equal(W_each[k], W1[k]) for k in range(P))
     assert rep1[0].head_bytes_sent == 0
     if store is not None:
         left = [p.name for p in (tmp_path / "b").rglob("*") if p.is_file() and not p.name.startswith("held-")]
