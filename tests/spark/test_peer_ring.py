@@ -1,6 +1,7 @@
-"""The W' ring over the network on local[3]: three training tasks, each with its Arrow Flight
-block server on 127.0.0.1, hand blocks to each other (ring = "peer") and train the vectors of
-the ring through the work directory (ring = "store") and of the in-process engine bit for bit;
+"""The W' ring over the network on local[3]: three training tasks owning 2, 2 and 1 of 5 blocks,
+each with its Arrow Flight block server on 127.0.0.1, hand blocks to each other (ring = "peer")
+and train the vectors of the ring through the work directory (ring = "store"), of the ring
+through shared memory (ring = "auto" on a local master) and of the in-process engine bit for bit;
 metadata shows the bytes that went peer to peer and none of the ring's in the store. A damaged
 block (its checksum altered by the sender, in the first attempt at the first epoch) stops the
 epoch with one error naming the sender, and the epoch trained again gives the same bits.
@@ -46,7 +47,7 @@ CHILD = textwrap.dedent("""
     spark = build_session("sparkw2v-peer-ring", {where}="local[3]",
                           conf={{**TEST_CONF, "spark.default.parallelism": "3"}})
     path = write_text(out / "planted", planted_corpus(np.random.default_rng(7), 800))
-    config = PLANTED.replace(num_blocks=6, sample=1e-2, epochs=2)
+    config = PLANTED.replace(num_blocks=5, sample=1e-2, epochs=2)  # 2, 2 and 1 blocks a task
     for ring in {rings!r}:
         result = train(spark, path, config.replace(ring=ring), work_dir=str(out / ("work-" + ring)))
         np.save(out / (ring + "-W.npy"), result.W)
@@ -56,7 +57,7 @@ CHILD = textwrap.dedent("""
         tokens = tokenize(read_text(spark, path, "text"), "text", config)
         corpus, _, _ = encode_corpus(tokens, result.vocab.words, num_shards(result.vocab.train_words))
         shards = read_shards(corpus)
-        W, Wp, _ = train_local(shards, result.vocab.counts, config, 6)
+        W, Wp, _ = train_local(shards, result.vocab.counts, config, 5)
         np.save(out / "engine-W.npy", W)
         np.save(out / "engine-Wp.npy", Wp)
     spark.stop()
@@ -97,10 +98,10 @@ def load(out: Path, name: str):
 
 def test_a_ring_over_the_network_trains_the_same_bits_and_writes_no_block_in_transit(tmp_path):
     out = tmp_path / "runs"
-    done = run_child(out, ["peer", "store"], engine=True)
+    done = run_child(out, ["peer", "store", "auto"], engine=True)
     assert "W' blocks travel over the network (Arrow Flight) between every pair of tasks" in done.stderr
     peer_W, peer_Wp = load(out, "peer")
-    for other in ("store", "engine"):
+    for other in ("store", "auto", "engine"):
         W, Wp = load(out, other)
         np.testing.assert_array_equal(peer_W, W)
         np.testing.assert_array_equal(peer_Wp, Wp)
@@ -121,6 +122,9 @@ def test_a_ring_over_the_network_trains_the_same_bits_and_writes_no_block_in_tra
         assert epoch["bytes_ring_store_written"] == epoch["bytes_ring_store_read"] == epoch["bytes_ring"] > 0
         assert epoch["bytes_store_written"] == epoch["bytes_state_written"] + epoch["bytes_ring"]
     assert [e["bytes_ring"] for e in peer_stats["epochs"]] == [e["bytes_ring"] for e in store_stats["epochs"]]
+    auto_stats = json.loads((out / "auto-stats.json").read_text())  # local[3]: shared memory
+    assert all(e["ring"] == "shared_memory" and e["bytes_shared_memory"] == e["bytes_ring"] > 0
+               for e in auto_stats["epochs"]), auto_stats["epochs"]
     # the tasks find each other through the phone book, not allGather, whose JVM side polls once a
     # second (it cost every task 1.0 s of every epoch); epoch 0 includes the Python workers' start
     assert min(e["task_timings_max"]["ring_setup_seconds"] for e in peer_stats["epochs"][1:]) < 0.9
