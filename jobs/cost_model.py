@@ -40,7 +40,7 @@ pairs, |W| = V x d x 4 bytes, B = P / X blocks a task, a W' block of s = |W| / P
        + P R c(X)                                         the head's all-reduce (--hot-words K)
   c(X) = 2 (X - 1) h(K (2 d + 4) 8)  (the built ring: worker.ring_all_reduce; every task waits)
        or 2 ceil(log2 X) h(...)      (--combine doubling, recursive doubling: not built),
-       divided by n with --combine-every n
+       paid ceil(P R / n) times an epoch instead of P R with --combine-every n
   t_s = N / (P^2 R r(P)): one stratum of one cycle; b = 4 bytes a pair when a block has at most
   32767 rows (int16 local rows), else 8. T(1) has neither ring nor balance loss nor t_job.
   Efficiency E(X) = T(1) / (X T(X)). For each (ring, link, latency, X) the table shows the P

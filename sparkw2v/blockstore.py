@@ -486,6 +486,17 @@ def _npy_shape(head: bytes) -> tuple | None:
     return tuple(shape) if dtype == np.float32 and not fortran and len(shape) == 2 else None
 
 
+def in_memory(rows: np.ndarray) -> np.ndarray:
+    """A received block as an array of this process's own: a block mapped from its file (a zero-copy
+    hand-over, :class:`FileExchange`) is read and its file removed; any other is returned as is."""
+    if not isinstance(rows, np.memmap):
+        return rows
+    copy, path = np.array(rows), rows.filename
+    del rows
+    os.remove(path)
+    return copy
+
+
 class FileExchange:
     """The W' ring of one task through files: send = write and rename, receive = wait, read and
     remove (each handed-over block has exactly one reader).
@@ -572,14 +583,8 @@ class FileExchange:
         return rows.reshape(shape)
 
     def receive_copy(self, cycle: int, sub_epoch: int, block: int, shape: tuple[int, int]) -> np.ndarray:
-        """As :meth:`receive`, into memory: a mapped file (zero copy) is read and removed."""
-        rows = self.receive(cycle, sub_epoch, block, shape)
-        if not isinstance(rows, np.memmap):
-            return rows
-        copy, path = np.array(rows), rows.filename
-        del rows
-        os.remove(path)
-        return copy
+        """As :meth:`receive`, into memory (:func:`in_memory`)."""
+        return in_memory(self.receive(cycle, sub_epoch, block, shape))
 
     def abort(self, info: dict) -> None:
         """Tell every task of this attempt to stop (this task diverged)."""

@@ -38,6 +38,18 @@ MAX_CHANGE = 2.0 ** 20  # a larger change (or NaN, Inf) of one component in one 
 ACC_LIMIT = 2.0 ** 62  # the accumulators' sums stay below this (int64 holds 2^63)
 
 
+def check_combine(rule: str, every: int) -> None:
+    """Refuse a combine rule not in COMBINE_RULES or an ``every`` that is not a whole number >= 1.
+
+    Raises:
+        ValueError: naming the setting and what it may be.
+    """
+    if rule not in COMBINE_RULES:
+        raise ValueError(f"the head's combine rule must be one of {COMBINE_RULES}, got {rule!r}")
+    if int(every) != every or every < 1:
+        raise ValueError(f"the head is combined after every n-th sub-epoch, n >= 1; got {every!r}")
+
+
 @njit(cache=True)
 def _collect(work, base, acc, touched, norms, strata, max_change):
     """Add the touched rows' changes work - base to ``acc`` and their norms to ``norms`` (fixed
@@ -95,8 +107,8 @@ class Head:
         acc_W, acc_Wp: (K, N) int64, the summed changes since the last combine, in 2^-32 units.
         norms_W, norms_Wp: (K,) int64, the summed change norms since the last combine, in 2^-32 units.
         strata_W, strata_Wp: (K,) int32, how many strata since the last combine moved each row.
-        divisor: 1 (rules "sum", "clip") or the number of strata of a sub-epoch ("mean"; times
-            the sub-epochs the combine covers).
+        num_blocks: P, the strata of a sub-epoch (rule "mean" divides by P times the sub-epochs
+            a combine covers).
         clip: CLIP_FACTOR (rule "clip") or 0.
         every: the head is combined after every ``every``-th sub-epoch of an epoch and after its
             last (:meth:`due`); the strata of the sub-epochs between train from the same rows.
@@ -120,7 +132,7 @@ class Head:
     norms_Wp: np.ndarray
     strata_W: np.ndarray
     strata_Wp: np.ndarray
-    divisor: float
+    num_blocks: int
     clip: float
     every: int = 1
     sub_epochs: int = 0
@@ -136,10 +148,7 @@ class Head:
         Raises:
             ValueError: an unknown rule, ``every`` below 1, or W and Wp of different shapes.
         """
-        if rule not in COMBINE_RULES:
-            raise ValueError(f"the head's combine rule must be one of {COMBINE_RULES}, got {rule!r}")
-        if int(every) != every or every < 1:
-            raise ValueError(f"the head is combined after every n-th sub-epoch, n >= 1; got {every!r}")
+        check_combine(rule, every)
         W = np.array(W, np.float32, order="C")
         Wp = np.array(Wp, np.float32, order="C")
         if W.shape != Wp.shape or W.ndim != 2:
@@ -151,7 +160,7 @@ class Head:
         return cls(W, Wp, W.copy(), Wp.copy(), np.zeros(K, np.int32), np.zeros(K, np.int32),
                    np.zeros((K, N), np.int64), np.zeros((K, N), np.int64), np.zeros(K, np.int64),
                    np.zeros(K, np.int64), np.zeros(K, np.int32), np.zeros(K, np.int32),
-                   float(num_blocks) if rule == "mean" else 1.0, CLIP_FACTOR if rule == "clip" else 0.0,
+                   int(num_blocks), CLIP_FACTOR if rule == "clip" else 0.0,
                    int(every), 0, 1, float(max_change), rule == "mean")
 
     @property
@@ -204,7 +213,7 @@ class Head:
     def combine(self) -> None:
         """After a sub-epoch (every stratum collected; with ``every`` > 1 when :meth:`due`): move
         the head by the combined changes ("mean": over the strata of the ``covered`` sub-epochs)."""
-        divisor = self.divisor * self.covered if self.mean else self.divisor
+        divisor = float(self.num_blocks * self.covered) if self.mean else 1.0
         _apply(self.W, self.work_W, self.acc_W, self.norms_W, self.strata_W, divisor, self.clip)
         _apply(self.Wp, self.work_Wp, self.acc_Wp, self.norms_Wp, self.strata_Wp, divisor, self.clip)
 

@@ -14,7 +14,7 @@ from . import kernel
 from .config import TrainConfig
 from .epoch import EpochPlan, Settings
 from .errors import TrainingDivergedError
-from .head import COMBINE_RULES, Head
+from .head import Head, check_combine
 from .schedule import Schedule
 from .vocab import keep_probabilities
 from .worker import EpochReport
@@ -44,10 +44,7 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
         TrainingDivergedError: training diverged (the report's ``diverged`` in the message).
         ValueError: hot_words outside [0, V), an unknown combine rule or combine_every < 1.
     """
-    if combine not in COMBINE_RULES:
-        raise ValueError(f"the head's combine rule must be one of {COMBINE_RULES}, got {combine!r}")
-    if int(combine_every) != combine_every or combine_every < 1:
-        raise ValueError(f"the head is combined after every n-th sub-epoch, n >= 1; got {combine_every!r}")
+    check_combine(combine, combine_every)  # before any work, with or without a head
     V = int(counts.shape[0])
     keep = keep_probabilities(counts, config.sample)
     schedule = Schedule(config.epochs, config.cycles_per_epoch, num_blocks, config.alpha, config.min_alpha, config.seed)

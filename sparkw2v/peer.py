@@ -700,12 +700,10 @@ class PeerExchange:
         return self.server.take(cycle, sub_epoch, block, shape, self.timeout)
 
     def receive_copy(self, cycle: int, sub_epoch: int, block: int, shape: tuple[int, int]) -> np.ndarray:
-        """As :meth:`receive`, into memory (a block from shared memory is read and its file removed)."""
-        if self.sender is not None and self.sender.error is not None:
-            raise self.sender.error
-        if self.receive_local:
-            return self.local.receive_copy(cycle, sub_epoch, block, shape)
-        return self.server.take(cycle, sub_epoch, block, shape, self.timeout)
+        """As :meth:`receive`, into memory (``blockstore.in_memory``)."""
+        from .blockstore import in_memory
+
+        return in_memory(self.receive(cycle, sub_epoch, block, shape))
 
     def flush(self) -> None:
         """Wait until every block sent is delivered.
