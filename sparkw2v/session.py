@@ -160,7 +160,8 @@ def _classic_session(app_name: str, master: str | None, conf: dict[str, str] | N
         builder = builder.master(master)
     elif "spark.master" not in submitted:
         builder = builder.master("local[*]")
-    settings = {**DEFAULT_CONF, **(conf or {})}
+    settings = {**DEFAULT_CONF, **local_daemon_conf(master or submitted.get("spark.master", "local[*]"), verbose),
+                **(conf or {})}
     for key, value in settings.items():
         if key not in submitted:
             builder = builder.config(key, value)
@@ -383,7 +384,7 @@ def _start_local_server(connect_session_class, master_url: str, app_name: str, s
     Raises:
         ConfigError: the server could not start (a bad master URL, a bad setting), in one line.
     """
-    opts = {**settings, "spark.app.name": app_name,
+    opts = {**local_daemon_conf(master_url, _verbose()), **settings, "spark.app.name": app_name,
             "spark.connect.grpc.binding.address": "127.0.0.1", "spark.connect.grpc.binding.port": str(_free_port())}
     log_config = _server_log_config(_verbose())
     if log_config is not None:
@@ -403,6 +404,17 @@ def _start_local_server(connect_session_class, master_url: str, app_name: str, s
     os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # pyspark's mark of a Connect process (its functions follow it)
     _LOCAL_SERVER["url"] = f"sc://localhost:{port}"
     return _LOCAL_SERVER["url"]
+
+
+def local_daemon_conf(master_url: str, verbose: bool) -> dict[str, str]:
+    """``spark.python.daemon.module`` = :mod:`sparkw2v.daemon` for a local master (``local``,
+    ``local[N]``, ``local[N,F]``) unless ``verbose``; else nothing. In local mode the Python
+    workers' stderr is the user's terminal, where a worker of a cancelled task (Ctrl-C) would
+    print pyspark's BrokenPipeError traceback; on a cluster it is the executor's log. A daemon
+    the user's conf names wins (it is set later)."""
+    if verbose or not re.fullmatch(r"local(\[[^\]]*\])?", master_url.strip()):
+        return {}
+    return {"spark.python.daemon.module": "sparkw2v.daemon"}
 
 
 def _free_port() -> int:

@@ -132,6 +132,66 @@ def test_ctrl_c_during_training_is_one_line_on_stderr_and_resumable(tmp_path):
     assert json.loads(resumed.stdout)["vocab_size"] == len(vocab) and (out / "_SUCCESS").exists()
 
 
+# A task cancelled while its Python worker computes: the worker writes its result (a second
+# after the driver cancels, before Spark kills it) into the socket Spark has closed. argv[1]:
+# a directory for the marker, argv[2]: the daemon module the session is given ("" for none).
+CANCEL_SCRIPT = """
+import os, sys, threading, time
+from sparkw2v.session import build_session
+
+marker = os.path.join(sys.argv[1], "computing")
+conf = {"spark.python.daemon.module": sys.argv[2]} if sys.argv[2] else {}
+spark = build_session("cancel", master=None if os.environ.get("SPARK_REMOTE") else "local[2]", conf=conf)
+
+
+def slow(batches):
+    import time
+    import pyarrow as pa
+    for _ in batches:
+        pass
+    open(marker, "w").close()
+    time.sleep(1.0)
+    yield pa.RecordBatch.from_arrays([pa.array(range(100000), pa.int64())], names=["id"])
+
+
+def cancel():
+    while not os.path.exists(marker):
+        time.sleep(0.02)
+    if type(spark).__module__.startswith("pyspark.sql.connect"):
+        spark.interruptAll()
+    else:
+        spark.sparkContext.cancelAllJobs()
+
+
+threading.Thread(target=cancel, daemon=True).start()
+try:
+    spark.range(0, 1, 1, 1).mapInArrow(slow, "id long").collect()
+    print("not cancelled")
+except Exception:
+    print("cancelled")
+time.sleep(2.0)  # the worker's write fails meanwhile
+"""
+
+
+def test_a_cancelled_task_leaves_no_worker_traceback_on_stderr(tmp_path):
+    """Ctrl-C cancels the running tasks (test_ctrl_c_...); a Python worker that then writes into
+    its closed socket gets BrokenPipeError or ConnectionResetError, and pyspark's daemon prints
+    the traceback where a local run's user sees it. sparkw2v's daemon (sparkw2v.daemon, a
+    local session's default) ends such a worker silently. The same run with pyspark's daemon
+    shows the traceback, so this test can tell the two apart; the user's own daemon setting wins."""
+    _, env = launch([])  # python itself: SPARK_REMOTE=local[2] under Connect, else a local[2] JVM of its own
+    runs = {}
+    for daemon in ("", "pyspark.daemon"):
+        marks = tmp_path / (daemon or "default")
+        marks.mkdir()
+        done = subprocess.run([sys.executable, "-c", CANCEL_SCRIPT, str(marks), daemon],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0 and done.stdout == "cancelled\n", (done.stdout, done.stderr[-3000:])
+        runs[daemon] = done.stderr
+    assert "Traceback" not in runs[""] and "Error" not in runs[""], runs[""][-3000:]
+    assert re.search(r"(BrokenPipe|ConnectionReset)Error", runs["pyspark.daemon"]), runs["pyspark.daemon"][-3000:]
+
+
 @only_in("classic", "--master is classic Spark's (under Spark Connect, a master given beside the server is "
                     "refused: test_a_master_spark_cannot_parse_is_one_line_under_connect)")
 def test_a_master_spark_cannot_parse_is_one_line(corpus, tmp_path):

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from sparkw2v.errors import ConfigError
-from sparkw2v.session import DEFAULT_CONF, _apply_runtime_conf, connect_target
+from sparkw2v.session import DEFAULT_CONF, _apply_runtime_conf, connect_target, local_daemon_conf
 
 
 @pytest.fixture(autouse=True)
@@ -100,3 +100,26 @@ def test_runtime_settings_are_set_and_kept_static_ones_are_named(caplog):
     assert "spark.ui.enabled" not in conf.set_calls
     assert "keeps its own spark.ui.enabled" in caplog.text  # asked for, static: named once
     assert "spark.locality.wait" not in caplog.text  # not asked for by the caller: no noise
+
+
+@pytest.mark.parametrize("master", ["local", "local[2]", "local[*]", "local[4,3]", " local[2] "])
+def test_a_local_master_gets_the_quiet_daemon(master):
+    assert local_daemon_conf(master, verbose=False) == {"spark.python.daemon.module": "sparkw2v.daemon"}
+    assert local_daemon_conf(master, verbose=True) == {}  # --verbose: pyspark's daemon, every traceback
+
+
+@pytest.mark.parametrize("master", ["spark://host:7077", "yarn", "k8s://https://host:6443", "local-cluster[2,1,1024]"])
+def test_a_cluster_keeps_pyspark_s_daemon(master):
+    """On a cluster the workers' stderr is the executors' log; the daemon there stays pyspark's."""
+    assert local_daemon_conf(master, verbose=False) == {}
+
+
+def test_the_quiet_daemon_imports_no_numpy_or_pyarrow():
+    """Spark's daemon forks its workers: what it imports must start no thread (numpy and pyarrow do)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sparkw2v.daemon; "
+            "print(sorted(m for m in ('numpy', 'pyarrow', 'pandas', 'numba') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-2000:]
