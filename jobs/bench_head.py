@@ -29,6 +29,7 @@ from sparkw2v.evaluate import analogy_accuracy, similarity_correlation
 from sparkw2v.local import train_local
 from sparkw2v.prepare import iter_rows
 from sparkw2v.vocab import sort_vocabulary
+from sparkw2v.worker import merge_pairs
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SHARDS = 8
@@ -74,6 +75,7 @@ def main() -> None:
                                                  combine_every=args.combine_every)
                 except TrainingDivergedError as exc:
                     line = {"blocks": P, "hot_words": K, "combine": args.combine, "combine_every": args.combine_every, "seed": seed, "epochs": args.epochs, "cycles": args.cycles,
+                            "merge": merge_pairs(P, config.window),
                             "diverged": str(exc), "seconds": round(time.perf_counter() - started, 1)}
                     report(line, args.out)
                     continue
@@ -82,6 +84,7 @@ def main() -> None:
                 a = analogy_accuracy(emb, str(DATA / "eval" / "questions-words.txt"))
                 strata = [np.concatenate([r.stratum_pairs[k] for k in sorted(r.stratum_pairs)]) for r in reports]
                 line = {"blocks": P, "hot_words": K, "combine": args.combine, "combine_every": args.combine_every, "seed": seed, "epochs": args.epochs, "cycles": args.cycles,
+                            "merge": merge_pairs(P, config.window),
                         "analogy": round(100 * a["accuracy"], 2),
                         "wordsim353": round(similarity_correlation(emb, str(DATA / "eval" / "wordsim353.tsv"))["spearman"], 4),
                         "simlex999": round(similarity_correlation(emb, str(DATA / "eval" / "simlex999.txt"))["spearman"], 4),

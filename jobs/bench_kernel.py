@@ -23,6 +23,7 @@ from sparkw2v.epoch import EpochPlan, Settings
 from sparkw2v.head import Head, train_stratum
 from sparkw2v.layout import context_block
 from sparkw2v.schedule import Schedule
+from sparkw2v.worker import merge_pairs
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gutenberg_text8style.gz"
 
@@ -43,7 +44,7 @@ def load_ids(words: int, min_count: int) -> tuple[np.ndarray, np.ndarray, str]:
     return ids, np.bincount(ids, minlength=V).astype(np.int64) + 1, "synthetic Zipf"
 
 
-def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int, hot_words: int = 0) -> dict:
+def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int, hot_words: int = 0, merge: int | None = None) -> dict:
     """Generate the pairs of the corpus for P blocks and train them as one cycle (R = 1); with
     ``hot_words`` K > 0 the K most frequent words replicated (``sparkw2v.head``, collected after
     every stratum and combined after every sub-epoch, inside the timed loop)."""
@@ -69,7 +70,8 @@ def run_cycle(P: int, N: int, ids, offsets, counts, keep, seed: int, hot_words: 
             j = context_block(k, s, P)
             a, b = pairs[k].bounds[0, j]
             noise = kernel.Noise(tables.prob[j], tables.alias[j], pairs[k].rates[j], float(pairs[k].max_rates[j]))
-            step = kernel.Step(int(a), int(b), 0.025, 0.0001, seeds[s, k], 10)
+            step = kernel.Step(int(a), int(b), 0.025, 0.0001, seeds[s, k], 10,
+                               merge_pairs(P, 5) if merge is None else merge)
             trained += train_stratum(head, W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise, step,
                                      w_upd[k], wp_upd[j])[2]
         if head is not None:
@@ -87,7 +89,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--hot-words", type=int, nargs="+", default=[0],
                         help="replicated head sizes K to time (sparkw2v.head; 0: none)")
+    parser.add_argument("--merge", nargs="+", default=["rule"],
+                        help="kernel.Step.merge values to time: rule (worker.merge_pairs, the trainer's) or a "
+                        "number of pairs (0: a step a position)")
     args = parser.parse_args()
+    merges = [None if m == "rule" else int(m) for m in args.merge]
     ids, counts, source = load_ids(args.words, 5)
     offsets = np.arange(0, len(ids) + 1, 1000, dtype=np.int64)
     if offsets[-1] != len(ids):
@@ -96,14 +102,16 @@ def main() -> None:
     run_cycle(2, 8, ids[:20000], offsets[:21], counts, keep, 1)  # compile
     run_cycle(2, 8, ids[:20000], offsets[:21], counts, keep, 1, 4)
     results = []
-    for N, P, K in ((N, P, K) for N in args.vector_size for P in args.blocks for K in args.hot_words):
-        runs = [run_cycle(P, N, ids, offsets, counts, keep, r + 1, K) for r in range(args.repeats)]
+    for N, P, K, M in ((N, P, K, M) for N in args.vector_size for P in args.blocks for K in args.hot_words
+                       for M in merges):
+        runs = [run_cycle(P, N, ids, offsets, counts, keep, r + 1, K, M) for r in range(args.repeats)]
+        M = merge_pairs(P, 5) if M is None else M
         pairs_s = float(np.median([r["pairs"] / r["seconds"] for r in runs]))
         gen_s = float(np.median([r["pairs"] / r["gen_seconds"] for r in runs]))
         imbalance = float(np.median([r["stratum_max_over_mean"] for r in runs]))
-        results.append({"vector_size": N, "num_blocks": P, "hot_words": K, "pairs_per_sec": round(pairs_s),
+        results.append({"vector_size": N, "num_blocks": P, "hot_words": K, "merge": M, "pairs_per_sec": round(pairs_s),
                         "generated_pairs_per_sec": round(gen_s), "stratum_max_over_mean": round(imbalance, 3)})
-        print(f"d={N} P={P} K={K}: kernel {pairs_s / 1e6:.2f}M pairs/s, pair generation {gen_s / 1e6:.1f}M pairs/s, "
+        print(f"d={N} P={P} K={K} merge={M}: kernel {pairs_s / 1e6:.2f}M pairs/s, pair generation {gen_s / 1e6:.1f}M pairs/s, "
               f"stratum max/mean {imbalance:.2f} (median of {args.repeats}; {len(ids)} words of {source}, "
               f"V={len(counts)})", flush=True)
     print(json.dumps(results))

@@ -11,7 +11,10 @@ The pairs of one corpus position share their context word and their K noise word
 2016, "Parallelizing Word2Vec in Shared and Distributed Memory"), so one position is a small
 dense m x (K+1) block of dot products. All gradients of a position are computed from the
 vectors as they were before that position and then applied, i.e. each pair gets the textbook
-SGD step of ``reference.sgns_gradients``.
+SGD step of ``reference.sgns_gradients``. At P > 1 blocks a position's centers spread over
+the W blocks, so one stratum holds one or two of its pairs; a step then also takes the
+positions that follow, up to ``Step.merge`` pairs, sharing one draw of noise words
+(:func:`sgns_update_positions`; each pair still trains against its own context word).
 
 Random numbers come from a splitmix64 stream seeded by the caller, so a call is a pure
 function of its inputs (seed included).
@@ -43,7 +46,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
-LOSS_EVERY = 16  # the reported loss is measured on every 16th position (a log per score costs)
+LOSS_EVERY = 16  # the reported loss is measured on every 16th SGD step (a log per score costs)
 
 
 @intrinsic
@@ -203,64 +206,109 @@ def _row(head, block, r):
     return block[r - k]
 
 
+@njit(inline="always")
+def _add_rows(head, block, rows, n, grads, updates):
+    """Row rows[q] of [head; block] (``_row``) += grads[q] for q < n; ``updates`` counts the
+    rows below its length."""
+    for q in range(n):
+        r = rows[q]
+        row = _row(head, block, r)
+        for d in range(grads.shape[1]):
+            row[d] += grads[q, d]
+        if r < updates.shape[0]:
+            updates[r] += 1
+
+
 @njit(fastmath=True, error_model="numpy")
-def _sgns_step(HW, W, HWp, Wp, centers, m, context, negatives, uses, alpha, neu, grad_out,
+def _sgns_step(HW, W, HWp, Wp, centers, ctx, ends, n_pos, negatives, uses, alpha, neu, grad_pos, grad_out,
                w_updates, wp_updates, with_loss):
-    """:func:`sgns_update` on rows [HW; W] and [HWp; Wp] (``_row``); an update counter counts
-    only the rows below its length."""
+    """:func:`sgns_update_positions` on rows [HW; W] and [HWp; Wp] (``_row``); an update
+    counter counts only the rows below its length. ``grad_out[s]`` (s >= 1) holds noise word
+    s - 1's gradient; ``grad_pos[r]`` position r's context gradient (a caller with one position
+    may pass ``grad_out[:1]``)."""
     n_dim = W.shape[1]
     n_out = negatives.shape[0] + 1
     loss = 0.0
-    for s in range(n_out):
+    for s in range(1, n_out):
         for d in range(n_dim):
             grad_out[s, d] = 0.0
-    for j in range(m):
-        wc = _row(HW, W, centers[j])
+    j0 = 0
+    for r in range(n_pos):
+        context = ctx[r]
         for d in range(n_dim):
-            neu[j, d] = 0.0
-        for s in range(uses[j] + 1):
-            if s == 0:
-                o = context
-            else:
-                o = negatives[s - 1]
-                if o == context:
-                    continue
-            wo = _row(HWp, Wp, o)
-            f = np.float32(0.0)
+            grad_pos[r, d] = 0.0
+        for j in range(j0, ends[r]):
+            wc = _row(HW, W, centers[j])
             for d in range(n_dim):
-                f += wc[d] * wo[d]
-            sig = 1.0 / (1.0 + math.exp(-f))
-            if s == 0:
-                g = np.float32((1.0 - sig) * alpha)
-                if with_loss:
-                    loss += _softplus(-f)
-            else:
-                g = np.float32(-sig * alpha)
-                if with_loss:
-                    loss += _softplus(f)
-            for d in range(n_dim):
-                neu[j, d] += g * wo[d]
-                grad_out[s, d] += g * wc[d]
-    for j in range(m):
-        c = centers[j]
-        wc = _row(HW, W, c)
-        for d in range(n_dim):
-            wc[d] += neu[j, d]
-        if c < w_updates.shape[0]:
-            w_updates[c] += 1
-    for s in range(n_out):
-        if s == 0:
-            o = context
-        else:
-            o = negatives[s - 1]
-            if o == context:
-                continue
+                neu[j, d] = 0.0
+            for s in range(uses[j] + 1):
+                if s == 0:
+                    o = context
+                else:
+                    o = negatives[s - 1]
+                    if o == context:
+                        continue
+                wo = _row(HWp, Wp, o)
+                f = np.float32(0.0)
+                for d in range(n_dim):
+                    f += wc[d] * wo[d]
+                sig = 1.0 / (1.0 + math.exp(-f))
+                if s == 0:
+                    g = np.float32((1.0 - sig) * alpha)
+                    if with_loss:
+                        loss += _softplus(-f)
+                    grad = grad_pos[r]
+                else:
+                    g = np.float32(-sig * alpha)
+                    if with_loss:
+                        loss += _softplus(f)
+                    grad = grad_out[s]
+                for d in range(n_dim):
+                    neu[j, d] += g * wo[d]
+                    grad[d] += g * wc[d]
+        j0 = ends[r]
+    _add_rows(HW, W, centers, ends[n_pos - 1], neu, w_updates)
+    _add_rows(HWp, Wp, ctx, n_pos, grad_pos, wp_updates)
+    for s in range(1, n_out):
+        o = negatives[s - 1]
+        if n_pos == 1 and o == ctx[0]:  # skipped by every pair (with more positions, by some)
+            continue
         wo = _row(HWp, Wp, o)
         for d in range(n_dim):
             wo[d] += grad_out[s, d]
         if o < wp_updates.shape[0]:
             wp_updates[o] += 1
     return loss
+
+
+@njit(fastmath=True, cache=True, error_model="numpy")
+def sgns_update_positions(W, Wp, centers, ctx, ends, n_pos, negatives, uses, alpha, neu, grad_pos, grad_out,
+                          w_updates, wp_updates, with_loss):
+    """One SGD step over ``n_pos`` consecutive positions that share their noise words: position
+    r's pairs are (centers[j], ctx[r]) for ends[r - 1] <= j < ends[r] (ends[-1] read as 0), and
+    pair j uses the first ``uses[j]`` noise words, skipping one equal to its own context word.
+
+    Every pair gets the textbook gradient of :func:`sgns_update` (Mikolov et al. 2013, eq. 4)
+    from the vectors before this call; the sum is applied. With one position it is
+    :func:`sgns_update`, bit for bit. More positions share one draw of noise words where, at
+    many blocks, each would hold one or two pairs (``Step.merge``).
+
+    Args:
+        W, Wp: (V, N) float32 center and context vectors; updated in place.
+        centers: (>= ends[n_pos - 1],) int32 center word ids.
+        ctx: (>= n_pos,) int32 context word id of each position; ends: (>= n_pos,) int64.
+        negatives: (K,) int32 noise word ids; uses: (>= ends[n_pos - 1],) int, each <= K.
+        alpha: learning rate.
+        neu: (>= ends[n_pos - 1], N) float32, grad_pos: (>= n_pos, N) float32, grad_out:
+            (K + 1, N) float32 scratch.
+        w_updates, wp_updates: (V,) int32 update counters (empty: no counting).
+        with_loss: also compute the loss.
+
+    Returns:
+        float64: the summed SGNS loss of the pairs (nats), before the update (0 unless ``with_loss``).
+    """
+    return _sgns_step(None, W, None, Wp, centers, ctx, ends, n_pos, negatives, uses, alpha, neu, grad_pos,
+                      grad_out, w_updates, wp_updates, with_loss)
 
 
 @njit(fastmath=True, cache=True, error_model="numpy")
@@ -293,7 +341,9 @@ def sgns_update(W, Wp, centers, m, context, negatives, uses, alpha, neu, grad_ou
         float64: the summed SGNS loss of the m pairs (nats), before the update (0 unless
         ``with_loss``).
     """
-    return _sgns_step(None, W, None, Wp, centers, m, context, negatives, uses, alpha, neu, grad_out,
+    ctx = np.full(1, context, np.int32)
+    ends = np.full(1, m, np.int64)
+    return _sgns_step(None, W, None, Wp, centers, ctx, ends, 1, negatives, uses, alpha, neu, grad_out[:1], grad_out,
                       w_updates, wp_updates, with_loss)
 
 
@@ -323,6 +373,12 @@ class Step(NamedTuple):
             between.
         seed: uint64 seed of the call's random stream.
         max_group: the largest number of pairs of one position (2 x window).
+        merge: 0: one SGD step a position (its pairs share their noise words); n > 0: a step
+            also takes the positions that follow while its pairs stay within n, all sharing
+            one draw of noise words. At P blocks a position's 2 b centers spread over P W
+            blocks, so in one stratum it holds one or two pairs and would draw noise words and
+            update its noise words' W' rows for each: merging restores what a position shares
+            at P = 1 (``worker.merge_pairs``).
     """
 
     start: int
@@ -331,6 +387,7 @@ class Step(NamedTuple):
     alpha_end: float
     seed: np.uint64
     max_group: int
+    merge: int = 0
 
 
 @njit(inline="always")
@@ -347,10 +404,32 @@ def _position(contexts, i, stop, group):
 
 
 @njit(inline="always")
+def _gather(contexts, i, stop, group, merge, ctx, ends):
+    """The positions of the SGD step whose first pair is ``i``: the position there and, with
+    ``merge`` > 0, those that follow while the step's pairs stay within ``merge``. Their context
+    words into ``ctx``, their pairs' cumulative ends (counted from ``i``) into ``ends``; returns
+    (number of positions, number of pairs)."""
+    o, m = _position(contexts, i, stop, group)
+    ctx[0] = o
+    ends[0] = m
+    n_pos = 1
+    total = m
+    while merge > 0 and i + total < stop:
+        o, m = _position(contexts, i + total, stop, group)
+        if total + m > merge:
+            break
+        ctx[n_pos] = o
+        total += m
+        ends[n_pos] = total
+        n_pos += 1
+    return n_pos, total
+
+
+@njit(inline="always")
 def _draw_position(state, noise, centers, i, m, cap, uses, negatives):
-    """A position's random draws, in the stream's order: one uniform u, then as many noise
-    words as its most demanding center uses (center q uses floor(rates[c] + u), at most
-    ``cap``), into ``uses[:m]`` and ``negatives``. Returns that number k."""
+    """A step's random draws, in the stream's order: one uniform u, then as many noise words as
+    its most demanding center uses (center q uses floor(rates[c] + u), at most ``cap``), into
+    ``uses[:m]`` and ``negatives``. Returns that number k."""
     u = _uniform(state)
     k = 0
     for q in range(m):
@@ -388,9 +467,14 @@ def _train(HW, Wk, HWp, Wpj, centers, contexts, noise, step, w_updates, wp_updat
     state = _seeded_state(step.seed)
     cap = np.int64(noise.max_rate) + 1
     group = max(step.max_group, 1)
-    negatives = np.empty((2, cap), np.int32)  # this position's noise words and the next one's
-    uses = np.empty((2, group), np.int64)
-    neu = np.empty((group, n_dim), np.float32)
+    merge = step.merge
+    width = max(group, merge)  # the most pairs, and positions, of one step
+    negatives = np.empty((2, cap), np.int32)  # this step's noise words and the next one's
+    uses = np.empty((2, width), np.int64)
+    ctx = np.empty((2, width), np.int32)
+    ends = np.empty((2, width), np.int64)
+    neu = np.empty((width, n_dim), np.float32)
+    grad_pos = np.empty((width, n_dim), np.float32)
     grad_out = np.empty((cap + 1, n_dim), np.float32)
     start, stop = step.start, step.stop
     total = stop - start
@@ -401,16 +485,17 @@ def _train(HW, Wk, HWp, Wpj, centers, contexts, noise, step, w_updates, wp_updat
     cur = 0
     i = start
     if i < stop:
-        o, m = _position(contexts, i, stop, group)
+        n, m = _gather(contexts, i, stop, group, merge, ctx[cur], ends[cur])
         k = _draw_position(state, noise, centers, i, m, cap, uses[cur], negatives[cur])
     while i < stop:
-        # The next position's draws come before this position's update (the stream's order is
-        # the same), so that its rows can be fetched from memory while this one computes.
+        # The next step's draws come before this step's update (the stream's order is the
+        # same), so that its rows can be fetched from memory while this one computes.
         nxt = i + m
         if nxt < stop:
-            o2, m2 = _position(contexts, nxt, stop, group)
+            n2, m2 = _gather(contexts, nxt, stop, group, merge, ctx[1 - cur], ends[1 - cur])
             k2 = _draw_position(state, noise, centers, nxt, m2, cap, uses[1 - cur], negatives[1 - cur])
-            _prefetch_local(HWp, Wpj, o2)
+            for q in range(n2):
+                _prefetch_local(HWp, Wpj, ctx[1 - cur, q])
             for q in range(k2):
                 _prefetch_local(HWp, Wpj, negatives[1 - cur, q])
             for q in range(m2):
@@ -418,13 +503,13 @@ def _train(HW, Wk, HWp, Wpj, centers, contexts, noise, step, w_updates, wp_updat
         sampled = position % LOSS_EVERY == 0
         position += 1
         alpha = step.alpha_start + slope * (i - start)
-        loss += _sgns_step(HW, Wk, HWp, Wpj, centers[i:i + m], m, o, negatives[cur, :k], uses[cur], alpha, neu,
-                           grad_out, w_updates, wp_updates, sampled)
+        loss += _sgns_step(HW, Wk, HWp, Wpj, centers[i:i + m], ctx[cur], ends[cur], n, negatives[cur, :k], uses[cur],
+                           alpha, neu, grad_pos, grad_out, w_updates, wp_updates, sampled)
         if sampled:
             loss_pairs += m
         i = nxt
         if i < stop:
-            o, m, k = o2, m2, k2
+            n, m, k = n2, m2, k2
             cur = 1 - cur
     return loss, loss_pairs, total
 

@@ -268,6 +268,17 @@ def ring_all_reduce(exchange: Exchange, task: int, num_tasks: int, cycle: int, s
     return total, sent
 
 
+def merge_pairs(num_blocks: int, window: int) -> int:
+    """``kernel.Step.merge`` for P = ``num_blocks`` and ``window``: 0 (a step a position) at
+    P = 1, where a position's pairs are all in its one stratum; else window + 1, the mean
+    number of pairs of a position at P = 1 (2 b for b uniform on 1..window). At P >= 8 a
+    position holds one or two pairs in a stratum, each of which drew its own noise words and
+    updated their W' rows: merging up to window + 1 pairs shares them as P = 1 does (measured
+    on the real corpus: the kernel at P = 32 from 0.61 to 0.81 of P = 1's pairs/s, faster than
+    merging up to 2 window, whose larger steps draw more noise words than most pairs use)."""
+    return 0 if num_blocks == 1 else window + 1
+
+
 def _next_step(cycle: int, sub_epoch: int, num_blocks: int) -> tuple[int, int]:
     return (cycle, sub_epoch + 1) if sub_epoch + 1 < num_blocks else (cycle + 1, 0)
 
@@ -341,7 +352,8 @@ def train_epoch(task: int, num_tasks: int, epoch: int, schedule: Schedule, layou
                 a0, a1 = schedule.alpha_range(epoch, r, s)
                 started = time.perf_counter()
                 noise = kernel.Noise(tables.prob[j], tables.alias[j], pairs[k].rates[j], float(pairs[k].max_rates[j]))
-                step = kernel.Step(int(a), int(b), a0, a1, np.uint64(schedule.stratum_seed(epoch, r, s, k)), 2 * window)
+                step = kernel.Step(int(a), int(b), a0, a1, np.uint64(schedule.stratum_seed(epoch, r, s, k)), 2 * window,
+                                   merge_pairs(P, window))
                 loss, loss_pairs, n = train_stratum(head, W[k], Wp[j], pairs[k].centers, pairs[k].contexts, noise,
                                                     step, no_counts, no_counts)
                 report.kernel_seconds[r, s] += time.perf_counter() - started

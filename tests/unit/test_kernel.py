@@ -201,52 +201,133 @@ def test_centers_of_one_position_use_their_own_number_of_negatives():
     np.testing.assert_allclose(Wp1, Wp + dWp, rtol=1e-5, atol=1e-6)
 
 
-def test_train_stratum_is_the_sequence_of_position_steps_with_the_stream_in_order():
-    """train_stratum draws the next position's noise words before applying this position's step
-    (to fetch their rows early); the random stream must still be consumed in the documented
-    order (per position: one uniform, then its noise words), so that the vectors do not depend
-    on that. Replayed here one position at a time with the stream's own functions: the same
-    noise words (exact update counts of every row), the same vectors and loss."""
+def replay_stratum(W, Wp, centers, contexts, noise, step):
+    """train_stratum replayed step by step in Python with the stream's own functions and
+    sgns_update_positions: (loss, loss_pairs, w_updates, wp_updates). A step is the position at
+    its first pair and, with step.merge > 0, those that follow while its pairs stay within
+    step.merge; it draws one uniform, then its noise words; every LOSS_EVERY-th step is sampled."""
+    V, N = W.shape
+    wu, wpu = np.zeros(V, np.int32), np.zeros(Wp.shape[0], np.int32)
+    state = np.array([step.seed], np.uint64)
+    cap = int(noise.max_rate) + 1
+    width = max(step.max_group, step.merge)
+    loss, loss_pairs, steps, i = 0.0, 0, 0, step.start
+    while i < step.stop:
+        ctx, ends, total = [], [], 0
+        while i + total < step.stop:
+            o = ~contexts[i + total] if contexts[i + total] < 0 else contexts[i + total]
+            m = 1
+            while i + total + m < step.stop and m < step.max_group and contexts[i + total + m] == o:
+                m += 1
+            if ctx and total + m > step.merge:
+                break
+            ctx.append(o)
+            total += m
+            ends.append(total)
+        u = kernel._uniform(state)
+        uses = np.array([min(int(noise.rates[c] + u), cap) for c in centers[i:i + total]], np.int64)
+        negatives = np.array([kernel._draw_noise(state, noise.prob, noise.alias) for _ in range(uses.max())], np.int32)
+        alpha = step.alpha_start + (step.alpha_end - step.alpha_start) / (step.stop - step.start) * (i - step.start)
+        sampled = steps % kernel.LOSS_EVERY == 0
+        loss += kernel.sgns_update_positions(
+            W, Wp, centers[i:i + total], np.array(ctx, np.int32), np.array(ends, np.int64), len(ctx), negatives,
+            uses, alpha, np.zeros((width, N), np.float32), np.zeros((width, N), np.float32),
+            np.zeros((cap + 1, N), np.float32), wu, wpu, sampled)
+        loss_pairs += total if sampled else 0
+        steps += 1
+        i += total
+    return loss, loss_pairs, wu, wpu
+
+
+@pytest.mark.parametrize("merge", [0, 1, 4, 10])
+def test_train_stratum_is_the_sequence_of_its_steps_with_the_stream_in_order(merge):
+    """train_stratum draws the next step's noise words before applying this step (to fetch
+    their rows early); the random stream must still be consumed in the documented order (per
+    step: one uniform, then its noise words), so that the vectors do not depend on that.
+    Replayed one step at a time (``replay_stratum``): the same noise words (exact update counts
+    of every row), the same bits and loss. merge = 0: a step a position (sgns_update's, bit for
+    bit: test_one_position_is_sgns_update_bit_for_bit); merge = 1 merges nothing; 4 and 10 merge
+    positions of up to 3 pairs, and change the vectors."""
     rng = np.random.default_rng(8)
     V, N = 40, 6
     centers, contexts, counts = stratum_inputs(rng, V, n_pairs=3000)
     prob, alias = vocab.noise_table(counts)
     rates = rng.uniform(0.3, 4.7, size=V).astype(np.float32)
     noise = kernel.Noise(prob, alias, rates, float(rates.max()))
-    start, stop, a0, a1, seed, group = 7, len(centers) - 5, 0.03, 0.01, 21, 3  # positions of up to 4 pairs: cut at 3
     W0 = kernel.init_rows(np.arange(V), N, 2)
     Wp0 = (rng.normal(size=(V, N)) * 0.1).astype(np.float32)
-    W, Wp = W0.copy(), Wp0.copy()
-    wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
-    loss, loss_pairs, pairs = kernel.train_stratum(W, Wp, centers, contexts, noise,
-                                                   kernel.Step(start, stop, a0, a1, np.uint64(seed), group), wu, wpu)
+    runs = {}
+    for m in (0, merge):
+        step = kernel.Step(7, len(centers) - 5, 0.03, 0.01, np.uint64(21), 3, m)  # positions of up to 4 pairs: cut at 3
+        W, Wp = W0.copy(), Wp0.copy()
+        wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
+        out = kernel.train_stratum(W, Wp, centers, contexts, noise, step, wu, wpu)
+        runs[m] = (out, W, Wp, wu, wpu)
+    (loss, loss_pairs, pairs), W, Wp, wu, wpu = runs[merge]
     W_ref, Wp_ref = W0.copy(), Wp0.copy()
-    wu_ref, wpu_ref = np.zeros(V, np.int32), np.zeros(V, np.int32)
-    state = np.array([seed], np.uint64)
-    cap = int(noise.max_rate) + 1
-    neu, gout = np.zeros((group, N), np.float32), np.zeros((cap + 1, N), np.float32)
-    ref_loss, ref_loss_pairs, position, i = 0.0, 0, 0, start
-    while i < stop:
-        o = ~contexts[i] if contexts[i] < 0 else contexts[i]
-        m = 1
-        while i + m < stop and m < group and contexts[i + m] == o:
-            m += 1
-        u = kernel._uniform(state)
-        uses = np.array([min(int(rates[c] + u), cap) for c in centers[i:i + m]], np.int64)
-        negatives = np.array([kernel._draw_noise(state, prob, alias) for _ in range(uses.max())], np.int32)
-        alpha = a0 + (a1 - a0) / (stop - start) * (i - start)
-        sampled = position % kernel.LOSS_EVERY == 0
-        ref_loss += kernel.sgns_update(W_ref, Wp_ref, centers[i:i + m], m, o, negatives, uses, alpha, neu, gout,
-                                       wu_ref, wpu_ref, sampled)
-        ref_loss_pairs += m if sampled else 0
-        position += 1
-        i += m
-    assert pairs == stop - start and loss_pairs == ref_loss_pairs
+    ref_loss, ref_loss_pairs, wu_ref, wpu_ref = replay_stratum(W_ref, Wp_ref, centers, contexts, noise, step)
+    assert pairs == step.stop - step.start and loss_pairs == ref_loss_pairs
     np.testing.assert_array_equal(wu, wu_ref)
     np.testing.assert_array_equal(wpu, wpu_ref)
     np.testing.assert_array_equal(W.view(np.uint32), W_ref.view(np.uint32))  # the same compiled step: bit for bit
     np.testing.assert_array_equal(Wp.view(np.uint32), Wp_ref.view(np.uint32))
     assert loss == ref_loss
+    same = all(np.array_equal(x, y) for x, y in zip(runs[0][1:], (W, Wp, wu, wpu)))
+    assert same == (merge <= 1)  # merging more than one pair changes the vectors
+
+
+def test_positions_merged_into_one_step_apply_the_sum_of_their_pair_steps():
+    """Step.merge: consecutive positions with different context words share one draw of noise
+    words; each pair still gets its textbook gradient against its own context (a noise word
+    equal to it skipped for that pair only, used by the others), all from the vectors before
+    the step."""
+    rng = np.random.default_rng(12)
+    V, N = 12, 8
+    W, Wp = make_params(rng, V, N)
+    ctx = np.array([2, 5, 2], np.int32)  # the third position's context repeats the first's
+    ends = np.array([2, 3, 6], np.int64)
+    centers = np.array([1, 4, 7, 1, 9, 3], np.int32)
+    negatives = np.array([5, 8, 2, 10], np.int32)  # 5 and 2 are contexts of other positions
+    uses = np.array([4, 2, 4, 3, 1, 4], np.int64)
+    alpha = 0.04
+    W1, Wp1 = W.copy(), Wp.copy()
+    neu, gpos, gout = (np.zeros((6, N), np.float32), np.zeros((3, N), np.float32),
+                       np.zeros((len(negatives) + 1, N), np.float32))
+    wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
+    loss = kernel.sgns_update_positions(W1, Wp1, centers, ctx, ends, 3, negatives, uses, alpha, neu, gpos, gout,
+                                        wu, wpu, True)
+    dW, dWp, ref_loss = np.zeros((V, N)), np.zeros((V, N)), 0.0
+    for j, c in enumerate(centers):
+        o = int(ctx[np.searchsorted(ends, j, side="right")])
+        used = [k for k in negatives[:uses[j]] if k != o]
+        W_ref, Wp_ref = reference.sgns_step(W, Wp, int(c), o, used, alpha)
+        dW += W_ref - W
+        dWp += Wp_ref - Wp
+        ref_loss += reference.sgns_loss_and_gradients(W[c], Wp[o], Wp[used])[0]
+    np.testing.assert_allclose(W1, W + dW, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Wp1, Wp + dWp, rtol=1e-5, atol=1e-6)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    assert wu.sum() == len(centers) and wpu.sum() == len(ctx) + len(negatives)
+
+
+def test_one_position_is_sgns_update_bit_for_bit():
+    """sgns_update is sgns_update_positions with one position: the same bits (and so the
+    trainer at P = 1, which merges nothing, trains as before Step.merge existed)."""
+    rng = np.random.default_rng(13)
+    V, N = 12, 16
+    W, Wp = make_params(rng, V, N)
+    centers, negatives, uses = np.array([3, 1, 3, 8], np.int32), np.array([2, 6, 2], np.int32), np.array([3, 1, 2, 3])
+    W1, Wp1 = W.copy(), Wp.copy()
+    none = np.zeros(0, np.int32)
+    a = kernel.sgns_update(W1, Wp1, centers, 4, 6, negatives, uses, 0.05, np.zeros((4, N), np.float32),
+                           np.zeros((4, N), np.float32), none, none, True)
+    W2, Wp2 = W.copy(), Wp.copy()
+    b = kernel.sgns_update_positions(W2, Wp2, centers, np.array([6], np.int32), np.array([4], np.int64), 1, negatives,
+                                     uses.astype(np.int64), 0.05, np.zeros((4, N), np.float32),
+                                     np.zeros((1, N), np.float32), np.zeros((4, N), np.float32), none, none, True)
+    assert a == b
+    np.testing.assert_array_equal(W1.view(np.uint32), W2.view(np.uint32))
+    np.testing.assert_array_equal(Wp1.view(np.uint32), Wp2.view(np.uint32))
 
 
 def test_a_replicated_head_is_the_first_rows_of_the_tasks_rows():

@@ -275,3 +275,13 @@ def test_exploding_loss_stops_the_epoch(monkeypatch):
     _, _, reports, _ = run_tasks(2, 2, 1)
     d = reports[0].diverged
     assert d["reason"] == "loss" and d["loss"] > d["limit"] == pytest.approx(8 * 6 * np.log(2))
+
+
+@pytest.mark.parametrize("window", [1, 5, 8])
+def test_steps_merge_positions_only_when_blocks_split_them(window):
+    """P = 1 trains a step a position (its vectors as before Step.merge); P > 1 merges up to
+    window + 1 pairs, a position's mean at P = 1 (2 b, b uniform on 1..window)."""
+    assert worker.merge_pairs(1, window) == 0
+    b = np.arange(1, window + 1)
+    for P in (2, 32, 128):
+        assert worker.merge_pairs(P, window) == (2 * b).mean() == window + 1
