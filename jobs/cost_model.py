@@ -301,8 +301,9 @@ def main() -> None:
     R = cycles[0]
     ids, offsets, counts, _ = load_corpus(args.words)
     keep = vocab.keep_probabilities(counts, 1e-4)
-    # compile the kernel (and load numba's cache) outside the timed runs: the first P measured is P = 1
-    measure_blocks(2, ids[:20000], offsets[:21], counts, keep, [2], args.vector_size, args.hot_words)
+    # compile the kernel (and load numba's cache) outside the timed runs, with and without a head
+    for K in sorted({0, args.hot_words}):
+        measure_blocks(2, ids[:20000], offsets[:21], counts, keep, [2], args.vector_size, K)
     blocks = {P: measure_blocks(P, ids, offsets, counts, keep, args.executors, args.vector_size,
                                 args.hot_words if P > 1 else 0)
               for P in sorted(set(args.blocks) | {1})}

@@ -9,9 +9,12 @@ the traceback to its stderr. In local mode that stderr is the JVM's, the user's 
 traceback lands beside the job's one-line report of the interrupt, about nothing the user can
 act on (the task was cancelled on purpose). Here such a worker exits as pyspark's would after
 the print (its task is over and nobody reads its socket), silently. Every other error is
-pyspark's, unchanged. ``sparkw2v.session`` sets this module for local masters only, unless the
-user's conf names another daemon or ``--verbose`` is given; on a cluster a worker's stderr goes
-to the executor's log, not to the terminal.
+pyspark's, unchanged, and so is the message pyspark prints itself when Spark's
+``spark.python.daemon.killWorkerOnFlushFailure`` is false (the default is true).
+``sparkw2v.session`` sets this module for local masters only (:func:`sparkw2v.session.
+local_daemon_conf`: when the workers' interpreter can import it before any task starts),
+unless the user's conf names another daemon or ``--verbose`` is given; on a cluster a worker's
+stderr goes to the executor's log, not to the terminal.
 
 Importing it imports :mod:`pyspark.daemon` and nothing heavy (no numpy, no pyarrow: the daemon
 forks its workers, and must not start threads before it does).
@@ -32,7 +35,9 @@ def worker(sock, authenticated: bool) -> int:
     """
     try:
         return _pyspark_worker(sock, authenticated)
-    except (BrokenPipeError, ConnectionResetError):
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        if exc.__context__ is not None and not isinstance(exc.__context__, OSError):
+            raise  # the flush failed while another error left the task: pyspark prints both
         return 1
 
 

@@ -221,15 +221,18 @@ def _add_rows(head, block, rows, n, grads, updates):
 
 @njit(fastmath=True, error_model="numpy")
 def _sgns_step(HW, W, HWp, Wp, centers, ctx, ends, n_pos, negatives, uses, alpha, neu, grad_pos, grad_out,
-               w_updates, wp_updates, with_loss):
+               used, w_updates, wp_updates, with_loss):
     """:func:`sgns_update_positions` on rows [HW; W] and [HWp; Wp] (``_row``); an update
     counter counts only the rows below its length. ``grad_out[s]`` (s >= 1) holds noise word
     s - 1's gradient; ``grad_pos[r]`` position r's context gradient (a caller with one position
-    may pass ``grad_out[:1]``)."""
+    may pass ``grad_out[:1]``); ``used[s]`` (scratch, >= K + 1 entries) whether some pair used
+    noise word s - 1: one no pair used (every pair that drew it has it as its context) is
+    neither applied nor counted."""
     n_dim = W.shape[1]
     n_out = negatives.shape[0] + 1
     loss = 0.0
     for s in range(1, n_out):
+        used[s] = False
         for d in range(n_dim):
             grad_out[s, d] = 0.0
     j0 = 0
@@ -263,6 +266,7 @@ def _sgns_step(HW, W, HWp, Wp, centers, ctx, ends, n_pos, negatives, uses, alpha
                     if with_loss:
                         loss += _softplus(f)
                     grad = grad_out[s]
+                    used[s] = True
                 for d in range(n_dim):
                     neu[j, d] += g * wo[d]
                     grad[d] += g * wc[d]
@@ -271,7 +275,7 @@ def _sgns_step(HW, W, HWp, Wp, centers, ctx, ends, n_pos, negatives, uses, alpha
     _add_rows(HWp, Wp, ctx, n_pos, grad_pos, wp_updates)
     for s in range(1, n_out):
         o = negatives[s - 1]
-        if n_pos == 1 and o == ctx[0]:  # skipped by every pair (with more positions, by some)
+        if not used[s]:  # e.g. the context word of every pair that drew it
             continue
         wo = _row(HWp, Wp, o)
         for d in range(n_dim):
@@ -307,8 +311,9 @@ def sgns_update_positions(W, Wp, centers, ctx, ends, n_pos, negatives, uses, alp
     Returns:
         float64: the summed SGNS loss of the pairs (nats), before the update (0 unless ``with_loss``).
     """
+    used = np.empty(grad_out.shape[0], np.bool_)
     return _sgns_step(None, W, None, Wp, centers, ctx, ends, n_pos, negatives, uses, alpha, neu, grad_pos,
-                      grad_out, w_updates, wp_updates, with_loss)
+                      grad_out, used, w_updates, wp_updates, with_loss)
 
 
 @njit(fastmath=True, cache=True, error_model="numpy")
@@ -343,8 +348,9 @@ def sgns_update(W, Wp, centers, m, context, negatives, uses, alpha, neu, grad_ou
     """
     ctx = np.full(1, context, np.int32)
     ends = np.full(1, m, np.int64)
+    used = np.empty(grad_out.shape[0], np.bool_)
     return _sgns_step(None, W, None, Wp, centers, ctx, ends, 1, negatives, uses, alpha, neu, grad_out[:1], grad_out,
-                      w_updates, wp_updates, with_loss)
+                      used, w_updates, wp_updates, with_loss)
 
 
 class Noise(NamedTuple):
@@ -476,6 +482,7 @@ def _train(HW, Wk, HWp, Wpj, centers, contexts, noise, step, w_updates, wp_updat
     neu = np.empty((width, n_dim), np.float32)
     grad_pos = np.empty((width, n_dim), np.float32)
     grad_out = np.empty((cap + 1, n_dim), np.float32)
+    used = np.empty(cap + 1, np.bool_)
     start, stop = step.start, step.stop
     total = stop - start
     slope = (step.alpha_end - step.alpha_start) / max(total, 1)
@@ -504,7 +511,7 @@ def _train(HW, Wk, HWp, Wpj, centers, contexts, noise, step, w_updates, wp_updat
         position += 1
         alpha = step.alpha_start + slope * (i - start)
         loss += _sgns_step(HW, Wk, HWp, Wpj, centers[i:i + m], ctx[cur], ends[cur], n, negatives[cur, :k], uses[cur],
-                           alpha, neu, grad_pos, grad_out, w_updates, wp_updates, sampled)
+                           alpha, neu, grad_pos, grad_out, used, w_updates, wp_updates, sampled)
         if sampled:
             loss_pairs += m
         i = nxt
@@ -521,10 +528,11 @@ def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates
 
     The pairs of one corpus position (a context ``~row`` starts one; the first pair of the
     range starts one in any case) form one SGD step with shared noise words
-    (:func:`sgns_update`). Center c uses ``noise.rates[c]`` noise words, rounded
-    stochastically with one uniform number u per position (floor(rate + u)): its integer part,
-    plus one with probability its fractional part; the position draws as many as its most
-    demanding center uses.
+    (:func:`sgns_update`); with ``step.merge`` > 0 a step also takes the positions that follow
+    while its pairs stay within ``step.merge`` (:func:`sgns_update_positions`). Center c uses
+    ``noise.rates[c]`` noise words, rounded stochastically with one uniform number u per step
+    (floor(rate + u)): its integer part, plus one with probability its fractional part; the
+    step draws as many as its most demanding center uses.
 
     Args:
         Wk: (n_k, N) float32, the W block (center vectors); updated in place.
@@ -538,7 +546,7 @@ def train_stratum(Wk, Wpj, centers, contexts, noise, step, w_updates, wp_updates
 
     Returns:
         (loss_sum float64 in nats over the sampled pairs, loss_pairs int64 pairs sampled for
-        the loss (those of every LOSS_EVERY-th position), pairs int64 trained).
+        the loss (those of every LOSS_EVERY-th step), pairs int64 trained).
 
     Compiled without the GIL: a task's block server and sender (``peer``) receive and send W'
     blocks while this trains, not only between strata.

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -185,12 +186,15 @@ def _classic_session(app_name: str, master: str | None, conf: dict[str, str] | N
 # Loggers of the JVM that report a failed task at ERROR level (its whole stack, for every
 # attempt) before the driver gets the same failure as an exception: a cancelled job after
 # Ctrl-C, a file that cannot be read. The jobs report such a failure in one line of their own;
-# --verbose shows these too.
+# --verbose shows these too. ShuffleBlockFetcherIterator: a task cancelled while it reads its
+# shuffle input logs "Error occurred while fetching local blocks, null" (seen after Ctrl-C
+# under Spark Connect); a fetch that really fails reaches the driver as FetchFailedException.
 TASK_FAILURE_LOGGERS = (
     "org.apache.spark.executor.Executor",
     "org.apache.spark.scheduler.TaskSetManager",
     "org.apache.spark.scheduler.TaskSchedulerImpl",
     "org.apache.spark.api.python.PythonRunner",
+    "org.apache.spark.storage.ShuffleBlockFetcherIterator",
 )
 
 
@@ -411,8 +415,19 @@ def local_daemon_conf(master_url: str, verbose: bool) -> dict[str, str]:
     ``local[N]``, ``local[N,F]``) unless ``verbose``; else nothing. In local mode the Python
     workers' stderr is the user's terminal, where a worker of a cancelled task (Ctrl-C) would
     print pyspark's BrokenPipeError traceback; on a cluster it is the executor's log. A daemon
-    the user's conf names wins (it is set later)."""
+    the user's conf names wins (it is set later).
+
+    Spark starts the daemon before any task, so before files given with ``--py-files`` or
+    ``addPyFile`` are on its path: the module is set only when the workers run this
+    interpreter (``PYSPARK_PYTHON`` unset or this one) and sparkw2v is a directory on disk
+    (installed, or a checkout on the path), never a zip; else pyspark's daemon stays."""
     if verbose or not re.fullmatch(r"local(\[[^\]]*\])?", master_url.strip()):
+        return {}
+    workers = os.environ.get("PYSPARK_PYTHON") or sys.executable
+    package = Path(__file__).resolve().parent
+    # absolute paths, not resolved: another venv's python links to the same interpreter
+    same_python = os.path.abspath(shutil.which(workers) or workers) == os.path.abspath(sys.executable)
+    if not (same_python and (package / "daemon.py").is_file()):
         return {}
     return {"spark.python.daemon.module": "sparkw2v.daemon"}
 

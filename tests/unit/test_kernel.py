@@ -310,6 +310,24 @@ def test_positions_merged_into_one_step_apply_the_sum_of_their_pair_steps():
     assert wu.sum() == len(centers) and wpu.sum() == len(ctx) + len(negatives)
 
 
+def test_a_noise_word_no_merged_pair_used_is_neither_applied_nor_counted():
+    """Two positions of the same context word 2 and the noise words [2, 5]: the first pair
+    uses both (2 skipped: its own context), the second only the first (skipped too). So 5 is
+    applied once and 2 only as a context, twice: 2's row moves by the two positives alone."""
+    rng = np.random.default_rng(14)
+    V, N = 8, 4
+    W, Wp = make_params(rng, V, N)
+    W1, Wp1 = W.copy(), Wp.copy()
+    wu, wpu = np.zeros(V, np.int32), np.zeros(V, np.int32)
+    kernel.sgns_update_positions(W1, Wp1, np.array([1, 3], np.int32), np.array([2, 2], np.int32),
+                                 np.array([1, 2], np.int64), 2, np.array([2, 5], np.int32), np.array([2, 1], np.int64),
+                                 0.05, np.zeros((2, N), np.float32), np.zeros((2, N), np.float32),
+                                 np.zeros((3, N), np.float32), wu, wpu, False)
+    assert wpu[2] == 2 and wpu[5] == 1 and wpu.sum() == 3
+    positives = sum(reference.sgns_step(W, Wp, c, 2, [], 0.05)[1][2] - Wp[2] for c in (1, 3))
+    np.testing.assert_allclose(Wp1[2], Wp[2] + positives, rtol=1e-5, atol=1e-6)
+
+
 def test_one_position_is_sgns_update_bit_for_bit():
     """sgns_update is sgns_update_positions with one position: the same bits (and so the
     trainer at P = 1, which merges nothing, trains as before Step.merge existed)."""

@@ -2,6 +2,8 @@
 Connect server: without a JVM (the Spark tests run both modes for real)."""
 
 import logging
+import os
+import sys
 
 import pytest
 
@@ -103,7 +105,8 @@ def test_runtime_settings_are_set_and_kept_static_ones_are_named(caplog):
 
 
 @pytest.mark.parametrize("master", ["local", "local[2]", "local[*]", "local[4,3]", " local[2] "])
-def test_a_local_master_gets_the_quiet_daemon(master):
+def test_a_local_master_gets_the_quiet_daemon(master, monkeypatch):
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
     assert local_daemon_conf(master, verbose=False) == {"spark.python.daemon.module": "sparkw2v.daemon"}
     assert local_daemon_conf(master, verbose=True) == {}  # --verbose: pyspark's daemon, every traceback
 
@@ -114,10 +117,21 @@ def test_a_cluster_keeps_pyspark_s_daemon(master):
     assert local_daemon_conf(master, verbose=False) == {}
 
 
+def test_workers_of_another_python_keep_pyspark_s_daemon(monkeypatch, tmp_path):
+    """Spark starts the daemon before any task adds --py-files to the path: a worker
+    interpreter that is not this one (another venv, which may lack sparkw2v) gets pyspark's."""
+    other = tmp_path / "venv" / "bin" / "python"
+    other.parent.mkdir(parents=True)
+    other.symlink_to(os.path.realpath(sys.executable))  # the same interpreter, another environment
+    monkeypatch.setenv("PYSPARK_PYTHON", str(other))
+    assert local_daemon_conf("local[2]", verbose=False) == {}
+    monkeypatch.delenv("PYSPARK_PYTHON")
+    assert local_daemon_conf("local[2]", verbose=False) == {"spark.python.daemon.module": "sparkw2v.daemon"}
+
+
 def test_the_quiet_daemon_imports_no_numpy_or_pyarrow():
     """Spark's daemon forks its workers: what it imports must start no thread (numpy and pyarrow do)."""
     import subprocess
-    import sys
 
     code = ("import sys, sparkw2v.daemon; "
             "print(sorted(m for m in ('numpy', 'pyarrow', 'pandas', 'numba') if m in sys.modules))")
