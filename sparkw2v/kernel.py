@@ -346,11 +346,8 @@ def sgns_update(W, Wp, centers, m, context, negatives, uses, alpha, neu, grad_ou
         float64: the summed SGNS loss of the m pairs (nats), before the update (0 unless
         ``with_loss``).
     """
-    ctx = np.full(1, context, np.int32)
-    ends = np.full(1, m, np.int64)
-    used = np.empty(grad_out.shape[0], np.bool_)
-    return _sgns_step(None, W, None, Wp, centers, ctx, ends, 1, negatives, uses, alpha, neu, grad_out[:1], grad_out,
-                      used, w_updates, wp_updates, with_loss)
+    return sgns_update_positions(W, Wp, centers, np.full(1, context, np.int32), np.full(1, m, np.int64), 1, negatives,
+                                 uses, alpha, neu, grad_out[:1], grad_out, w_updates, wp_updates, with_loss)
 
 
 class Noise(NamedTuple):
