@@ -21,6 +21,10 @@ returns when the server's handler has checked the block (MAC, stage, size, sha25
 it, i.e. when the block is in the receiver's memory, so the time is measured on the sender's
 clock alone. Exit code 2 with one line on stderr if the server cannot be reached.
 
+``cpu``: the CPU seconds of one Flight hand-over, both ends in one process on 127.0.0.1
+(``python jobs/bench_handover.py cpu [--sizes 0.3,1,3,10]``): the cost model charges them to
+the core a task trains on (each task sends one block and takes one every sub-epoch).
+
 ``--store-latency-ms``: the store hand-over also goes through an fsspec filesystem that sleeps
 that many ms on each operation (open, cat, exists, ls/info, mv, rm, makedirs; an operation
 calling another counts once) around the local one: the order of HDFS and object-store
@@ -198,7 +202,7 @@ def main(argv=None) -> int:
                              "operation (a latNN:// fsspec filesystem over the first --store-dirs directory)")
     parser.add_argument("--json", help="write the figures here")
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("serve", "send"):
+    if argv and argv[0] in ("serve", "send", "cpu"):
         return split_main(argv)
     args = parser.parse_args(argv)
 
@@ -343,6 +347,54 @@ def send(address: str, sizes_mb: list[float], repeat: int) -> dict:
     return {"to": address, "blocks": rows_out, "fit": {"h0_ms": h0 * 1e3, "bw_mb_per_s": bw}, "loadavg": _loadavg()}
 
 
+def cpu(sizes_mb: list[float], repeat: int) -> dict:
+    """CPU seconds of one Flight hand-over, both ends together: a block server (task 0) and a
+    sender (task 1) in this one process on 127.0.0.1, ``time.process_time`` (every thread) around
+    each ``peer.put_block``, after two warm-ups; fits c = c0 + size / bw_cpu. In the ring each
+    task sends one block and takes one every sub-epoch, on the core it trains on."""
+    import threading
+
+    from sparkw2v import peer
+
+    stage = peer.Stage(STAGE_RUN, 0, 0, 2)
+    server = peer.BlockServer.start("127.0.0.1", (5390, 5399), stage, 0, SECRET)
+    done = threading.Event()
+
+    def drain():
+        while not done.is_set():
+            with server._cond:
+                if not server._blocks:
+                    server._cond.wait(0.1)
+                server._blocks.clear()
+
+    threading.Thread(target=drain, daemon=True).start()
+    client = peer.connect(server.address)
+    rows_out, cycle = [], 0
+    try:
+        for mb in sizes_mb:
+            rows = np.random.default_rng(0).standard_normal((max(1, int(round(mb * 1e6 / 400))), 100)).astype(np.float32)
+            cpu_s, wall_s = [], []
+            for rep in range(repeat + 2):
+                cycle += 1
+                head = peer.block_head(stage, 1, "bench-sender", cycle, 0, 0, rows)
+                c0, w0 = time.process_time(), time.perf_counter()
+                peer.put_block(client, SECRET, head, rows, timeout=120)
+                if rep >= 2:
+                    cpu_s.append(time.process_time() - c0)
+                    wall_s.append(time.perf_counter() - w0)
+            row = {"mb": rows.nbytes / 1e6, "cpu_s": float(np.median(cpu_s)), "wall_s": float(np.median(wall_s)),
+                   "loadavg": _loadavg()}
+            rows_out.append(row)
+            print(f"flight cpu {row['mb']:8.2f} MB  cpu {row['cpu_s'] * 1e3:8.2f} ms (both ends)  wall "
+                  f"{row['wall_s'] * 1e3:8.2f} ms  load {row['loadavg']}", file=sys.stderr, flush=True)
+    finally:
+        done.set()
+        client.close()
+        server.shutdown()
+    c0, bw = fit([r["mb"] for r in rows_out], [r["cpu_s"] for r in rows_out])
+    return {"blocks": rows_out, "fit": {"c0_ms": c0 * 1e3, "bw_cpu_mb_per_s": bw}, "loadavg": _loadavg()}
+
+
 def split_main(argv: list[str]) -> int:
     """``serve`` / ``send`` (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="bench_handover.py", description="W' hand-over over Flight between hosts")
@@ -356,6 +408,9 @@ def split_main(argv: list[str]) -> int:
     c.add_argument("--sizes", default="0.1,0.3,1,3,10,30,100", help="block sizes in MB (10^6 bytes)")
     c.add_argument("--repeat", type=int, default=5)
     c.add_argument("--json", help="also write the figures here")
+    u = sub.add_parser("cpu", help="CPU seconds of a hand-over, both ends in this process on 127.0.0.1; fit c0, bw")
+    u.add_argument("--sizes", default="0.3,1,3,10", help="block sizes in MB (10^6 bytes)")
+    u.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args(argv)
     from pyarrow import flight
 
@@ -366,6 +421,12 @@ def split_main(argv: list[str]) -> int:
         sizes = [float(x) for x in args.sizes.split(",") if x.strip()]
         if not 1 <= args.repeat <= 100 or not sizes or min(sizes) <= 0 or max(sizes) > 500:
             parser.error("--repeat must be 1-100 and --sizes positive MB up to 500")
+        if args.command == "cpu":
+            out = cpu(sizes, args.repeat)
+            print(f"fit flight cpu c0 = {out['fit']['c0_ms']:.3f} ms  bw_cpu = {out['fit']['bw_cpu_mb_per_s']:.1f} MB/s"
+                  f"  load {out['loadavg']}", file=sys.stderr)
+            print(json.dumps(out))
+            return 0
         out = send(args.to, sizes, args.repeat)
         print(f"fit flight h0 = {out['fit']['h0_ms']:.3f} ms  bw = {out['fit']['bw_mb_per_s']:.1f} MB/s  "
               f"load {out['loadavg']}", file=sys.stderr)

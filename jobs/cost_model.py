@@ -7,8 +7,10 @@ Predicts the wall time of one epoch of a large corpus on X executors from what i
 
   kernel rate r(P)     SGNS pairs/s of one core over the strata of P blocks (real corpus, measured
                        now, --words of it)
-  balance e(P, X)      mean / max over tasks of the pairs each trains per sub-epoch, summed
-                       over sub-epochs (real corpus strata; X tasks own P / X blocks each)
+  strata n(k, j)       each stratum's share of the pairs (real corpus, --words of it, one epoch);
+                       shown as the balance e(P, X): mean / max over tasks of the pairs each
+                       trains per sub-epoch, summed over sub-epochs (X tasks own P / X blocks
+                       each), which is what a barrier after every sub-epoch would give
   pair cost g          seconds of one core per pair to generate, shuffle and lay out the pairs
                        (--run: the per-epoch timings of a training run on the real corpus,
                        MODEL_DIR/metadata.json: the epoch's time outside the training loop,
@@ -18,6 +20,9 @@ Predicts the wall time of one epoch of a large corpus on X executors from what i
                        run on deploy/hosts.sh hosts: median over its epochs after the first of
                        (epoch seconds - slowest task's seconds) + median ring_setup_seconds
                        (--t-job / --ring-setup override them)
+  hand-over CPU u(s)   CPU seconds of a hand-over, both ends together (jobs/bench_handover.py cpu:
+                       sha256 on both ends, copies, gRPC), charged half to the sender's training
+                       core and half to the receiver's (--handover-cpu)
   hand-over h(s)       seconds to hand a W' block of s bytes to the neighbour: over Flight between
                        two hosts, h = h0 + s / bw_flight + L (jobs/bench_handover.py serve/send
                        on deploy/hosts.sh hosts, one --link per link setting; L = --latency-ms, a
@@ -34,15 +39,26 @@ and the stated assumptions of the corpus (tokens, vocabulary size). The model, p
 pairs, |W| = V x d x 4 bytes, B = P / X blocks a task, a W' block of s = |W| / P bytes:
 
   T(X) = t_job + N g / X + b N / (X bw_tcp)              pairs: generate, shuffle, lay out
-       + N / (X r(P) e(P, X))                             the kernel's critical path
-       + P R max(0, h(s) - (B - 1) t_s)                   W' handed round the ring
+       + L(X)                                             the training loop's critical path
        + 4 |W| / (X bw_tcp)                               read and write W and W' per epoch
-       + P R c(X)                                         the head's all-reduce (--hot-words K)
+  L(X) = the slowest task's training loop, replayed in the order of worker.train_epoch
+       (critical_path): R cycles of P sub-epochs; each stratum (k, j) takes N n(k, j) / (R r(P))
+       seconds, n(k, j) its measured share of the real corpus's pairs; a task waits only for the
+       W' block its last stratum of a sub-epoch needs, which its neighbour sent h(s) earlier, after
+       its first stratum of the sub-epoch before. There is no barrier between sub-epochs (the
+       tasks exchange nothing else), so a heavy stratum delays its task, not every task, and with
+       B blocks a task a hand-over has 2 (B - 1) strata to hide behind; its CPU u(s) takes half
+       from the sender's training core and half from the receiver's. Shown as the kernel
+       N / (X r(P)) (every task equally loaded) plus "waits" L(X) minus that (imbalance and
+       hand-overs together). (Until 2026-12-07 this was N / (X r e(P, X)) + P R max(0, h(s) -
+       (B - 1) t_s): a barrier after every sub-epoch, half the slack, and no CPU for the
+       hand-overs.) With a head (--hot-words K) every task waits for the slowest
+       at each all-reduce of the head, c(X):
   c(X) = 2 (X - 1) h(K (2 d + 4) 8)  (the built ring: worker.ring_all_reduce; every task waits)
        or 2 ceil(log2 X) h(...)      (--combine doubling, recursive doubling: not built),
        paid ceil(P R / n) times an epoch instead of P R with --combine-every n
   t_s = N / (P^2 R r(P)): one stratum of one cycle; b = 4 bytes a pair when a block has at most
-  32767 rows (int16 local rows), else 8. T(1) has neither ring nor balance loss nor t_job.
+  32767 rows (int16 local rows), else 8. T(1) has neither waits nor t_job.
   Efficiency E(X) = T(1) / (X T(X)). For each (ring, link, latency, X) the table shows the P
   (P >= X, P <= --max-blocks: quality shown flat up to 128) of the best efficiency.
 """
@@ -83,7 +99,8 @@ def load_corpus(words: int):
 
 def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vector_size: int,
                    hot_words: int = 0) -> dict:
-    """Kernel rate over one cycle of P x P strata, and the balance for each executor count; with
+    """Kernel rate over one cycle of P x P strata, the strata's pairs ("strata", (P, P) float64) and
+    the balance for each executor count; with
     ``hot_words`` K > 0 the K most frequent words replicated (``sparkw2v.head``: their pairs dealt
     evenly over the strata, their changes collected after every stratum and combined after every
     sub-epoch in this one process; the combine across executors is not in the rate)."""
@@ -120,7 +137,7 @@ def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vec
             worst += max(per)
             mean += sum(per) / T
         balance[X] = mean / worst
-    return {"num_blocks": P, "hot_words": hot_words, "kernel_pairs_per_sec": rate, "balance": balance,
+    return {"num_blocks": P, "hot_words": hot_words, "kernel_pairs_per_sec": rate, "balance": balance, "strata": st,
             "stratum_max_over_mean": float(st.max() / st.mean()), "pairs": int(strata.sum())}
 
 
@@ -198,6 +215,18 @@ def handover_seconds(block_bytes: float, ring: dict, link: dict, latency: float)
     return ring["h0"] + max(block_bytes / ring["bw_store"], 2 * block_bytes / link["bw_tcp"])
 
 
+def handover_cpu_seconds(block_bytes: float, cpu: dict) -> float:
+    """CPU seconds of one hand-over of ``block_bytes``, both ends together: u(s) = c0 + s / bw_cpu
+    (``jobs/bench_handover.py cpu``; ``cpu`` from :func:`parse_cpu`)."""
+    return cpu["c0"] + block_bytes / cpu["bw_cpu"]
+
+
+def parse_cpu(text: str) -> dict:
+    """--handover-cpu C0_MS:MB_S."""
+    c0, bw = _floats(text, 2, "--handover-cpu C0_MS:MB_S")
+    return {"c0": c0 / 1e3, "bw_cpu": bw * 1e6}
+
+
 def head_packet_bytes(hot_words: int, vector_size: int) -> int:
     """Bytes of one task's head packet (``head.Head.packet``): K x (2 d + 4) int64."""
     return hot_words * (2 * vector_size + 4) * 8
@@ -215,26 +244,86 @@ def combine_seconds(X: int, packet: float, ring: dict | None, link: dict, latenc
     return hops * handover_seconds(packet, ring, link, latency)
 
 
+def critical_path(shares: np.ndarray, X: int, R: int, stratum_seconds: float, handover: float,
+                  combine: float = 0.0, combine_every: int = 1, handover_cpu: float = 0.0) -> float:
+    """Seconds of the slowest of X tasks' training loops, replayed in ``worker.train_epoch``'s
+    order: R cycles of P sub-epochs; task t owns the W blocks ``layout.owned_blocks(t, X, P)``
+    (P / X of them, X dividing P) and in sub-epoch s trains (k, (k + s) mod P) for each in turn;
+    after its first stratum it sends that W' block to task t - 1 (the epoch's last step aside),
+    which has it ``handover`` seconds later; before its last stratum it waits for the block task
+    t + 1 sent in the sub-epoch before. A hand-over also takes ``handover_cpu`` seconds of CPU,
+    half on each end, on the core the task trains on: the sender's half delays its next stratum,
+    the receiver's its last (or overlaps its wait for the block). Nothing else synchronises the
+    tasks, except a head's
+    all-reduce (``combine`` seconds, every task waiting for the slowest, after every
+    ``combine_every``-th sub-epoch and the last).
+
+    Args:
+        shares: (P, P) float, each stratum's share of the pairs (rows: W block, columns: W' block);
+            every cycle trains the same shares.
+        X: tasks, 1 <= X <= P, dividing P.
+        R: cycles.
+        stratum_seconds: seconds of a stratum of share 1 / P^2 in one cycle (N / (P^2 R r)).
+        handover, combine, handover_cpu: seconds.
+
+    Raises:
+        ValueError: X does not divide P.
+    """
+    shares = np.asarray(shares, np.float64)
+    P = shares.shape[0]
+    if X < 1 or P % X:
+        raise ValueError(f"{X} tasks do not divide {P} blocks evenly")
+    B = P // X
+    seconds = shares * (P * P * stratum_seconds)
+    first = np.arange(X) * B
+    clock = np.zeros(X)
+    sent = None  # when each task sent its first block of the previous sub-epoch
+    step = 0
+    for _ in range(R):
+        for s in range(P):
+            for idx in range(B):
+                k = first + idx
+                if idx == B - 1 and sent is not None and X > 1:
+                    clock = np.maximum(clock + handover_cpu / 2, np.roll(sent, -1) + handover)
+                clock = clock + seconds[k, (k + s) % P]
+                if idx == 0:
+                    now = clock.copy()
+                    if X > 1 and step + 1 < R * P:
+                        clock = clock + handover_cpu / 2
+            sent = now
+            step += 1
+            if combine and (step % combine_every == 0 or step == R * P):
+                clock = np.full(X, clock.max() + combine)
+    return float(clock.max())
+
+
 def predict(X: int, P: int, R: int, N: float, model_bytes: float, bw: float, costs: dict, blocks: dict,
-            handover: float, t_job: float, combine: float = 0.0) -> dict:
+            handover: float, t_job: float, combine: float = 0.0, combine_every: int = 1,
+            handover_cpu: float = 0.0) -> dict:
     """One epoch's seconds on X executors with P blocks (see the module docstring); ``bw``: the
     link's bytes/s (pairs' shuffle, the state), ``handover``: h(s) in seconds, ``t_job``: the
     fixed cost (seconds; 0 for the serial baseline), ``combine``: seconds of the head's
-    all-reduce after each of the P R sub-epochs (``combine_seconds``)."""
+    all-reduce after every ``combine_every``-th of the P R sub-epochs (``combine_seconds``),
+    ``handover_cpu``: CPU seconds of a hand-over, both ends (``handover_cpu_seconds``).
+    ``blocks[P]["strata"]`` gives the strata's shares of the pairs (uniform without it)."""
     m = blocks[P]
     r, e = m["kernel_pairs_per_sec"], m["balance"][X] if X in m["balance"] else 1.0
-    B = P / X
+    shares = np.asarray(m["strata"], np.float64) if "strata" in m else np.ones((P, P))
+    shares = shares / shares.sum()
     t_stratum = N / (P * P * R * r)
     pair_bytes = 4 if model_bytes / (400 * P) <= 32767 else 8  # rows per block at d=100 float32
     pairs_t = N * costs["pair_core_seconds"] / X + pair_bytes * N / (X * bw)
-    kernel_t = N / (X * r * e)
-    ring_t = P * R * max(0.0, handover - (B - 1) * t_stratum) if X > 1 else 0.0
+    kernel_t = N / (X * r)
+    loop_t = critical_path(shares, X, R, t_stratum, handover, combine, combine_every, handover_cpu)
+    combines = math.ceil(P * R / combine_every) if combine else 0
+    combine_t = combines * combine
+    waits_t = loop_t - kernel_t - combine_t
     state_t = 4 * model_bytes / (X * bw)
-    combine_t = P * R * combine
-    total = t_job + pairs_t + kernel_t + ring_t + state_t + combine_t
+    total = t_job + pairs_t + loop_t + state_t
     return {"executors": X, "num_blocks": P, "cycles": R, "seconds": total, "pairs": pairs_t, "kernel": kernel_t,
-            "ring": ring_t, "state": state_t, "combine": combine_t, "combine_ms": combine * 1e3, "balance": e, "kernel_rate": r, "t_job": t_job,
-            "handover_ms": handover * 1e3, "stratum_ms": t_stratum * 1e3}
+            "waits": waits_t, "state": state_t, "combine": combine_t, "combine_ms": combine * 1e3, "balance": e,
+            "kernel_rate": r, "t_job": t_job, "handover_ms": handover * 1e3, "handover_cpu_ms": handover_cpu * 1e3,
+            "stratum_ms": t_stratum * 1e3}
 
 
 # Measured on this machine, 2026-12-06 (see the README, "Performance", for the commands):
@@ -247,6 +336,11 @@ def predict(X: int, P: int, R: int, N: float, model_bytes: float, bw: float, cos
 #     100 ms/op: h0 527 ms, bw 506 MB/s.
 DEFAULT_LINKS = ["10gbit:2.3:722:1200", "1gbit:1.1:119.3:119.4"]
 DEFAULT_STORES = ["0:0.35:1459", "20:106:699", "100:527:506"]
+#   2026-12-07, jobs/bench_handover.py cpu (0.3-10 MB, both ends in one process on 127.0.0.1, a
+#   training run on the other core): 1.8 ms at 0.3 MB, 9.0 ms at 3 MB, 27.5 ms at 10 MB of CPU
+#   (fit 1.14 ms + s / 380 MB/s); again, nothing else running: 2.3, 9.8 and 26.2 ms (2.14 ms +
+#   s / 414 MB/s).
+DEFAULT_CPU = "2.1:410"
 
 
 def main() -> None:
@@ -273,6 +367,13 @@ def main() -> None:
     parser.add_argument("--store", type=parse_store, action="append",
                         help="OP_MS:H0_MS:BW_MB_S, a store for the comparison rows (measured; default: "
                              + ", ".join(DEFAULT_STORES) + ")")
+    parser.add_argument("--handover-cpu", type=parse_cpu, default=DEFAULT_CPU,
+                        help="C0_MS:MB_S, CPU seconds of a hand-over on its two ends, c0 + s / bw_cpu, charged to the "
+                             "cores the tasks train on (measured: jobs/bench_handover.py cpu; default %(default)s)")
+    parser.add_argument("--cap-rate", action="store_true",
+                        help="take r(P) as at most r(1): no credit for a kernel faster at P > 1 (smaller blocks "
+                             "fit the cache better on some machines), so efficiency stays at most 100%%")
+    parser.add_argument("--every-p", action="store_true", help="a row for every P, not only the best")
     parser.add_argument("--cycles", type=int, nargs="+", default=[0], help="R, one or more (default: the run's)")
     parser.add_argument("--hot-words", type=int, default=0,
                         help="K words replicated on every task (sparkw2v.head) in r(P) and e(P, X) for P > 1, "
@@ -287,6 +388,7 @@ def main() -> None:
     if args.combine_every < 1:
         parser.error("--combine-every must be 1 or more")
     links = args.link or [parse_link(x) for x in DEFAULT_LINKS]
+    cpu = args.handover_cpu if isinstance(args.handover_cpu, dict) else parse_cpu(args.handover_cpu)
     stores = args.store or [parse_store(x) for x in DEFAULT_STORES]
 
     costs = spark_costs(args.run, args.cores)
@@ -307,6 +409,10 @@ def main() -> None:
     blocks = {P: measure_blocks(P, ids, offsets, counts, keep, args.executors, args.vector_size,
                                 args.hot_words if P > 1 else 0)
               for P in sorted(set(args.blocks) | {1})}
+    if args.cap_rate:
+        for P, m in blocks.items():
+            m["measured_pairs_per_sec"] = m["kernel_pairs_per_sec"]
+            m["kernel_pairs_per_sec"] = min(m["kernel_pairs_per_sec"], blocks[1]["kernel_pairs_per_sec"])
     N = args.tokens * costs["pairs_per_token"]
     model_bytes = args.vocab * args.vector_size * 4
     serial = predict(1, 1, R, N, model_bytes, links[0]["bw_tcp"], costs, blocks, 0.0, 0.0)
@@ -323,25 +429,29 @@ def main() -> None:
                         if P < X or P > args.max_blocks:
                             continue
                         h = handover_seconds(model_bytes / P, ring, link, latency)
-                        # ceil(P R / n) all-reduces an epoch, each c(X): as P R of c(X) ceil(P R / n) / (P R)
-                        combines = math.ceil(P * R / args.combine_every) / (P * R)
                         c = combine_seconds(X, head_packet_bytes(args.hot_words if P > 1 else 0, args.vector_size),
-                                            ring, link, latency, algorithm) * combines
-                        p = predict(X, P, R, N, model_bytes, link["bw_tcp"], costs, blocks, h, fixed, c)
+                                            ring, link, latency, algorithm)
+                        p = predict(X, P, R, N, model_bytes, link["bw_tcp"], costs, blocks, h, fixed, c,
+                                    args.combine_every, handover_cpu_seconds(model_bytes / P, cpu))
                         p["efficiency"] = serial["seconds"] / (X * p["seconds"])
                         p.update(transport=ring_name, link=link["name"], latency_ms=latency * 1e3,
                                  allreduce=algorithm)
-                        if best is None or p["efficiency"] > best["efficiency"]:
+                        if args.every_p:
+                            rows.append(p)
+                        elif best is None or p["efficiency"] > best["efficiency"]:
                             best = p
                     if best is not None:
                         rows.append(best)
-    rates = ", ".join("P=%d %.2fM" % (P, m["kernel_pairs_per_sec"] / 1e6) for P, m in blocks.items())
+    rates = ", ".join("P=%d %.2fM" % (P, m.get("measured_pairs_per_sec", m["kernel_pairs_per_sec"]) / 1e6)
+                      for P, m in blocks.items()) + (" (taken as at most P=1's: --cap-rate)" if args.cap_rate else "")
     print(f"measured: kernel {rates} pairs/s/core; pair cost {costs['pair_core_seconds'] * 1e9:.0f} ns/pair/core "
           f"({costs['run']}); {costs['pairs_per_token']:.2f} pairs/token; t_job {t_job:.2f} s + ring set-up "
           f"{setup:.2f} s an epoch ({source})")
     for link in links:
         print(f"measured link {link['name']}: Flight h0 {link['h0'] * 1e3:.2f} ms, bw {link['bw_handover'] / 1e6:.0f} "
               f"MB/s; TCP {link['bw_tcp'] / 1e6:.0f} MB/s")
+    print(f"measured hand-over CPU (both ends, charged to the training cores, every row): c0 {cpu['c0'] * 1e3:.2f} ms, "
+          f"{cpu['bw_cpu'] / 1e6:.0f} MB/s")
     for store in stores:
         print(f"measured {store['name']}: hand-over h0 {store['h0'] * 1e3:.1f} ms, bw {store['bw_store'] / 1e6:.0f} MB/s")
     print(f"assumed: {args.tokens:.0e} tokens, V={args.vocab:.0e}, d={args.vector_size}, |W|={model_bytes / 1e9:.2f} "
@@ -352,17 +462,18 @@ def main() -> None:
               "sub-epoch of the P R, every task waiting")
     print(f"serial (1 core, P=1): {serial['seconds']:.0f} s per epoch")
     print("| ring | link | latency ms | R | all-reduce | executors | P | hand-over ms | stratum ms | epoch s | fixed s | "
-          "pairs s | kernel s | ring s | combine ms | combine s | balance | efficiency |")
+          "pairs s | kernel s | waits s | combine ms | combine s | balance | efficiency |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for p in rows:
         lat = f"{p['latency_ms']:g}" if p["transport"] == "peer" else "-"
         print(f"| {p['transport']} | {p['link']} | {lat} | {p['cycles']} | {p['allreduce']} | {p['executors']} | "
               f"{p['num_blocks']} | "
               f"{p['handover_ms']:.1f} | {p['stratum_ms']:.1f} | {p['seconds']:.1f} | {p['t_job']:.1f} | "
-              f"{p['pairs']:.1f} | {p['kernel']:.1f} | {p['ring']:.1f} | {p['combine_ms']:.1f} | {p['combine']:.1f} | "
+              f"{p['pairs']:.1f} | {p['kernel']:.1f} | {p['waits']:.1f} | {p['combine_ms']:.1f} | {p['combine']:.1f} | "
               f"{p['balance']:.3f} | {p['efficiency']:.0%} |")
     with open(args.json, "w") as fh:
-        json.dump({"costs": costs, "cluster": cluster, "t_job": t_job, "ring_setup": setup, "blocks": blocks,
+        shown = {P: {k: v for k, v in m.items() if k != "strata"} for P, m in blocks.items()}
+        json.dump({"costs": costs, "cluster": cluster, "t_job": t_job, "ring_setup": setup, "blocks": shown,
                    "links": links, "stores": stores, "assumptions": vars(args), "serial": serial,
                    "predictions": rows}, fh, indent=1, default=str)
 

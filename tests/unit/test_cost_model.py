@@ -34,7 +34,7 @@ def blocks(rate=3e6, balance=1.0):
 
 def test_serial_has_no_ring_and_the_kernel_is_n_over_r():
     p = cm.predict(1, 1, R, N, MODEL, 1e9, COSTS, blocks(), handover=5.0, t_job=0.0)
-    assert p["ring"] == 0.0
+    assert p["waits"] == pytest.approx(0.0, abs=1e-6)
     assert p["kernel"] == pytest.approx(N / 3e6)
     assert p["pairs"] == pytest.approx(N * 100e-9 + 8 * N / 1e9)  # one block of 1M rows: int32 rows, 8 bytes
     assert p["seconds"] == pytest.approx(p["pairs"] + p["kernel"] + p["state"])
@@ -48,14 +48,49 @@ def test_free_network_and_perfect_balance_give_linear_speed_up_less_the_fixed_co
     assert q["seconds"] == pytest.approx(p["seconds"] + 2.0)
 
 
-def test_ring_is_hidden_while_a_hand_over_is_shorter_than_the_other_blocks_training():
+def test_with_one_block_a_task_every_hand_over_is_waited_for():
     t_s = N / (64 * 64 * R * 3e6)
-    hidden = cm.predict(32, 64, R, N, MODEL, 1e9, COSTS, blocks(), handover=0.99 * t_s, t_job=0.0)
-    assert hidden["ring"] == 0.0 and hidden["stratum_ms"] == pytest.approx(t_s * 1e3)
-    shown = cm.predict(32, 64, R, N, MODEL, 1e9, COSTS, blocks(), handover=t_s + 0.01, t_job=0.0)
-    assert shown["ring"] == pytest.approx(64 * R * 0.01)
-    one_block = cm.predict(64, 64, R, N, MODEL, 1e9, COSTS, blocks(), handover=0.01, t_job=0.0)
-    assert one_block["ring"] == pytest.approx(64 * R * 0.01)  # B = 1: every hand-over is waited for
+    p = cm.predict(64, 64, R, N, MODEL, 1e9, COSTS, blocks(), handover=0.01, t_job=0.0)
+    # the first sub-epoch starts with the blocks in place; every later one waits for its W' block
+    assert p["kernel"] + p["waits"] == pytest.approx(64 * R * t_s + (64 * R - 1) * 0.01)
+    assert p["stratum_ms"] == pytest.approx(t_s * 1e3)
+
+
+def test_with_two_blocks_a_task_a_hand_over_hides_behind_two_strata():
+    uniform = np.ones((8, 8)) / 64
+    assert cm.critical_path(uniform, 4, 2, 1.0, handover=1.99) == pytest.approx(8 * 2 * 2)
+    # sent after the first stratum of sub-epoch s, wanted before the second of s + 1: longer
+    # hand-overs stretch each sub-epoch to t_s + h / 2 (two blocks in flight): 2 s for the
+    # first, then 5 s for each two of the next 14, and 3 s for the last
+    slow = cm.critical_path(uniform, 4, 2, 1.0, handover=3.0)
+    assert slow == pytest.approx(2 + 7 * 5 + 3)
+
+
+def test_a_heavy_stratum_delays_its_task_not_every_task():
+    # 4 tasks, 4 blocks, one cycle, free hand-overs; strata (0, 0) and (1, 2) take 5 s, the rest 1 s.
+    # (0, 0) trains in sub-epoch 0 and (1, 2) in sub-epoch 1: a barrier after every sub-epoch
+    # would take 5 + 5 + 1 + 1 = 12 s. Without one (worker.train_epoch), task 3 waits for W' block 0
+    # until 5 s and task 0 for block 2 until 6 s, and every task ends at 8 s.
+    seconds = np.ones((4, 4))
+    seconds[0, 0] = seconds[1, 2] = 5.0
+    assert cm.critical_path(seconds / 16, 4, 1, 1.0, handover=0.0) == pytest.approx(8.0)
+    barrier = sum(max(seconds[k, (k + s) % 4] for k in range(4)) for s in range(4))
+    assert barrier == 12.0
+    # one task trains every stratum in order: the sum, whatever the shares
+    assert cm.critical_path(seconds / 16, 1, 3, 1.0, handover=9.0) == pytest.approx(3 * seconds.sum())
+
+
+def test_a_heads_all_reduce_makes_every_task_wait_for_the_slowest():
+    seconds = np.ones((4, 4))
+    seconds[0, 0] = 5.0
+    free = cm.critical_path(seconds / 16, 4, 1, 1.0, handover=0.0)
+    # with an all-reduce after every sub-epoch the heavy stratum holds every task back
+    assert cm.critical_path(seconds / 16, 4, 1, 1.0, 0.0, combine=0.5) == pytest.approx(5 + 1 + 1 + 1 + 4 * 0.5)
+    assert free == pytest.approx(8.0)
+    # every 3rd sub-epoch and the last: after sub-epochs 2 and 3
+    assert cm.critical_path(np.ones((4, 4)) / 16, 4, 1, 1.0, 0.0, combine=0.5, combine_every=3) == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="do not divide"):
+        cm.critical_path(np.ones((6, 6)), 4, 1, 1.0, 0.0)
 
 
 def test_hand_over_over_flight_and_through_a_store():
@@ -128,3 +163,25 @@ def test_slow_filesystem_adds_its_latency_once_per_operation(tmp_path):
     assert 0.09 <= sent < 0.5
     assert np.array_equal(other.receive(0, 0, 1, (3, 4)), rows)
     assert not list(Path(tmp_path).rglob("*.f32"))  # read and removed, as the ring does
+
+
+def test_a_hand_overs_cpu_is_taken_from_the_cores_that_train():
+    uniform = np.ones((8, 8)) / 64
+    # one block a task: each sub-epoch after the first waits for the longer of the hand-over and
+    # the task's own share of two hand-overs' CPU (it sends one block and takes one)
+    assert cm.critical_path(uniform, 8, 1, 1.0, handover=0.5, handover_cpu=2.0) == pytest.approx(8 + 7 * 2.0)
+    assert cm.critical_path(uniform, 8, 1, 1.0, handover=3.0, handover_cpu=2.0) == pytest.approx(8 + 7 * 3.0)
+    # two blocks a task, a free hand-over: the CPU alone stretches every sub-epoch after the first
+    assert cm.critical_path(uniform, 4, 1, 1.0, handover=0.0, handover_cpu=0.4) == pytest.approx(8 * 2 + 7 * 0.4)
+    # one task hands nothing over
+    assert cm.critical_path(uniform, 1, 1, 1.0, handover=3.0, handover_cpu=2.0) == pytest.approx(64.0)
+    assert cm.handover_cpu_seconds(3e6, cm.parse_cpu("1:300")) == pytest.approx(0.001 + 0.01)
+
+
+def test_the_cpu_of_a_hand_over_is_measured_on_both_ends():
+    out = _load("bench_handover").cpu([0.05, 2.0], repeat=3)
+    small, large = out["blocks"]
+    assert small["mb"] == pytest.approx(0.05, rel=0.01) and large["mb"] == pytest.approx(2.0, rel=0.01)
+    # sha256 of the bytes on both ends at least: a larger block costs more CPU
+    assert 0 < small["cpu_s"] < large["cpu_s"]
+    assert set(out["fit"]) == {"c0_ms", "bw_cpu_mb_per_s"}
