@@ -49,8 +49,12 @@ pairs, |W| = V x d x 4 bytes, B = P / X blocks a task, a W' block of s = |W| / P
        tasks exchange nothing else), so a heavy stratum delays its task, not every task, and with
        B blocks a task a hand-over has 2 (B - 1) strata to hide behind; its CPU u(s) takes half
        from the sender's training core and half from the receiver's. Shown as the kernel
-       N / (X r(P)) (every task equally loaded) plus "waits" L(X) minus that (imbalance and
-       hand-overs together). (Until 2026-12-07 this was N / (X r e(P, X)) + P R max(0, h(s) -
+       N / (X r(P)) (every task equally loaded) plus "waits" L(X) minus that and the head's
+       all-reduces (imbalance and hand-overs together). The CPU charge assumes the executors'
+       cores all train (one task a core): with a core to spare for the hand-overs, --handover-cpu
+       0:1e9. Store rows replay the same loop, but blockstore.FileExchange writes a block on the
+       task's own thread, which the replay does not charge, and the Flight CPU stands in for the
+       store's: they are a comparison, optimistic where B >= 2. (Until 2026-12-07 this was N / (X r e(P, X)) + P R max(0, h(s) -
        (B - 1) t_s): a barrier after every sub-epoch, half the slack, and no CPU for the
        hand-overs.) With a head (--hot-words K) every task waits for the slowest
        at each all-reduce of the head, c(X):
@@ -355,7 +359,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, nargs="+", default=[8, 16, 32, 64, 128])
     parser.add_argument("--max-blocks", type=int, default=128, help="largest P shown (quality shown flat up to 128)")
     parser.add_argument("--executors", type=int, nargs="+", default=[8, 32, 128])
-    parser.add_argument("--words", type=int, default=5_000_000, help="real-corpus words for r(P) and e(P, X)")
+    parser.add_argument("--words", type=int, default=5_000_000, help="real-corpus words for r(P) and the strata")
     parser.add_argument("--tokens", type=float, default=1e9, help="corpus tokens to predict for")
     parser.add_argument("--vocab", type=float, default=1e6, help="vocabulary size to predict for")
     parser.add_argument("--vector-size", type=int, default=100)
@@ -376,7 +380,7 @@ def main() -> None:
     parser.add_argument("--every-p", action="store_true", help="a row for every P, not only the best")
     parser.add_argument("--cycles", type=int, nargs="+", default=[0], help="R, one or more (default: the run's)")
     parser.add_argument("--hot-words", type=int, default=0,
-                        help="K words replicated on every task (sparkw2v.head) in r(P) and e(P, X) for P > 1, "
+                        help="K words replicated on every task (sparkw2v.head) in r(P) and the strata for P > 1, "
                              "and their all-reduce after every sub-epoch (--combine)")
     parser.add_argument("--combine", choices=("ring", "doubling"), nargs="+", default=["ring"],
                         help="the head's all-reduce: the built ring (2 (X - 1) hand-overs) and/or recursive "
@@ -426,7 +430,7 @@ def main() -> None:
                 for X in args.executors:
                     best = None
                     for P in args.blocks:
-                        if P < X or P > args.max_blocks:
+                        if P < X or P % X or P > args.max_blocks:  # tasks own P / X blocks each
                             continue
                         h = handover_seconds(model_bytes / P, ring, link, latency)
                         c = combine_seconds(X, head_packet_bytes(args.hot_words if P > 1 else 0, args.vector_size),

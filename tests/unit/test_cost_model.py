@@ -70,7 +70,7 @@ def test_a_heavy_stratum_delays_its_task_not_every_task():
     # 4 tasks, 4 blocks, one cycle, free hand-overs; strata (0, 0) and (1, 2) take 5 s, the rest 1 s.
     # (0, 0) trains in sub-epoch 0 and (1, 2) in sub-epoch 1: a barrier after every sub-epoch
     # would take 5 + 5 + 1 + 1 = 12 s. Without one (worker.train_epoch), task 3 waits for W' block 0
-    # until 5 s and task 0 for block 2 until 6 s, and every task ends at 8 s.
+    # until 5 s and task 2 for it until 6 s (task 3 trained with it for 1 s), and every task ends at 8 s.
     seconds = np.ones((4, 4))
     seconds[0, 0] = seconds[1, 2] = 5.0
     assert cm.critical_path(seconds / 16, 4, 1, 1.0, handover=0.0) == pytest.approx(8.0)
