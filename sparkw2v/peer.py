@@ -10,18 +10,27 @@ issue-16 report and the README.
 
 Protocol. A block is one DoPut whose descriptor is a command, JSON::
 
-    {"head": {"v": 1, "run", "epoch", "attempt", "sender", "address", "cycle", "sub_epoch",
+    {"head": {"v": 2, "run", "epoch", "attempt", "sender", "address", "cycle", "sub_epoch",
               "block", "shape": [n, d], "nbytes"}, "mac": hex}
 
 where ``mac`` = HMAC-SHA256(secret, the head as canonical JSON): the per-run secret the driver
 draws never travels, and a head cannot be altered or replayed into another run, epoch or
 attempt. The data follow as record batches of one float32 column ``rows`` (the block's rows,
-row-major), at most CHUNK_BYTES each, then the sha256 (hex) of all their bytes as the stream's
-last application metadata: both ends hash chunk by chunk while the bytes travel, instead of
-one pass over the block before the first byte leaves. The server of task t accepts a block
+row-major), at most CHUNK_BYTES each, then the CRC-32 (:func:`zlib.crc32`, 8 hex digits) of all
+their bytes as the stream's last application metadata: both ends checksum chunk by chunk while
+the bytes travel, instead of one pass over the block before the first byte leaves.
+
+Why CRC-32 and not a cryptographic hash: the checksum is there to catch bytes damaged or lost
+on the way (and a sender that cut a block short); it travels after the bytes, unsigned, so no
+hash of them could stop a forger, and what stops one is the MAC on the head. CRC-32 detects
+every burst of up to 32 flipped bits and misses random damage with probability 2^-32, and a
+hand-over is CPU on the cores that train on both ends: CRC-32 runs at 4.2 GB/s where sha256
+runs at 1.8 GB/s (``zlib`` and ``hashlib`` of Python 3.11, 1 MiB buffers, this project's
+2-core machine), and protocol 1's two sha256 passes were more than half of a hand-over's CPU a byte
+(``jobs/bench_handover.py cpu``, README). The server of task t accepts a block
 only if the MAC verifies, (run, epoch, attempt) are its own and the sender is its neighbour
 t + 1 (mod T), and takes each (cycle, sub-epoch, block) once; it then checks the byte count and
-sha256 of what arrived, and the receiving task checks the shape against its layout. Anything else is recorded
+CRC-32 of what arrived, and the receiving task checks the shape against its layout. Anything else is recorded
 as a :class:`PeerError` naming the sender (task and address), the put is refused, and the
 task's next receive raises it: the barrier stage fails and the driver trains the epoch again
 from its state (``trainer._run_epoch_with_retries``), as for a lost executor.
@@ -51,6 +60,7 @@ import socket
 import threading
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -60,7 +70,8 @@ import pyarrow.flight as flight
 
 from .errors import SparkW2VError
 
-PROTOCOL = 1
+# 2: the bytes' checksum is CRC-32 (1: sha256); a head of another version is refused
+PROTOCOL = 2
 # the largest record batch of a put: far below gRPC's 2 GiB message bound, big enough that the
 # per-batch cost (tens of microseconds) is little next to the bytes, small enough that hashing
 # and copying one batch overlaps the transfer of the next (1 MiB: 1.4 GB/s on loopback with
@@ -283,15 +294,14 @@ class BlockServer(flight.FlightServerBase):
                 self._refuse(f"task {self.task}: a stray {what} from {who}: that block was handed over already")
             self._seen.add(key)
         out = np.empty(n * d, np.float32)
-        digest = hashlib.sha256()
-        got, digest_hex = 0, None
+        crc, got, stated = 0, 0, None
         while True:
             try:
                 chunk = reader.read_chunk()
             except StopIteration:
                 break
             if chunk.app_metadata is not None:
-                digest_hex = chunk.app_metadata.to_pybytes().decode("ascii", "replace")
+                stated = chunk.app_metadata.to_pybytes().decode("ascii", "replace")
             if chunk.data is None:
                 continue
             column = chunk.data.column(0) if chunk.data.num_columns == 1 else None
@@ -302,16 +312,16 @@ class BlockServer(flight.FlightServerBase):
                 self._refuse(f"task {self.task}: a damaged {what} from {who}: more than the {nbytes} bytes declared")
             part = out[got:got + k]
             part[:] = np.frombuffer(column.buffers()[1], np.float32, count=k, offset=column.offset * 4)
-            digest.update(part.view(np.uint8))
+            crc = zlib.crc32(part, crc)
             got += k
         if got != out.shape[0]:
             self._refuse(f"task {self.task}: a damaged {what} from {who}: {got * 4} bytes arrived, {nbytes} "
                          "declared (truncated)")
-        if digest_hex is None:
-            self._refuse(f"task {self.task}: a damaged {what} from {who}: no sha256 after its bytes (cut short)")
-        if digest.hexdigest() != digest_hex:
-            self._refuse(f"task {self.task}: a damaged {what} from {who}: sha256 {digest.hexdigest()[:16]}... of "
-                         f"the {nbytes} bytes that arrived differs from the sender's {digest_hex[:16]}...")
+        if stated is None:
+            self._refuse(f"task {self.task}: a damaged {what} from {who}: no CRC-32 after its bytes (cut short)")
+        if checksum_hex(crc) != stated:
+            self._refuse(f"task {self.task}: a damaged {what} from {who}: CRC-32 {checksum_hex(crc)} of the {nbytes} "
+                         f"bytes that arrived differs from the sender's {stated[:16]!r}")
         with self._cond:
             self._blocks[key] = out.reshape(n, d)
             self.bytes_received += nbytes
@@ -382,11 +392,11 @@ def put_block(client: flight.FlightClient, secret: str, head: dict, rows: np.nda
               timeout: float | None = None, chunk_bytes: int = CHUNK_BYTES, checksum: str | None = None) -> str:
     """Put one block: ``head`` (:func:`block_head`; shape and nbytes as the caller states them)
     signed with ``secret``, then ``rows`` ((n, d) float32) in batches of ``chunk_bytes``, then
-    the sha256 of their bytes, computed batch by batch as they go (``checksum``: state this
-    one instead, to test the receiver's check).
+    the CRC-32 of their bytes (:func:`checksum_hex`), computed batch by batch as they go
+    (``checksum``: state this one instead, to test the receiver's check).
 
     Returns:
-        the sha256 (hex) of the bytes sent.
+        the CRC-32 (8 hex digits) of the bytes sent.
 
     Raises:
         flight.FlightError, pa.ArrowException: refused or not delivered (the server's reason
@@ -395,24 +405,30 @@ def put_block(client: flight.FlightClient, secret: str, head: dict, rows: np.nda
     flat = np.ascontiguousarray(rows, dtype=np.float32).reshape(-1)
     descriptor = flight.FlightDescriptor.for_command(_signed(secret, head))
     writer, _ = client.do_put(descriptor, SCHEMA, flight.FlightCallOptions(timeout=timeout))
-    digest = hashlib.sha256()
+    crc = 0
     try:
         step = max(1, chunk_bytes // 4)
         for start in range(0, flat.shape[0], step):
             part = flat[start:start + step]
-            digest.update(part.view(np.uint8))
+            crc = zlib.crc32(part, crc)
             column = pa.Array.from_buffers(pa.float32(), part.shape[0], [None, pa.py_buffer(part)])
             writer.write_batch(pa.record_batch([column], schema=SCHEMA))
-        writer.write_metadata(pa.py_buffer((checksum or digest.hexdigest()).encode("ascii")))
+        writer.write_metadata(pa.py_buffer((checksum or checksum_hex(crc)).encode("ascii")))
         writer.done_writing()
     finally:
         writer.close()
-    return digest.hexdigest()
+    return checksum_hex(crc)
+
+
+def checksum_hex(crc: int) -> str:
+    """A block's checksum as it travels: its CRC-32 (``zlib.crc32`` of the bytes, an int in
+    [0, 2^32)) as 8 lowercase hex digits."""
+    return f"{crc:08x}"
 
 
 def block_head(stage: Stage, sender: int, address: str, cycle: int, sub_epoch: int, block: int,
                rows: np.ndarray) -> dict:
-    """The head of a block put: who sends what, its shape and byte count (its sha256 follows
+    """The head of a block put: who sends what, its shape and byte count (its CRC-32 follows
     the bytes, see :func:`put_block`)."""
     return {"v": PROTOCOL, **stage.fields(), "sender": sender, "address": address, "cycle": cycle,
             "sub_epoch": sub_epoch, "block": block, "shape": [int(x) for x in rows.shape],
@@ -420,9 +436,9 @@ def block_head(stage: Stage, sender: int, address: str, cycle: int, sub_epoch: i
 
 
 # puts in flight at once to one neighbour: while one waits for the server's answer (its copy,
-# sha256 and checks, then a round trip), the next one's bytes travel. 96 blocks of 711 KB
-# between two processes on loopback (2 cores): 2.3 ms a block one put at a time, 2.0-2.4 with
-# 2, 1.5-1.7 with 3 or 4 (about 450 MB/s; the two sha256 passes are 0.4 ms each of it)
+# checksum and checks, then a round trip), the next one's bytes travel. 96 blocks of 711 KB
+# between two processes on loopback (2 cores), protocol 1: 2.3 ms a block one put at a time,
+# 2.0-2.4 with 2, 1.5-1.7 with 3 or 4 (about 450 MB/s; its two sha256 passes were 0.4 ms each)
 PIPELINE = 3
 
 

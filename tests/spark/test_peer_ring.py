@@ -64,7 +64,7 @@ CHILD = textwrap.dedent("""
 """)
 
 # imported first by every Python of the child's Spark (driver, daemon, workers): task 1
-# states a wrong sha256 after the bytes of its first W' block of epoch 0, attempt 0
+# states a wrong checksum after the bytes of its first W' block of epoch 0, attempt 0
 DAMAGE = textwrap.dedent("""
     import sparkw2v.peer as peer
     _put = peer.put_block

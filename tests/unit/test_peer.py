@@ -6,12 +6,12 @@ one host) give the one-task result bit for bit."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
 import threading
 import time
+import zlib
 
 import numpy as np
 import pyarrow.flight as flight
@@ -68,14 +68,41 @@ def test_a_wrong_secret_is_refused_naming_the_sender(servers):
 
 def test_a_damaged_block_is_refused_naming_the_sender(servers):
     rows = np.ones((50, 3), np.float32)
-    with pytest.raises(flight.FlightServerError, match="sha256"):
-        put(servers[0], rows, checksum=hashlib.sha256(b"other bytes").hexdigest(), address="10.9.9.9:1")
+    with pytest.raises(flight.FlightServerError, match="CRC-32"):
+        put(servers[0], rows, checksum=peer.checksum_hex(zlib.crc32(b"other bytes")), address="10.9.9.9:1")
     with pytest.raises(peer.PeerError, match=r"a damaged W' block 3 \(cycle 0, sub-epoch 1\) from task 1 at "
-                                             r"10\.9\.9\.9:1: sha256 .* differs"):
+                                             r"10\.9\.9\.9:1: CRC-32 [0-9a-f]{8} of the 600 bytes that arrived "
+                                             r"differs from the sender's '[0-9a-f]{8}'"):
         servers[0].take(0, 1, 3, (50, 3), timeout=10)
     # every later wait fails the same way: the epoch stops
     with pytest.raises(peer.PeerError, match="damaged"):
         servers[0].check()
+
+
+@pytest.mark.parametrize("bit", [0, 7, 31 * 8 + 5, 599 * 8 + 7])
+def test_one_flipped_bit_in_transit_is_refused(servers, bit):
+    # what a link that damages one bit does: the receiver gets other bytes than the sender summed
+    rows = np.random.default_rng(1).standard_normal((50, 3)).astype(np.float32)
+    damaged = rows.copy()
+    damaged.view(np.uint8).reshape(-1)[bit // 8] ^= 1 << (bit % 8)
+    stated = peer.checksum_hex(zlib.crc32(rows))
+    assert peer.checksum_hex(zlib.crc32(damaged)) != stated
+    with pytest.raises(flight.FlightServerError, match="CRC-32"):
+        put(servers[0], damaged, checksum=stated)
+    with pytest.raises(peer.PeerError, match="differs from the sender's"):
+        servers[0].check()
+
+
+def test_put_block_returns_the_crc32_of_the_bytes_it_sent_in_chunks(servers):
+    rows = np.random.default_rng(2).standard_normal((700, 5)).astype(np.float32)  # 14 000 bytes: 14 chunks of 1000
+    head = peer.block_head(STAGE, 1, "127.0.0.1:1", 0, 1, 3, rows)
+    client = peer.connect(servers[0].address)
+    try:
+        sent = peer.put_block(client, SECRET, head, rows, timeout=30, chunk_bytes=1000)
+    finally:
+        client.close()
+    assert sent == f"{zlib.crc32(rows.tobytes()):08x}"
+    np.testing.assert_array_equal(servers[0].take(0, 1, 3, rows.shape, timeout=10), rows)
 
 
 def test_a_block_without_its_checksum_is_refused(servers):
@@ -85,12 +112,12 @@ def test_a_block_without_its_checksum_is_refused(servers):
     try:
         writer, _ = client.do_put(flight.FlightDescriptor.for_command(peer._signed(SECRET, head)), peer.SCHEMA)
         writer.write_batch(peer.pa.record_batch([peer.pa.array(rows.ravel())], schema=peer.SCHEMA))
-        with pytest.raises(flight.FlightServerError, match="no sha256"):
+        with pytest.raises(flight.FlightServerError, match="no CRC-32"):
             writer.done_writing()
             writer.close()
     finally:
         client.close()
-    with pytest.raises(peer.PeerError, match=r"damaged W' block 3 .* from task 1 at 127\.0\.0\.1:9: no sha256"):
+    with pytest.raises(peer.PeerError, match=r"damaged W' block 3 .* from task 1 at 127\.0\.0\.1:9: no CRC-32"):
         servers[0].check()
 
 
