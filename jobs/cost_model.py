@@ -20,9 +20,11 @@ Predicts the wall time of one epoch of a large corpus on X executors from what i
                        run on deploy/hosts.sh hosts: median over its epochs after the first of
                        (epoch seconds - slowest task's seconds) + median ring_setup_seconds
                        (--t-job / --ring-setup override them)
-  hand-over CPU u(s)   CPU seconds of a hand-over, both ends together (jobs/bench_handover.py cpu:
-                       sha256 on both ends, copies, gRPC), charged half to the sender's training
-                       core and half to the receiver's (--handover-cpu)
+  hand-over CPU u(s)   CPU seconds of a hand-over, both ends together (jobs/bench_handover.py cpu,
+                       run at the start: CRC-32 on both ends, copies, gRPC, the kernel's TCP;
+                       --handover-cpu C0_MS:MB_S to state it instead), times --cpu-factor (what
+                       the ring on hosts costs beyond that: jobs/ring_check.py), charged half to
+                       the sender's training core and half to the receiver's
   hand-over h(s)       seconds to hand a W' block of s bytes to the neighbour: over Flight between
                        two hosts, h = h0 + s / bw_flight + L (jobs/bench_handover.py serve/send
                        on deploy/hosts.sh hosts, one --link per link setting; L = --latency-ms, a
@@ -71,6 +73,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import json
 import math
 import time
@@ -225,10 +228,24 @@ def handover_cpu_seconds(block_bytes: float, cpu: dict) -> float:
     return cpu["c0"] + block_bytes / cpu["bw_cpu"]
 
 
-def parse_cpu(text: str) -> dict:
-    """--handover-cpu C0_MS:MB_S."""
-    c0, bw = _floats(text, 2, "--handover-cpu C0_MS:MB_S")
+def parse_cpu(text: str) -> dict | str:
+    """--handover-cpu C0_MS:MB_S, or "measure" (returned as is: :func:`measure_handover_cpu`)."""
+    if text == "measure":
+        return text
+    c0, bw = _floats(text, 2, "--handover-cpu C0_MS:MB_S or measure")
     return {"c0": c0 / 1e3, "bw_cpu": bw * 1e6}
+
+
+def measure_handover_cpu(sizes_mb: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0), repeat: int = 20) -> dict:
+    """The CPU of a Flight hand-over on this machine, now, as :func:`parse_cpu` gives it
+    ({"c0": seconds, "bw_cpu": bytes/s}): ``jobs/bench_handover.py cpu`` (both ends in this
+    process on 127.0.0.1, medians of ``repeat`` puts of each size, fitted), so that it is
+    measured beside the kernel rates it is weighed against. c0 is taken as at least 0."""
+    spec = importlib.util.spec_from_file_location("bench_handover", Path(__file__).with_name("bench_handover.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    fit = bench.cpu(list(sizes_mb), repeat)["fit"]
+    return {"c0": max(0.0, fit["c0_ms"]) / 1e3, "bw_cpu": fit["bw_cpu_mb_per_s"] * 1e6}
 
 
 def head_packet_bytes(hot_words: int, vector_size: int) -> int:
@@ -332,7 +349,8 @@ def predict(X: int, P: int, R: int, N: float, model_bytes: float, bw: float, cos
 
 # Measured on this machine, 2026-12-06 (see the README, "Performance", for the commands):
 #   Flight between two deploy/hosts.sh hosts, jobs/bench_handover.py serve/send, 0.1-100 MB:
-#     10gbit: h0 1.5-2.3 ms, bw 722-745 MB/s (CPU-bound: sha256 on both ends, a copy, gRPC);
+#     10gbit: h0 1.5-2.3 ms, bw 722-745 MB/s (CPU-bound: sha256 on both ends, a copy, gRPC; protocol
+#     2's CRC-32, 2026-12-07, alternating with protocol 1: no slower, see the README);
 #     1gbit: h0 0.9-1.1 ms, bw 119.3-119.4 MB/s;
 #   TCP between the same hosts (jobs/net_bandwidth.py): 9.6 and 0.955 Gbit/s;
 #   the store ring, jobs/bench_handover.py --store-dirs /var/tmp --store-latency-ms 20,100:
@@ -340,11 +358,16 @@ def predict(X: int, P: int, R: int, N: float, model_bytes: float, bw: float, cos
 #     100 ms/op: h0 527 ms, bw 506 MB/s.
 DEFAULT_LINKS = ["10gbit:2.3:722:1200", "1gbit:1.1:119.3:119.4"]
 DEFAULT_STORES = ["0:0.35:1459", "20:106:699", "100:527:506"]
-#   2026-12-07, jobs/bench_handover.py cpu (0.3-10 MB, both ends in one process on 127.0.0.1, a
-#   training run on the other core): 1.8 ms at 0.3 MB, 9.0 ms at 3 MB, 27.5 ms at 10 MB of CPU
-#   (fit 1.14 ms + s / 380 MB/s); again, nothing else running: 2.3, 9.8 and 26.2 ms (2.14 ms +
-#   s / 414 MB/s).
-DEFAULT_CPU = "2.1:410"
+#   The hand-over's CPU is measured by default at the start of the run (--handover-cpu measure),
+#   as the kernel's rates are: figures from another machine or another protocol do not weigh
+#   against them. 2026-12-07 (a machine 2x slower), protocol 1 (sha256): 2.14 ms + s / 414 MB/s;
+#   2026-12-07 (eighth session), protocol 2 (CRC-32): see the README.
+DEFAULT_CPU = "measure"
+#   In a ring on deploy/hosts.sh hosts a hand-over costs the training cores more than
+#   bench_handover.py cpu measures alone (jobs/ring_check.py, 2026-12-07: the factor that makes
+#   critical_path give the measured loop: 0.8-2.6, median 1.6, over two runs of four settings with
+#   1.4-5.5 MB blocks; README).
+CPU_FACTOR = 1.6
 
 
 def main() -> None:
@@ -373,7 +396,12 @@ def main() -> None:
                              + ", ".join(DEFAULT_STORES) + ")")
     parser.add_argument("--handover-cpu", type=parse_cpu, default=DEFAULT_CPU,
                         help="C0_MS:MB_S, CPU seconds of a hand-over on its two ends, c0 + s / bw_cpu, charged to the "
-                             "cores the tasks train on (measured: jobs/bench_handover.py cpu; default %(default)s)")
+                             "cores the tasks train on, or 'measure' (the default): jobs/bench_handover.py cpu, run "
+                             "here before the kernel rates are measured")
+    parser.add_argument("--cpu-factor", type=float, default=CPU_FACTOR,
+                        help="the hand-over CPU charged is this times the measured u(s): what a hand-over costs the "
+                             "training cores in a ring on hosts against in bench_handover.py cpu alone "
+                             "(jobs/ring_check.py; default %(default)s)")
     parser.add_argument("--cap-rate", action="store_true",
                         help="take r(P) as at most r(1): no credit for a kernel faster at P > 1 (smaller blocks "
                              "fit the cache better on some machines), so efficiency stays at most 100%%")
@@ -387,12 +415,17 @@ def main() -> None:
                              "doubling (2 log2 X; not built)")
     parser.add_argument("--combine-every", type=int, default=1,
                         help="the head combined after every n-th sub-epoch (P R / n all-reduces an epoch)")
+    parser.add_argument("--kernel-from", metavar="JSON",
+                        help="take the kernel rates and strata from an earlier run's --json instead of measuring "
+                             "them (the same kernel figures under other hand-overs, links or R)")
     parser.add_argument("--json", default="cost_model.json")
     args = parser.parse_args()
     if args.combine_every < 1:
         parser.error("--combine-every must be 1 or more")
+    if args.cpu_factor < 0:
+        parser.error("--cpu-factor must be 0 or more")
     links = args.link or [parse_link(x) for x in DEFAULT_LINKS]
-    cpu = args.handover_cpu if isinstance(args.handover_cpu, dict) else parse_cpu(args.handover_cpu)
+    cpu = measure_handover_cpu() if args.handover_cpu == "measure" else args.handover_cpu
     stores = args.store or [parse_store(x) for x in DEFAULT_STORES]
 
     costs = spark_costs(args.run, args.cores)
@@ -405,14 +438,17 @@ def main() -> None:
                         ("ring set-up", "stated" if args.ring_setup is not None else cluster.get("run", "stated"))))
     cycles = [R or costs["cycles_per_epoch"] for R in args.cycles]
     R = cycles[0]
-    ids, offsets, counts, _ = load_corpus(args.words)
-    keep = vocab.keep_probabilities(counts, 1e-4)
-    # compile the kernel (and load numba's cache) outside the timed runs, with and without a head
-    for K in sorted({0, args.hot_words}):
-        measure_blocks(2, ids[:20000], offsets[:21], counts, keep, [2], args.vector_size, K)
-    blocks = {P: measure_blocks(P, ids, offsets, counts, keep, args.executors, args.vector_size,
-                                args.hot_words if P > 1 else 0)
-              for P in sorted(set(args.blocks) | {1})}
+    if args.kernel_from:
+        blocks = kernel_inputs(args.kernel_from, sorted(set(args.blocks) | {1}), args.hot_words)
+    else:
+        ids, offsets, counts, _ = load_corpus(args.words)
+        keep = vocab.keep_probabilities(counts, 1e-4)
+        # compile the kernel (and load numba's cache) outside the timed runs, with and without a head
+        for K in sorted({0, args.hot_words}):
+            measure_blocks(2, ids[:20000], offsets[:21], counts, keep, [2], args.vector_size, K)
+        blocks = {P: measure_blocks(P, ids, offsets, counts, keep, args.executors, args.vector_size,
+                                    args.hot_words if P > 1 else 0)
+                  for P in sorted(set(args.blocks) | {1})}
     if args.cap_rate:
         for P, m in blocks.items():
             m["measured_pairs_per_sec"] = m["kernel_pairs_per_sec"]
@@ -436,7 +472,7 @@ def main() -> None:
                         c = combine_seconds(X, head_packet_bytes(args.hot_words if P > 1 else 0, args.vector_size),
                                             ring, link, latency, algorithm)
                         p = predict(X, P, R, N, model_bytes, link["bw_tcp"], costs, blocks, h, fixed, c,
-                                    args.combine_every, handover_cpu_seconds(model_bytes / P, cpu))
+                                    args.combine_every, args.cpu_factor * handover_cpu_seconds(model_bytes / P, cpu))
                         p["efficiency"] = serial["seconds"] / (X * p["seconds"])
                         p.update(transport=ring_name, link=link["name"], latency_ms=latency * 1e3,
                                  allreduce=algorithm)
@@ -455,7 +491,7 @@ def main() -> None:
         print(f"measured link {link['name']}: Flight h0 {link['h0'] * 1e3:.2f} ms, bw {link['bw_handover'] / 1e6:.0f} "
               f"MB/s; TCP {link['bw_tcp'] / 1e6:.0f} MB/s")
     print(f"measured hand-over CPU (both ends, charged to the training cores, every row): c0 {cpu['c0'] * 1e3:.2f} ms, "
-          f"{cpu['bw_cpu'] / 1e6:.0f} MB/s")
+          f"{cpu['bw_cpu'] / 1e6:.0f} MB/s, times {args.cpu_factor:g} (--cpu-factor)")
     for store in stores:
         print(f"measured {store['name']}: hand-over h0 {store['h0'] * 1e3:.1f} ms, bw {store['bw_store'] / 1e6:.0f} MB/s")
     print(f"assumed: {args.tokens:.0e} tokens, V={args.vocab:.0e}, d={args.vector_size}, |W|={model_bytes / 1e9:.2f} "
@@ -476,10 +512,44 @@ def main() -> None:
               f"{p['pairs']:.1f} | {p['kernel']:.1f} | {p['waits']:.1f} | {p['combine_ms']:.1f} | {p['combine']:.1f} | "
               f"{p['balance']:.3f} | {p['efficiency']:.0%} |")
     with open(args.json, "w") as fh:
-        shown = {P: {k: v for k, v in m.items() if k != "strata"} for P, m in blocks.items()}
-        json.dump({"costs": costs, "cluster": cluster, "t_job": t_job, "ring_setup": setup, "blocks": shown,
-                   "links": links, "stores": stores, "assumptions": vars(args), "serial": serial,
-                   "predictions": rows}, fh, indent=1, default=str)
+        json.dump({"costs": costs, "cluster": cluster, "t_job": t_job, "ring_setup": setup,
+                   "blocks": saved_blocks(blocks),
+                   "links": links, "stores": stores, "handover_cpu": cpu, "assumptions": vars(args),
+                   "serial": serial, "predictions": rows}, fh, default=str)
+
+
+def saved_blocks(blocks: dict) -> dict:
+    """``measure_blocks``' results for the --json: the strata ((P, P) pair counts) as lists of ints."""
+    return {P: {k: (np.asarray(v).astype(np.int64).tolist() if k == "strata" else v) for k, v in m.items()}
+            for P, m in blocks.items()}
+
+
+def kernel_inputs(path: str, blocks: list[int], hot_words: int) -> dict:
+    """The kernel rates and strata (``measure_blocks``' results) of an earlier run's --json, for
+    the P in ``blocks``: to weigh other hand-overs, links or R against the very same kernel
+    figures instead of new ones, which move by several percent from run to run on a shared
+    machine. Rates as measured (the cap is applied again if asked).
+
+    Raises:
+        SystemExit: the file lacks one of the P, its strata (written since 2026-12-07), or was
+            measured with another --hot-words.
+    """
+    with open(path) as fh:
+        saved = json.load(fh)["blocks"]
+    out = {}
+    for P in blocks:
+        m = saved.get(str(P))
+        if m is None or "strata" not in m:
+            raise SystemExit(f"--kernel-from {path}: no kernel figures and strata for P = {P} (that run's --blocks "
+                             "must include it; runs before 2026-12-07 did not save strata)")
+        if P > 1 and m["hot_words"] != hot_words:
+            raise SystemExit(f"--kernel-from {path}: P = {P} was measured with --hot-words {m['hot_words']}, not "
+                             f"{hot_words}")
+        rate = m.get("measured_pairs_per_sec", m["kernel_pairs_per_sec"])
+        out[P] = dict(m, kernel_pairs_per_sec=rate, strata=np.asarray(m["strata"], np.float64),
+                      balance={int(X): e for X, e in m["balance"].items()})
+        out[P].pop("measured_pairs_per_sec", None)
+    return out
 
 
 if __name__ == "__main__":

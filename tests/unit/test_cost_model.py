@@ -182,6 +182,38 @@ def test_the_cpu_of_a_hand_over_is_measured_on_both_ends():
     out = _load("bench_handover").cpu([0.05, 2.0], repeat=3)
     small, large = out["blocks"]
     assert small["mb"] == pytest.approx(0.05, rel=0.01) and large["mb"] == pytest.approx(2.0, rel=0.01)
-    # sha256 of the bytes on both ends at least: a larger block costs more CPU
+    # the CRC-32 of the bytes on both ends at least: a larger block costs more CPU
     assert 0 < small["cpu_s"] < large["cpu_s"]
     assert set(out["fit"]) == {"c0_ms", "bw_cpu_mb_per_s"}
+
+
+def test_the_model_measures_the_hand_over_cpu_unless_told():
+    assert cm.parse_cpu("measure") == "measure" == cm.DEFAULT_CPU
+    with pytest.raises(argparse.ArgumentTypeError, match="C0_MS:MB_S or measure"):
+        cm.parse_cpu("fast")
+    cpu = cm.measure_handover_cpu((0.05, 2.0), repeat=3)
+    assert set(cpu) == {"c0", "bw_cpu"} and cpu["c0"] >= 0
+    # a hand-over takes more than zero and less than a second of CPU a MB (both ends, CRC-32, copies, TCP)
+    assert 1e6 < cpu["bw_cpu"] < 1e11
+
+
+def test_kernel_figures_saved_by_one_run_give_another_run_the_same_predictions(tmp_path):
+    rng = np.random.default_rng(3)
+    measured = {P: {"num_blocks": P, "hot_words": 0, "kernel_pairs_per_sec": 2e6 + P, "balance": {8: 0.9},
+                    "strata": rng.integers(1000, 5000, (P, P)).astype(np.float64), "pairs": 0}
+                for P in (1, 8, 16)}
+    measured[16]["measured_pairs_per_sec"] = 2.5e6  # a --cap-rate run keeps what it measured
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"blocks": cm.saved_blocks(measured)}))
+    again = cm.kernel_inputs(str(path), [1, 8], 0)
+    assert set(again) == {1, 8} and again[8]["balance"] == {8: 0.9}
+    np.testing.assert_array_equal(again[8]["strata"], measured[8]["strata"])
+    costs = {"pair_core_seconds": 1e-7}
+    args = (8, 8, 4, 1e9, 4e8, 1e9, costs)
+    assert cm.predict(*args, again, 0.003, 0.5, handover_cpu=0.002) == cm.predict(*args, measured, 0.003, 0.5,
+                                                                                   handover_cpu=0.002)
+    assert cm.kernel_inputs(str(path), [16], 0)[16]["kernel_pairs_per_sec"] == 2.5e6
+    with pytest.raises(SystemExit, match="no kernel figures and strata for P = 32"):
+        cm.kernel_inputs(str(path), [1, 32], 0)
+    with pytest.raises(SystemExit, match="measured with --hot-words 0, not 256"):
+        cm.kernel_inputs(str(path), [8], 256)
