@@ -15,10 +15,17 @@ For each setting P:R (blocks, cycles per epoch), on the first ``--tokens`` of th
   3. the model: ``critical_path`` over the strata's shares (``cost_model.measure_blocks`` on the
      same tokens), t_s from 1, the hand-over h(s) = h0 + s / bw from ``bench_handover.py
      send`` between the two hosts now, and the hand-over's CPU u(s) from ``bench_handover.py
-     cpu`` in this process now; the predicted loop with u charged as measured, and the factor
-     by which u would have to be multiplied for the model to give the measured loop
-     (``cpu_factor``; inf where not even that explains it, 0 where the model overestimates).
-The medians of the epochs after the first are compared. Everything lands under ``--work``
+     cpu`` in this process now. A task's loop (``train_seconds``) also holds what the model
+     leaves out with or without a network (the per-cycle checks and progress writes, the tasks
+     starting their loops apart): the control's loop less ``critical_path`` with free
+     hand-overs, the "leftover", is added to every prediction. Shown: the model with u as
+     measured and with none, and the factor by which u would have to be multiplied for the
+     model to give the hosts' loop (``cpu_factor``; inf where not even that explains it, 0
+     where the model without CPU already gives more).
+The medians of the epochs after the first (two epochs: their mean) are compared; the hosts'
+runs must have handed blocks over the network and the controls none.
+``--reanalyse JSON`` recomputes the comparison from an earlier ``ring_check.json`` (its
+figures, link and CPU; the strata again from the tokens) without training. Everything lands under ``--work``
 (default /var/tmp/sw2v-ring-check; not /tmp, which each host replaces), the figures in
 ``ring_check.json`` there; the hosts' links, namespaces and processes are removed at the end.
 """
@@ -30,6 +37,7 @@ import gzip
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -83,14 +91,28 @@ def cpu_factor(shares: np.ndarray, R: int, t_s: float, h: float, u: float, loop:
 
 def epoch_figures(model_dir: Path) -> dict:
     """Medians over the epochs after the first of a run's metadata.json: loop seconds of the
-    slowest task, its waits, kernel seconds per task; and the vocabulary size."""
+    slowest task, its waits, kernel seconds per task; the bytes handed peer to peer in the last
+    epoch, the tasks and the vocabulary size."""
     meta = json.loads((model_dir / "metadata.json").read_text())
     later = meta["corpus"]["epochs"][1:]
     med = lambda key: float(np.median([key(e) for e in later]))  # noqa: E731
     return {"loop_s": med(lambda e: e["task_timings_max"]["train_seconds"]),
             "wait_s": med(lambda e: e["wait_seconds_max_task"]),
             "kernel_s_per_task": med(lambda e: e["kernel_seconds_total"] / TASKS),
-            "bytes_peer": int(later[-1]["bytes_peer"]), "vocab_size": int(meta["corpus"]["vocab_size"])}
+            "bytes_peer": int(later[-1]["bytes_peer"]), "num_tasks": int(meta["corpus"]["num_tasks"]),
+            "vocab_size": int(meta["corpus"]["vocab_size"])}
+
+
+def compare(P: int, R: int, local: dict, on_hosts: dict, h: float, u: float, shares: np.ndarray) -> dict:
+    """One setting's row: the control's and the hosts' figures (``epoch_figures``), h and u
+    (seconds) for its block, the strata's shares ((P, P), summing to 1); predictions in seconds."""
+    t_s = local["kernel_s_per_task"] * TASKS / (P * P * R)
+    leftover = local["loop_s"] - cm.critical_path(shares, TASKS, R, t_s, 0.0)
+    return {"P": P, "R": R, "h_ms": h * 1e3, "u_ms": u * 1e3, "local": local, "hosts": on_hosts,
+            "leftover_s": leftover,
+            "predicted_loop_s": cm.critical_path(shares, TASKS, R, t_s, h, handover_cpu=u) + leftover,
+            "predicted_loop_no_cpu_s": cm.critical_path(shares, TASKS, R, t_s, h) + leftover,
+            "cpu_factor": cpu_factor(shares, R, t_s, h, u, on_hosts["loop_s"] - leftover)}
 
 
 def corpus_slice(work: Path, tokens: int) -> Path:
@@ -127,15 +149,27 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", default="10gbit", help="the hosts' links (deploy/hosts.sh --rate)")
     parser.add_argument("--work", default="/var/tmp/sw2v-ring-check")
     parser.add_argument("--prefix", default="sw2vr", help="names of the hosts' namespaces and links")
-    parser.add_argument("--subnet", default="198.18.9", help="their /24, inside 198.18.0.0/15")
+    parser.add_argument("--subnet", default="198.18.9", help="their /24: 198.18.X or 198.19.X")
+    parser.add_argument("--reanalyse", metavar="JSON", help="an earlier ring_check.json: compare again, train nothing")
     args = parser.parse_args(argv)
+    if args.reanalyse:
+        saved = json.loads(Path(args.reanalyse).read_text())
+        return report(saved["link"], saved["handover_cpu"], saved["tokens"], saved["rate"],
+                      [(r["P"], r["R"], r["local"], r["hosts"], r["h_ms"] / 1e3, r["u_ms"] / 1e3) for r in saved["rows"]],
+                      None)
     if os.geteuid() != 0:
         parser.error("the hosts need root (network namespaces, veth links, tc)")
+    if not re.fullmatch(r"198\.(18|19)\.([01]?\d?\d|2[0-4]\d|25[0-5])", args.subnet):
+        parser.error(f"--subnet {args.subnet!r} must be 198.18.X or 198.19.X (inside 198.18.0.0/15)")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    state = work / "hosts-state"
+    if state.exists():
+        parser.error(f"{state} exists: hosts of another ring_check may be up; take them down with SW2V_HOSTS_STATE={state} "
+                     f"SW2V_HOSTS_PREFIX={args.prefix} deploy/hosts.sh down, or use another --work")
     python = sys.executable
     env = dict(os.environ, PYSPARK_PYTHON=python, PYTHON=python, SW2V_HOSTS_PREFIX=args.prefix,
-               SW2V_HOSTS_SUBNET=args.subnet, SW2V_HOSTS_STATE=str(work / "hosts-state"))
+               SW2V_HOSTS_SUBNET=args.subnet, SW2V_HOSTS_STATE=str(state))
     corpus = corpus_slice(work, args.tokens)
 
     for P, R in args.settings:  # the controls first, on a quiet machine
@@ -156,9 +190,13 @@ def main(argv=None) -> int:
         serve = subprocess.Popen(["bash", str(HOSTS_SH), "exec", "1", python, str(REPO / "jobs" / "bench_handover.py"),
                                   "serve", "--bind", server_ip, "--port", "5300", "--timeout", "60"],
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(3)
-        send = hosts("exec", "2", python, str(REPO / "jobs" / "bench_handover.py"), "send", "--to", f"{server_ip}:5300",
-                     "--sizes", "0.3,1,3,6,10", "--repeat", "10", timeout=300)
+        send = None
+        for _ in range(10):  # until the server listens
+            time.sleep(1)
+            send = hosts("exec", "2", python, str(REPO / "jobs" / "bench_handover.py"), "send", "--to",
+                         f"{server_ip}:5300", "--sizes", "0.3,1,3,6,10", "--repeat", "10", timeout=300)
+            if send.returncode != 2:
+                break
         if send.returncode != 0:
             raise SystemExit(f"ring_check: bench_handover.py send failed: {send.stderr[-2000:]}")
         link = json.loads(send.stdout.strip().splitlines()[-1])["fit"]
@@ -173,39 +211,51 @@ def main(argv=None) -> int:
     finally:
         if serve is not None and serve.poll() is None:
             serve.kill()
-        down = hosts("down", timeout=300)
+            serve.wait()
+        down = hosts("down", timeout=300)  # only what this up recorded in its state directory
         print(down.stderr.strip(), file=sys.stderr)
+        if down.returncode != 0:
+            raise SystemExit(f"ring_check: deploy/hosts.sh down failed ({down.returncode}); see {state} and "
+                             "`deploy/hosts.sh status`")
 
     cpu = cm.measure_handover_cpu()
-    ids, offsets, counts, _ = cm.load_corpus(args.tokens)
-    keep = cm.vocab.keep_probabilities(counts, 1e-4)
-    rows = []
+    runs = []
     for P, R in args.settings:
         local, on_hosts = epoch_figures(work / f"local-P{P}-R{R}"), epoch_figures(work / f"hosts-P{P}-R{R}")
-        strata = cm.measure_blocks(P, ids, offsets, counts, keep, [TASKS], VECTOR_SIZE)["strata"]
-        shares = strata / strata.sum()
+        if on_hosts["bytes_peer"] <= 0 or local["bytes_peer"] != 0 or on_hosts["num_tasks"] != TASKS:
+            raise SystemExit(f"ring_check: P={P} R={R}: the hosts' run handed {on_hosts['bytes_peer']} bytes over the "
+                             f"network in {on_hosts['num_tasks']} tasks, the control {local['bytes_peer']}: not the "
+                             "comparison this job makes")
         block = on_hosts["vocab_size"] * VECTOR_SIZE * 4 / P
-        h = link["h0_ms"] / 1e3 + block / (link["bw_mb_per_s"] * 1e6)
-        u = cm.handover_cpu_seconds(block, cpu)
-        t_s = local["kernel_s_per_task"] * TASKS / (P * P * R)
-        rows.append({"P": P, "R": R, "block_mb": block / 1e6, "h_ms": h * 1e3, "u_ms": u * 1e3, "local": local,
-                     "hosts": on_hosts,
-                     "predicted_loop_s": cm.critical_path(shares, TASKS, R, t_s, h, handover_cpu=u),
-                     "predicted_loop_no_cpu_s": cm.critical_path(shares, TASKS, R, t_s, h),
-                     "cpu_factor": cpu_factor(shares, R, t_s, h, u, on_hosts["loop_s"])})
-    print(f"link {args.rate} between the hosts: h0 {link['h0_ms']:.2f} ms, bw {link['bw_mb_per_s']:.0f} MB/s; hand-over "
-          f"CPU (both ends, this process): c0 {cpu['c0'] * 1e3:.2f} ms, {cpu['bw_cpu'] / 1e6:.0f} MB/s; "
-          f"{args.tokens} tokens, {EPOCHS} epochs, medians of epochs 2-{EPOCHS}")
-    print("| P | R | block MB | h ms | u ms | control kernel s/task | hosts kernel s/task | hosts waits s | hosts loop s | "
-          "model loop s | model, no CPU | loop / model | cpu_factor |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        runs.append((P, R, local, on_hosts, link["h0_ms"] / 1e3 + block / (link["bw_mb_per_s"] * 1e6),
+                     cm.handover_cpu_seconds(block, cpu)))
+    return report(link, cpu, args.tokens, args.rate, runs, work / "ring_check.json")
+
+
+def report(link: dict, cpu: dict, tokens: int, rate: str, runs: list, out: Path | None) -> int:
+    """Compare each (P, R, control figures, hosts' figures, h, u) of ``runs``, print the table and
+    write it to ``out`` (JSON) unless None."""
+    ids, offsets, counts, _ = cm.load_corpus(tokens)
+    keep = cm.vocab.keep_probabilities(counts, 1e-4)
+    rows = []
+    for P, R, local, on_hosts, h, u in runs:
+        strata = cm.measure_blocks(P, ids, offsets, counts, keep, [TASKS], VECTOR_SIZE)["strata"]
+        rows.append(compare(P, R, local, on_hosts, h, u, strata / strata.sum()))
+    print(f"link {rate} between the hosts: h0 {link['h0_ms']:.2f} ms, bw {link['bw_mb_per_s']:.0f} MB/s; hand-over "
+          f"CPU (both ends, in-process): c0 {cpu['c0'] * 1e3:.2f} ms, {cpu['bw_cpu'] / 1e6:.0f} MB/s; "
+          f"{tokens} tokens, {EPOCHS} epochs, medians of epochs 2-{EPOCHS}")
+    print("| P | R | h ms | u ms | control kernel s/task | control loop s | leftover s | hosts kernel s/task | "
+          "hosts waits s | hosts loop s | model loop s | model, no CPU | loop / model | cpu_factor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['P']} | {r['R']} | {r['block_mb']:.2f} | {r['h_ms']:.1f} | {r['u_ms']:.1f} | "
-              f"{r['local']['kernel_s_per_task']:.2f} | {r['hosts']['kernel_s_per_task']:.2f} | {r['hosts']['wait_s']:.2f} | "
-              f"{r['hosts']['loop_s']:.2f} | {r['predicted_loop_s']:.2f} | {r['predicted_loop_no_cpu_s']:.2f} | "
-              f"{r['hosts']['loop_s'] / r['predicted_loop_s']:.2f} | {r['cpu_factor']:.2f} |")
-    out = {"link": link, "handover_cpu": cpu, "tokens": args.tokens, "rate": args.rate, "rows": rows}
-    (work / "ring_check.json").write_text(json.dumps(out, indent=1))
+        print(f"| {r['P']} | {r['R']} | {r['h_ms']:.1f} | {r['u_ms']:.1f} | {r['local']['kernel_s_per_task']:.2f} | "
+              f"{r['local']['loop_s']:.2f} | {r['leftover_s']:.2f} | {r['hosts']['kernel_s_per_task']:.2f} | "
+              f"{r['hosts']['wait_s']:.2f} | {r['hosts']['loop_s']:.2f} | {r['predicted_loop_s']:.2f} | "
+              f"{r['predicted_loop_no_cpu_s']:.2f} | {r['hosts']['loop_s'] / r['predicted_loop_s']:.2f} | "
+              f"{r['cpu_factor']:.2f} |")
+    if out is not None:
+        out.write_text(json.dumps({"link": link, "handover_cpu": cpu, "tokens": tokens, "rate": rate, "rows": rows},
+                                  indent=1))
     return 0
 
 

@@ -22,7 +22,8 @@ the bytes travel, instead of one pass over the block before the first byte leave
 
 Why CRC-32 and not a cryptographic hash: the checksum is there to catch bytes damaged or lost
 on the way (and a sender that cut a block short); it travels after the bytes, unsigned, so no
-hash of them could stop a forger, and what stops one is the MAC on the head. CRC-32 detects
+hash of them could stop someone on the path from changing them (in protocol 1 neither), and what
+refuses puts from anyone without the run's secret is the MAC on the head. CRC-32 detects
 every burst of up to 32 flipped bits and misses random damage with probability 2^-32, and a
 hand-over is CPU on the cores that train on both ends: CRC-32 runs at 4.2 GB/s where sha256
 runs at 1.8 GB/s (``zlib`` and ``hashlib`` of Python 3.11, 1 MiB buffers, this project's
@@ -73,7 +74,7 @@ from .errors import SparkW2VError
 # 2: the bytes' checksum is CRC-32 (1: sha256); a head of another version is refused
 PROTOCOL = 2
 # the largest record batch of a put: far below gRPC's 2 GiB message bound, big enough that the
-# per-batch cost (tens of microseconds) is little next to the bytes, small enough that hashing
+# per-batch cost (tens of microseconds) is little next to the bytes, small enough that checksumming
 # and copying one batch overlaps the transfer of the next (1 MiB: 1.4 GB/s on loopback with
 # the receiver's copy, against 1.1 GB/s at 4 MiB and 0.6 GB/s at 64 MiB)
 CHUNK_BYTES = 1 << 20
