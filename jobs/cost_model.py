@@ -370,10 +370,11 @@ DEFAULT_STORES = ["0:0.35:1459", "20:106:699", "100:527:506"]
 #   against them. 2026-12-07 (a machine 2x slower), protocol 1 (sha256): 2.14 ms + s / 414 MB/s;
 #   2026-12-07 (eighth session), protocol 2 (CRC-32): see the README.
 DEFAULT_CPU = "measure"
-#   In a ring on deploy/hosts.sh hosts (jobs/ring_check.py, 2026-12-07, two runs of four settings
+#   In a ring on deploy/hosts.sh hosts (jobs/ring_check.py, 2026-12-07, three runs of four settings
 #   with 1.4-5.5 MB blocks) the measured loop is 0.92-1.16 times critical_path with u(s) as
 #   bench_handover.py cpu measures it (once the loop's leftover without a network is added); the
-#   factor on u(s) that fits each is 0-1.84, median 1.16. --cpu-factor shows what more would cost.
+#   factor on u(s) that fits each is 0-3.1, median 1.21 (0.97-1.84 where hand-overs are many).
+#   --cpu-factor shows what more would cost.
 CPU_FACTOR = 1.0
 
 
@@ -408,7 +409,7 @@ def main() -> None:
     parser.add_argument("--cpu-factor", type=float, default=CPU_FACTOR,
                         help="charge this times u(s) (measured or stated by --handover-cpu) to the training cores: "
                              "what a hand-over may cost in a ring beyond bench_handover.py cpu alone "
-                             "(jobs/ring_check.py fits 0-1.84 on hosts; default %(default)s)")
+                             "(jobs/ring_check.py fits 0.97-1.84 on hosts where hand-overs are many; default %(default)s)")
     parser.add_argument("--cap-rate", action="store_true",
                         help="take r(P) as at most r(1): no credit for a kernel faster at P > 1 (smaller blocks "
                              "fit the cache better on some machines), so efficiency stays at most 100%%")
