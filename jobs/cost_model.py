@@ -373,7 +373,8 @@ DEFAULT_CPU = "measure"
 #   In a ring on deploy/hosts.sh hosts (jobs/ring_check.py, 2026-12-07, three runs of four settings
 #   with 1.4-5.5 MB blocks) the measured loop is 0.92-1.16 times critical_path with u(s) as
 #   bench_handover.py cpu measures it (once the loop's leftover without a network is added); the
-#   factor on u(s) that fits each is 0-3.1, median 1.21 (0.97-1.84 where hand-overs are many).
+#   factor on u(s) that fits each is 0-3.1, median 1.21 (0-1.84, median 1.19, with 128 hand-overs
+#   an epoch).
 #   --cpu-factor shows what more would cost.
 CPU_FACTOR = 1.0
 
@@ -409,7 +410,8 @@ def main() -> None:
     parser.add_argument("--cpu-factor", type=float, default=CPU_FACTOR,
                         help="charge this times u(s) (measured or stated by --handover-cpu) to the training cores: "
                              "what a hand-over may cost in a ring beyond bench_handover.py cpu alone "
-                             "(jobs/ring_check.py fits 0.97-1.84 on hosts where hand-overs are many; default %(default)s)")
+                             "(jobs/ring_check.py fits 0-1.84 on hosts, median 1.19, with 128 hand-overs an epoch; "
+                             "default %(default)s)")
     parser.add_argument("--cap-rate", action="store_true",
                         help="take r(P) as at most r(1): no credit for a kernel faster at P > 1 (smaller blocks "
                              "fit the cache better on some machines), so efficiency stays at most 100%%")
