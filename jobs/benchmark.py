@@ -241,6 +241,12 @@ def _fmt(v, pct=False):
     return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
 
 
+def results_path(json_arg: str | None, work: Path) -> Path:
+    """Where the results go: ``--json`` if given, else benchmark.json in the benchmark's own work
+    directory (never the directory it is run from, where a file of that name may be a user's)."""
+    return Path(json_arg) if json_arg else work / "benchmark.json"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", required=True, help="Parquet text (jobs/prepare.py output)")
@@ -261,7 +267,9 @@ def main() -> int:
                         help="JSON of settings for the Zipf runs (both systems)")
     parser.add_argument("--zipf-driver-memory", default="6g")
     parser.add_argument("--eval-dir", default=str(DEFAULT_EVAL))
-    parser.add_argument("--json", default="benchmark.json", help="where to write the results")
+    parser.add_argument("--json", default=None,
+                        help="where to write the results (default: benchmark.json in the work directory, never "
+                             "a file of the directory it is run from)")
     parser.add_argument("--work-dir", default="", help="scratch directory (default: a temp dir)")
     # child mode
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
@@ -371,6 +379,7 @@ def main() -> int:
     for peer, ratio in ratios.items():
         print(f"sparkw2v / {peer} raw words/s: median {ratio['median']:.2f}x "
               f"(per repeat {', '.join(f'{x:.2f}' for x in ratio['per_repeat'])})")
+    args.json = str(results_path(args.json, work))
     with open(args.json, "w") as fh:
         json.dump({"settings": SETTINGS, "input": args.input, "mllib_iters": args.mllib_iters,
                    "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "runs": runs, "ratios": ratios,

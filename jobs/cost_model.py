@@ -379,7 +379,8 @@ DEFAULT_CPU = "measure"
 CPU_FACTOR = 1.0
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of :func:`main`."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="a model directory trained on this machine, on the real "
                                                      "corpus (metadata.json): g, pairs a token, R")
@@ -428,7 +429,14 @@ def main() -> None:
     parser.add_argument("--kernel-from", metavar="JSON",
                         help="take the kernel rates and strata from an earlier run's --json instead of measuring "
                              "them (the same kernel figures under other hand-overs, links or R)")
-    parser.add_argument("--json", default="cost_model.json")
+    parser.add_argument("--json", default=None,
+                        help="also write the figures here (inputs, strata for --kernel-from, every row); by default "
+                             "nothing is written")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.combine_every < 1:
         parser.error("--combine-every must be 1 or more")
@@ -521,6 +529,8 @@ def main() -> None:
               f"{p['handover_ms']:.1f} | {p['stratum_ms']:.1f} | {p['seconds']:.1f} | {p['t_job']:.1f} | "
               f"{p['pairs']:.1f} | {p['kernel']:.1f} | {p['waits']:.1f} | {p['combine_ms']:.1f} | {p['combine']:.1f} | "
               f"{p['balance']:.3f} | {p['efficiency']:.0%} |")
+    if args.json is None:
+        return
     with open(args.json, "w") as fh:
         json.dump({"costs": costs, "cluster": cluster, "t_job": t_job, "ring_setup": setup,
                    "blocks": saved_blocks(blocks),
