@@ -552,7 +552,7 @@ def kernel_inputs(path: str, blocks: list[int], hot_words: int) -> dict:
 
     Raises:
         SystemExit: the file lacks one of the P, its strata (written since 2026-12-07), or was
-            measured with another --hot-words.
+            measured with another --hot-words; or its strata or rate are malformed.
     """
     with open(path) as fh:
         saved = json.load(fh)["blocks"]
@@ -566,7 +566,12 @@ def kernel_inputs(path: str, blocks: list[int], hot_words: int) -> dict:
             raise SystemExit(f"--kernel-from {path}: P = {P} was measured with --hot-words {m['hot_words']}, not "
                              f"{hot_words}")
         rate = m.get("measured_pairs_per_sec", m["kernel_pairs_per_sec"])
-        out[P] = dict(m, kernel_pairs_per_sec=rate, strata=np.asarray(m["strata"], np.float64),
+        strata = np.asarray(m["strata"], np.float64)
+        if (strata.shape != (P, P) or not np.isfinite(strata).all() or (strata < 0).any() or strata.sum() <= 0
+                or not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0)):
+            raise SystemExit(f"--kernel-from {path}: P = {P} has strata of shape {strata.shape} (want ({P}, {P}) "
+                             f"pair counts, finite, >= 0) or a kernel rate {rate!r} that is not a positive number")
+        out[P] = dict(m, kernel_pairs_per_sec=rate, strata=strata,
                       balance={int(X): e for X, e in m["balance"].items()})
         out[P].pop("measured_pairs_per_sec", None)
     return out

@@ -23,9 +23,11 @@ For each setting P:R (blocks, cycles per epoch), on the first ``--tokens`` of th
      model to give the hosts' loop (``cpu_factor``; inf where not even that explains it, 0
      where the model without CPU already gives more).
 The medians of the epochs after the first (two epochs: their mean) are compared; the hosts'
-runs must have handed blocks over the network and the controls none.
+runs must have handed blocks over the network and the controls none. ``--work`` must be new,
+empty or one ring_check made (its marker file): the job writes and replaces files of fixed
+names there.
 ``--reanalyse JSON`` recomputes the comparison from an earlier ``ring_check.json`` (its
-figures, link and CPU; the strata again from the tokens) without training. Everything lands under ``--work``
+figures, link and CPU, checked first; the strata again from the tokens) without training. Everything lands under ``--work``
 (default /var/tmp/sw2v-ring-check; not /tmp, which each host replaces), the figures in
 ``ring_check.json`` there; the hosts' links, namespaces and processes are removed at the end.
 """
@@ -142,6 +144,51 @@ def run(cmd: list[str], log: Path, env: dict, timeout: float = 900) -> None:
         raise SystemExit(f"ring_check: {' '.join(cmd[:3])} ... failed ({done.returncode}); see {log}")
 
 
+MARKER = ".sparkw2v-ring-check"
+
+
+def claim_work(work: Path) -> None:
+    """Make ``work`` ring_check's own directory (a marker file in it), or check that it is: the
+    job writes and replaces files of fixed names there, so a directory holding anything it did
+    not make is refused.
+
+    Raises:
+        ValueError: ``work`` is a file, or a non-empty directory without the marker.
+    """
+    if work.exists() and not work.is_dir():
+        raise ValueError(f"--work {work} is a file: give a new or empty directory")
+    if work.is_dir() and any(work.iterdir()) and not (work / MARKER).is_file():
+        raise ValueError(f"--work {work} holds files ring_check did not make: give a new or empty directory "
+                         f"(ring_check writes and replaces files of fixed names there)")
+    work.mkdir(parents=True, exist_ok=True)
+    (work / MARKER).touch()
+
+
+def load_saved(path: str) -> dict:
+    """An earlier ``ring_check.json`` for --reanalyse, checked: its link and CPU fits, tokens and
+    rate, and every row's P, R, h, u and the control's and hosts' figures, finite and positive.
+
+    Raises:
+        ValueError: the file cannot be read or lacks, or has a bad value for, one of them.
+    """
+    try:
+        saved = json.loads(Path(path).read_text())
+        numbers = [saved["link"]["h0_ms"], saved["link"]["bw_mb_per_s"], saved["handover_cpu"]["c0"],
+                   saved["handover_cpu"]["bw_cpu"], saved["tokens"]]
+        if not isinstance(saved["rate"], str):
+            raise TypeError(f"rate {saved['rate']!r} is not a string")
+        for r in saved["rows"]:
+            parse_setting(f"{r['P']}:{r['R']}")
+            numbers += [r["h_ms"], r["u_ms"]] + [r[k][f] for k in ("local", "hosts")
+                                                  for f in ("loop_s", "wait_s", "kernel_s_per_task", "vocab_size")]
+        ok = bool(saved["rows"]) and all(isinstance(x, (int, float)) and np.isfinite(x) and x >= 0 for x in numbers)
+    except (OSError, ValueError, KeyError, TypeError, argparse.ArgumentTypeError) as exc:
+        raise ValueError(f"--reanalyse {path}: not a ring_check.json ({type(exc).__name__}: {exc})") from None
+    if not ok or saved["link"]["bw_mb_per_s"] <= 0 or saved["handover_cpu"]["bw_cpu"] <= 0:
+        raise ValueError(f"--reanalyse {path}: a figure is missing, negative or not finite")
+    return saved
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", type=parse_setting, nargs="+", default=[(2, 64), (4, 32), (8, 16)])
@@ -153,7 +200,10 @@ def main(argv=None) -> int:
     parser.add_argument("--reanalyse", metavar="JSON", help="an earlier ring_check.json: compare again, train nothing")
     args = parser.parse_args(argv)
     if args.reanalyse:
-        saved = json.loads(Path(args.reanalyse).read_text())
+        try:
+            saved = load_saved(args.reanalyse)
+        except ValueError as exc:
+            parser.error(str(exc))
         return report(saved["link"], saved["handover_cpu"], saved["tokens"], saved["rate"],
                       [(r["P"], r["R"], r["local"], r["hosts"], r["h_ms"] / 1e3, r["u_ms"] / 1e3) for r in saved["rows"]],
                       None)
@@ -162,7 +212,10 @@ def main(argv=None) -> int:
     if not re.fullmatch(r"198\.(18|19)\.([01]?\d?\d|2[0-4]\d|25[0-5])", args.subnet):
         parser.error(f"--subnet {args.subnet!r} must be 198.18.X or 198.19.X (inside 198.18.0.0/15)")
     work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    try:
+        claim_work(work)
+    except ValueError as exc:
+        parser.error(str(exc))
     state = work / "hosts-state"
     if state.exists():
         parser.error(f"{state} exists: hosts of another ring_check may be up; take them down with SW2V_HOSTS_STATE={state} "

@@ -217,3 +217,8 @@ def test_kernel_figures_saved_by_one_run_give_another_run_the_same_predictions(t
         cm.kernel_inputs(str(path), [1, 32], 0)
     with pytest.raises(SystemExit, match="measured with --hot-words 0, not 256"):
         cm.kernel_inputs(str(path), [8], 256)
+    broken = cm.saved_blocks(measured)
+    broken[8]["strata"] = broken[8]["strata"][:4]
+    path.write_text(json.dumps({"blocks": broken}))
+    with pytest.raises(SystemExit, match=r"P = 8 has strata of shape \(4, 8\)"):
+        cm.kernel_inputs(str(path), [8], 0)
