@@ -93,9 +93,14 @@ from sparkw2v.worker import merge_pairs
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gutenberg_text8style.gz"
 
 
-def load_corpus(words: int):
+def first_tokens(words: int) -> list[str]:
+    """The first ``words`` tokens of the real corpus (fewer if it is shorter)."""
     with gzip.open(CORPUS, "rt", encoding="ascii") as fh:
-        tokens = fh.read(words * 6).split()[:words]
+        return fh.read(words * 6).split()[:words]
+
+
+def load_corpus(words: int):
+    tokens = first_tokens(words)
     counts = Counter(tokens)
     kept = sorted((w for w, c in counts.items() if c >= 5), key=lambda w: (-counts[w], w))
     index = {w: i for i, w in enumerate(kept)}

@@ -95,8 +95,8 @@ def epoch_figures(model_dir: Path) -> dict:
     """Medians over the epochs after the first of a run's metadata.json: loop seconds of the
     slowest task, its waits, kernel seconds per task; the bytes handed peer to peer in the last
     epoch, the tasks and the vocabulary size."""
-    meta = json.loads((model_dir / "metadata.json").read_text())
-    later = meta["corpus"]["epochs"][1:]
+    meta = cm._metadata(str(model_dir))
+    later = cm._epochs(meta)
     med = lambda key: float(np.median([key(e) for e in later]))  # noqa: E731
     return {"loop_s": med(lambda e: e["task_timings_max"]["train_seconds"]),
             "wait_s": med(lambda e: e["wait_seconds_max_task"]),
@@ -124,10 +124,8 @@ def corpus_slice(work: Path, tokens: int) -> Path:
     out = work / f"corpus-{tokens}.parquet"
     if not (out / "_SUCCESS").exists():
         text = work / f"corpus-{tokens}.txt.gz"
-        with gzip.open(cm.CORPUS, "rt", encoding="ascii") as fh:
-            words = fh.read(tokens * 8).split()[:tokens]
-        with gzip.open(text, "wt", encoding="ascii") as fh:
-            fh.write(" ".join(words))
+        with gzip.open(text, "wt", encoding="ascii") as fh:  # the tokens cost_model.load_corpus counts
+            fh.write(" ".join(cm.first_tokens(tokens)))
         prepare_text(str(text), str(out), overwrite=True)
     return out
 
