@@ -16,8 +16,8 @@ host 2; Flight only, the store is not between hosts):
 ``serve`` runs a ``peer.BlockServer`` (task 0 of a 2-task stage) on its host's address and
 takes every block that arrives off its queue; it stops when the sender sends the signed
 ``abort`` action at its end, or after ``--timeout`` s without a block. ``send`` is task 1 and
-times each ``peer.put_block`` (HMAC-signed head, 1 MiB batches, CRC-32 on both ends): a put
-returns when the server's handler has checked the block (MAC, stage, size, CRC-32) and queued
+times each ``peer.put_block`` (HMAC-signed head, 1 MiB batches, XXH3-64 on both ends): a put
+returns when the server's handler has checked the block (MAC, stage, size, checksum) and queued
 it, i.e. when the block is in the receiver's memory, so the time is measured on the sender's
 clock alone. Exit code 2 with one line on stderr if the server cannot be reached.
 
@@ -32,8 +32,8 @@ latencies, without their bandwidth limits (the bytes still go to the local disk)
 
 Each hand-over is timed from the moment the sender starts (put or write) to the moment the
 receiving process has the block in memory, with the receiver already waiting, as in the ring
-(both clocks are CLOCK_MONOTONIC). Flight: one put (CRC-32 computed batch by batch on both
-ends), the server's checks (MAC, stage, size, CRC-32) and the queue; store:
+(both clocks are CLOCK_MONOTONIC). Flight: one put (XXH3-64 computed batch by batch on both
+ends), the server's checks (MAC, stage, size, checksum) and the queue; store:
 ``blockstore.FileExchange`` send (write under a temporary name, rename) and receive (poll,
 read, remove). ``--busy MS``: the receiving process computes meanwhile in numba calls of MS ms
 each, holding the GIL as the training kernel does (a task trains while its next block

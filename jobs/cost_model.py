@@ -21,7 +21,7 @@ Predicts the wall time of one epoch of a large corpus on X executors from what i
                        (epoch seconds - slowest task's seconds) + median ring_setup_seconds
                        (--t-job / --ring-setup override them)
   hand-over CPU u(s)   CPU seconds of a hand-over, both ends together (jobs/bench_handover.py cpu,
-                       run at the start: CRC-32 on both ends, copies, gRPC, the kernel's TCP;
+                       run at the start: XXH3-64 on both ends, copies, gRPC, the kernel's TCP;
                        --handover-cpu C0_MS:MB_S to state it instead), times --cpu-factor (1:
                        jobs/ring_check.py measures loops on hosts 0.92-1.16 times the replay with
                        u as measured), charged half to the sender's training core and half
@@ -373,7 +373,8 @@ DEFAULT_STORES = ["0:0.35:1459", "20:106:699", "100:527:506"]
 #   The hand-over's CPU is measured by default at the start of the run (--handover-cpu measure),
 #   as the kernel's rates are: figures from another machine or another protocol do not weigh
 #   against them. 2026-12-07 (a machine 2x slower), protocol 1 (sha256): 2.14 ms + s / 414 MB/s;
-#   2026-12-07 (eighth session), protocol 2 (CRC-32): see the README.
+#   2026-12-07 (eighth session), protocol 2 (CRC-32), and 2026-12-07 (ninth), protocol 3
+#   (XXH3-64): see the README.
 DEFAULT_CPU = "measure"
 #   In a ring on deploy/hosts.sh hosts (jobs/ring_check.py, 2026-12-07, three runs of four settings
 #   with 1.4-5.5 MB blocks) the measured loop is 0.92-1.16 times critical_path with u(s) as

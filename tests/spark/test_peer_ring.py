@@ -70,7 +70,7 @@ DAMAGE = textwrap.dedent("""
     _put = peer.put_block
     def put_block(client, secret, head, rows, *args, **kwargs):
         if (head["epoch"], head["attempt"], head["sender"], head["cycle"], head["sub_epoch"]) == (0, 0, 1, 0, 1):
-            kwargs["checksum"] = "not a CRC-32"  # never equal to 8 hex digits
+            kwargs["checksum"] = "not an XXH3-64 hash"  # never equal to 16 hex digits
         return _put(client, secret, head, rows, *args, **kwargs)
     peer.put_block = put_block
 """)

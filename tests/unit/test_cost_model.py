@@ -182,7 +182,7 @@ def test_the_cpu_of_a_hand_over_is_measured_on_both_ends():
     out = _load("bench_handover").cpu([0.05, 2.0], repeat=3)
     small, large = out["blocks"]
     assert small["mb"] == pytest.approx(0.05, rel=0.01) and large["mb"] == pytest.approx(2.0, rel=0.01)
-    # the CRC-32 of the bytes on both ends at least: a larger block costs more CPU
+    # the checksum of the bytes on both ends, and their copies, at least: a larger block costs more CPU
     assert 0 < small["cpu_s"] < large["cpu_s"]
     assert set(out["fit"]) == {"c0_ms", "bw_cpu_mb_per_s"}
 
@@ -193,7 +193,7 @@ def test_the_model_measures_the_hand_over_cpu_unless_told():
         cm.parse_cpu("fast")
     cpu = cm.measure_handover_cpu((0.05, 2.0), repeat=3)
     assert set(cpu) == {"c0", "bw_cpu"} and cpu["c0"] >= 0
-    # a hand-over takes more than zero and less than a second of CPU a MB (both ends, CRC-32, copies, TCP)
+    # a hand-over takes more than zero and less than a second of CPU a MB (both ends, XXH3-64, copies, TCP)
     assert 1e6 < cpu["bw_cpu"] < 1e11
 
 

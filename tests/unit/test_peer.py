@@ -11,7 +11,6 @@ import shutil
 import socket
 import threading
 import time
-import zlib
 
 import numpy as np
 import pyarrow.flight as flight
@@ -68,11 +67,11 @@ def test_a_wrong_secret_is_refused_naming_the_sender(servers):
 
 def test_a_damaged_block_is_refused_naming_the_sender(servers):
     rows = np.ones((50, 3), np.float32)
-    with pytest.raises(flight.FlightServerError, match="CRC-32"):
-        put(servers[0], rows, checksum=peer.checksum_hex(zlib.crc32(b"other bytes")), address="10.9.9.9:1")
+    with pytest.raises(flight.FlightServerError, match="XXH3-64"):
+        put(servers[0], rows, checksum=peer.block_checksum(b"other bytes"), address="10.9.9.9:1")
     with pytest.raises(peer.PeerError, match=r"a damaged W' block 3 \(cycle 0, sub-epoch 1\) from task 1 at "
-                                             r"10\.9\.9\.9:1: CRC-32 [0-9a-f]{8} of the 600 bytes that arrived "
-                                             r"differs from the sender's '[0-9a-f]{8}'"):
+                                             r"10\.9\.9\.9:1: XXH3-64 [0-9a-f]{16} of the 600 bytes that arrived "
+                                             r"differs from the sender's '[0-9a-f]{16}'"):
         servers[0].take(0, 1, 3, (50, 3), timeout=10)
     # every later wait fails the same way: the epoch stops
     with pytest.raises(peer.PeerError, match="damaged"):
@@ -86,14 +85,14 @@ def test_one_flipped_bit_in_transit_is_refused(servers, bit):
     rows = np.random.default_rng(1).standard_normal((700, 5)).astype(np.float32)
     damaged = rows.copy()
     damaged.view(np.uint8).reshape(-1)[bit // 8] ^= 1 << (bit % 8)
-    stated = peer.checksum_hex(zlib.crc32(rows))
-    with pytest.raises(flight.FlightServerError, match="CRC-32"):
+    stated = peer.block_checksum(rows)
+    with pytest.raises(flight.FlightServerError, match="XXH3-64"):
         put(servers[0], damaged, checksum=stated)
     with pytest.raises(peer.PeerError, match="differs from the sender's"):
         servers[0].check()
 
 
-def test_put_block_returns_the_crc32_of_the_bytes_it_sent_in_chunks(servers):
+def test_put_block_returns_the_checksum_of_the_bytes_it_sent_in_chunks(servers):
     rows = np.random.default_rng(2).standard_normal((700, 5)).astype(np.float32)  # 14 000 bytes: 14 chunks of 1000
     head = peer.block_head(STAGE, 1, "127.0.0.1:1", 0, 1, 3, rows)
     client = peer.connect(servers[0].address)
@@ -101,7 +100,8 @@ def test_put_block_returns_the_crc32_of_the_bytes_it_sent_in_chunks(servers):
         sent = peer.put_block(client, SECRET, head, rows, timeout=30, chunk_bytes=1000)
     finally:
         client.close()
-    assert sent == f"{zlib.crc32(rows.tobytes()):08x}"
+    assert sent == peer.block_checksum(rows.tobytes()) and len(sent) == 16
+    assert sent != peer.block_checksum(rows[:-1].tobytes())
     np.testing.assert_array_equal(servers[0].take(0, 1, 3, rows.shape, timeout=10), rows)
 
 
@@ -112,12 +112,12 @@ def test_a_block_without_its_checksum_is_refused(servers):
     try:
         writer, _ = client.do_put(flight.FlightDescriptor.for_command(peer._signed(SECRET, head)), peer.SCHEMA)
         writer.write_batch(peer.pa.record_batch([peer.pa.array(rows.ravel())], schema=peer.SCHEMA))
-        with pytest.raises(flight.FlightServerError, match="no CRC-32"):
+        with pytest.raises(flight.FlightServerError, match="no XXH3-64 checksum"):
             writer.done_writing()
             writer.close()
     finally:
         client.close()
-    with pytest.raises(peer.PeerError, match=r"damaged W' block 3 .* from task 1 at 127\.0\.0\.1:9: no CRC-32"):
+    with pytest.raises(peer.PeerError, match=r"damaged W' block 3 .* from task 1 at 127\.0\.0\.1:9: no XXH3-64 checksum"):
         servers[0].check()
 
 
@@ -143,6 +143,16 @@ def test_a_block_of_another_run_epoch_or_attempt_is_refused(servers, stage):
         put(servers[0], np.ones((4, 3), np.float32), stage=stage)
     with pytest.raises(peer.PeerError, match=rf"a stray W' block from task 1 at 127\.0\.0\.1:1 .*belongs to run "
                                              rf"{stage.run} epoch {stage.epoch} attempt {stage.attempt}"):
+        servers[0].take(0, 1, 3, (4, 3), timeout=10)
+
+
+def test_a_block_of_an_older_protocol_is_refused(servers):
+    # an executor with protocol 2 (CRC-32) beside one with protocol 3 (XXH3-64): refused by
+    # version, before any byte is checked against a checksum the two ends compute differently
+    with pytest.raises(flight.FlightUnauthenticatedError, match="a task of another stage attempt"):
+        put(servers[0], np.ones((4, 3), np.float32), damage={"v": peer.PROTOCOL - 1})
+    with pytest.raises(peer.PeerError, match=rf"\(protocol {peer.PROTOCOL - 1}\), this server .*\(protocol "
+                                             rf"{peer.PROTOCOL}\)"):
         servers[0].take(0, 1, 3, (4, 3), timeout=10)
 
 
