@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pack sparkw2v and its dependencies (numpy, pyarrow, fsspec, numba and llvmlite) into one
+# Pack sparkw2v and its dependencies (numpy, pyarrow, fsspec, numba, llvmlite, xxhash) into one
 # archive that executors without them unpack and put on their PYTHONPATH (deploy/submit.sh
 # passes it with --archives). pyspark and py4j are left out: Spark puts its own on the
 # executors' PYTHONPATH. The executors' Python must be the same minor version (3.11) and
