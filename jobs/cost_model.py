@@ -180,7 +180,7 @@ def spark_costs(run_dir: str, cores: int) -> dict:
     stage_fixed = 0.3 * len(epochs)  # two stages per epoch; measured ~0.1 s each for empty stages
     return {"pair_core_seconds": (outside - stage_fixed) * cores / pairs,
             "pairs_per_token": pairs / len(epochs) / meta["corpus"]["corpus_tokens"], "run": run_dir,
-            "cycles_per_epoch": meta["config"]["cycles_per_epoch"]}
+            "cycles_per_epoch": meta["corpus"].get("cycles_per_epoch") or meta["config"]["cycles_per_epoch"]}
 
 
 def cluster_costs(run_dir: str) -> dict:
@@ -363,12 +363,14 @@ def predict(X: int, P: int, R: int, N: float, model_bytes: float, bw: float, cos
 #   Flight between two deploy/hosts.sh hosts, jobs/bench_handover.py serve/send, 0.1-100 MB:
 #     10gbit: h0 1.5-2.3 ms, bw 722-745 MB/s (CPU-bound: sha256 on both ends, a copy, gRPC; protocol
 #     2's CRC-32, 2026-12-07, alternating with protocol 1: no slower, see the README);
+#     protocol 3 (XXH3-64), 2026-12-07, five rounds alternating with protocol 2: h0 0.56 ms,
+#     bw 1164 MB/s (medians of the rounds' fits; protocol 2 0.82 ms, 1045 MB/s in the same run);
 #     1gbit: h0 0.9-1.1 ms, bw 119.3-119.4 MB/s;
 #   TCP between the same hosts (jobs/net_bandwidth.py): 9.6 and 0.955 Gbit/s;
 #   the store ring, jobs/bench_handover.py --store-dirs /var/tmp --store-latency-ms 20,100:
 #     local disk h0 0.35 ms (the 0.1 MB median), bw 1459 MB/s; 20 ms/op: h0 106 ms, bw 699 MB/s;
 #     100 ms/op: h0 527 ms, bw 506 MB/s.
-DEFAULT_LINKS = ["10gbit:2.3:722:1200", "1gbit:1.1:119.3:119.4"]
+DEFAULT_LINKS = ["10gbit:0.56:1164:1200", "1gbit:1.1:119.3:119.4"]
 DEFAULT_STORES = ["0:0.35:1459", "20:106:699", "100:527:506"]
 #   The hand-over's CPU is measured by default at the start of the run (--handover-cpu measure),
 #   as the kernel's rates are: figures from another machine or another protocol do not weigh

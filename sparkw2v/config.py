@@ -72,7 +72,10 @@ class TrainConfig:
             depend on (seed, num_blocks, cycles_per_epoch), never on how many executors run
             them; set it explicitly for the same vectors on any cluster.
         cycles_per_epoch: R, how often each (W block, W' block) pair meets per epoch: each
-            epoch's pairs are cut into R cycles of P sub-epochs (>= 1).
+            epoch's pairs are cut into R cycles of P sub-epochs (>= 1). 0 (the default): 16,
+            or 5 with more than 64 blocks, where a task waits for each of the P R hand-overs
+            of W' blocks an epoch (``schedule.resolve_cycles``; README "XXH3-64 hand-overs
+            and fewer cycles at many blocks").
         seed: seed of every random draw; equal seeds and settings give equal vectors.
         checkpoint_every: keep the blocks of W and W' after every this many epochs (and after
             the last) as a checkpoint (0: never); ``jobs/train.py --resume`` continues from the
@@ -103,7 +106,7 @@ class TrainConfig:
     min_alpha: float = 0.0001
     epochs: int = 5
     num_blocks: int = 0
-    cycles_per_epoch: int = 16
+    cycles_per_epoch: int = 0
     seed: int = 1
     checkpoint_every: int = 0
     text_column: str = "text"
@@ -143,8 +146,8 @@ class TrainConfig:
         _check(1 <= self.epochs <= MAX_EPOCHS, "epochs", self.epochs, f"an integer in [1, {MAX_EPOCHS}]")
         _check(0 <= self.num_blocks <= MAX_BLOCKS, "num_blocks", self.num_blocks,
                f"an integer in [0, {MAX_BLOCKS}] (0: the session's task slots, at most {MAX_FLAT_BLOCKS})")
-        _check(1 <= self.cycles_per_epoch <= MAX_CYCLES, "cycles_per_epoch", self.cycles_per_epoch,
-               f"an integer in [1, {MAX_CYCLES}]")
+        _check(0 <= self.cycles_per_epoch <= MAX_CYCLES, "cycles_per_epoch", self.cycles_per_epoch,
+               f"an integer in [0, {MAX_CYCLES}] (0: 16, or 5 with more than 64 blocks)")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "in [0, 2**63)")
         _check(0 <= self.checkpoint_every <= MAX_EPOCHS, "checkpoint_every", self.checkpoint_every,
                f"an integer in [0, {MAX_EPOCHS}] (0: never)")

@@ -15,7 +15,7 @@ from .config import TrainConfig
 from .epoch import EpochPlan, Settings
 from .errors import TrainingDivergedError
 from .head import Head, check_combine
-from .schedule import Schedule
+from .schedule import Schedule, resolve_cycles
 from .vocab import keep_probabilities
 from .worker import EpochReport
 
@@ -47,7 +47,8 @@ def train_local(shards: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
     check_combine(combine, combine_every)  # before any work, with or without a head
     V = int(counts.shape[0])
     keep = keep_probabilities(counts, config.sample)
-    schedule = Schedule(config.epochs, config.cycles_per_epoch, num_blocks, config.alpha, config.min_alpha, config.seed)
+    schedule = Schedule(config.epochs, resolve_cycles(config.cycles_per_epoch, num_blocks), num_blocks, config.alpha,
+                        config.min_alpha, config.seed)
     settings = Settings(schedule, config.vector_size, config.window, config.negative, config.ns_exponent,
                         hot_words, combine)
     if start is None:

@@ -122,8 +122,8 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
     negative = _param("negative", "noise words per (center, context) pair", TypeConverters.toInt)
     sample = _param("sample", "subsampling threshold of frequent words, in [0, 1)", TypeConverters.toFloat)
     minAlpha = _param("minAlpha", "final learning rate", TypeConverters.toFloat)
-    cyclesPerEpoch = _param("cyclesPerEpoch", "how often every pair of blocks meets per epoch (>= 1)",
-                            TypeConverters.toInt)
+    cyclesPerEpoch = _param("cyclesPerEpoch", "how often every pair of blocks meets per epoch (>= 1; 0: 16, "
+                            "or 5 with more than 64 blocks)", TypeConverters.toInt)
     tempDir = _param("tempDir", "where fit keeps the blocks of W and W' and stages the model for MLlib "
                      "(fsspec URL the driver and executors can reach; default: a local temp dir, "
                      "enough in local mode)", TypeConverters.toString)
@@ -138,12 +138,12 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
     @keyword_only
     def __init__(self, *, vectorSize=100, minCount=5, numPartitions=1, stepSize=0.025, maxIter=1,
                  seed=None, inputCol=None, outputCol=None, windowSize=5, maxSentenceLength=1000,
-                 negative=5, sample=1e-4, minAlpha=0.0001, cyclesPerEpoch=16, tempDir=None, outputDir=None,
+                 negative=5, sample=1e-4, minAlpha=0.0001, cyclesPerEpoch=0, tempDir=None, outputDir=None,
                  initFrom=None):
         super().__init__()
         self._setDefault(vectorSize=100, minCount=5, numPartitions=1, stepSize=0.025, maxIter=1,
                          seed=1, windowSize=5, maxSentenceLength=1000, negative=5, sample=1e-4,
-                         minAlpha=0.0001, cyclesPerEpoch=16)
+                         minAlpha=0.0001, cyclesPerEpoch=0)
         self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
     @keyword_only

@@ -153,7 +153,9 @@ def cycle_series(meta: dict) -> dict[str, np.ndarray]:
     per_epoch: dict[int, int] = {}
     for c in cycles:
         per_epoch[c["epoch"]] = max(per_epoch.get(c["epoch"], 0), c["cycle"] + 1)
-    declared = meta.get("config", {}).get("cycles_per_epoch") if isinstance(meta.get("config"), dict) else None
+    # R as resolved (corpus statistics; a default R is 0 in the configuration), else as configured
+    declared = next((section.get("cycles_per_epoch") for section in (meta.get("corpus"), meta.get("config"))
+                     if isinstance(section, dict) and section.get("cycles_per_epoch")), None)
     x0, x1 = [], []
     for c in cycles:
         r = max(per_epoch[c["epoch"]], declared if isinstance(declared, int) and declared > 0 else 0)

@@ -49,7 +49,7 @@ from .epoch import EpochPlan, Settings
 from .errors import (CheckpointError, ConfigError, InputError, OutputWriteError, TrainingDivergedError,
                      TrainingFailedError)
 from .layout import BlockLayout, block_owner, pair_weights
-from .schedule import Schedule
+from .schedule import Schedule, resolve_cycles
 from .storage import output_errors
 from .session import describe, is_connect, master as master_of, task_slots
 from .tokenizer import TOKENS, input_errors, read_text, tokenize
@@ -677,7 +677,7 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
         timings["encode_seconds"] = time.perf_counter() - t1
         log.info("corpus encoded in %d shards (%.1f s); %d blocks trained by %d tasks: %d epochs x %d cycles x %d "
                  "sub-epochs, %d words an epoch", shards, timings["encode_seconds"], P, T, config.epochs,
-                 config.cycles_per_epoch, P, int(shard_words.sum()))
+                 resolve_cycles(config.cycles_per_epoch, P), P, int(shard_words.sum()))
         if row_stats["null_rows"] or row_stats["empty_rows"]:
             log.warning("skipped %d row(s) with null text and %d with no token, of %d rows",
                         row_stats["null_rows"], row_stats["empty_rows"], row_stats["rows"])
@@ -704,7 +704,7 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
         "num_blocks": P,
         "num_tasks": T,
         "task_slots": slots,
-        "cycles_per_epoch": config.cycles_per_epoch,
+        "cycles_per_epoch": resolve_cycles(config.cycles_per_epoch, P),
         "shards": shards,
         # epochs trained by this run (a resumed run trains only the rest)
         "epochs_trained": train_stats["epochs_trained"],
@@ -722,8 +722,10 @@ def train_tokens(tokens, config: TrainConfig, *, work_dir: str | None = None, re
 
 
 def _settings(config: TrainConfig, num_blocks: int) -> dict:
-    """The settings a checkpoint records and a resume must match: not how blocks travel."""
-    return {**{k: v for k, v in config.to_dict().items() if k not in TRANSPORT_KEYS}, "num_blocks": num_blocks}
+    """The settings a checkpoint records and a resume must match: not how blocks travel; P and R
+    as resolved (a default R and an explicit one that resolve alike are the same run)."""
+    return {**{k: v for k, v in config.to_dict().items() if k not in TRANSPORT_KEYS}, "num_blocks": num_blocks,
+            "cycles_per_epoch": resolve_cycles(config.cycles_per_epoch, num_blocks)}
 
 
 def resolve_ring(ring: str, master: str, transit: BlockStore | None) -> str:
@@ -742,7 +744,8 @@ def resolve_ring(ring: str, master: str, transit: BlockStore | None) -> str:
 
 def _train_epochs(spark, master: str, corpus, shard_words, vocab: Vocabulary, vocabulary: VocabularyFile,
                   config: TrainConfig, P: int, T: int, store: BlockStore, resume: bool, on_epoch, init=None):
-    schedule = Schedule(config.epochs, config.cycles_per_epoch, P, config.alpha, config.min_alpha, config.seed)
+    schedule = Schedule(config.epochs, resolve_cycles(config.cycles_per_epoch, P), P, config.alpha,
+                        config.min_alpha, config.seed)
     settings = _settings(config, P)
     if init is not None:  # a warm start's checkpoints are of that start: resume needs the same --init-from
         settings["init_from"] = init.url

@@ -40,7 +40,7 @@ def test_real_corpus_trains_through_the_jobs_above_the_floor(model_dir, eval_dir
     meta = json.loads((model_dir / "metadata.json").read_text())
     print(json.dumps({k: out[k] for k in ("analogies", "similarity")}, indent=1))
     assert meta["corpus"]["corpus_tokens"] > 900_000
-    assert len(meta["cycles"]) == meta["config"]["epochs"] * meta["config"]["cycles_per_epoch"]
+    assert len(meta["cycles"]) == meta["config"]["epochs"] * meta["corpus"]["cycles_per_epoch"]
     assert meta["cycles"][-1]["loss"] < meta["cycles"][0]["loss"]
     sims = out["similarity"]
     assert out["analogies"]["evaluated"] > 500

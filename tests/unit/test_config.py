@@ -31,8 +31,9 @@ def test_repo_default_toml_equals_code_defaults():
     ("negative", 0, "'negative'"),
     ("epochs", 0, "'epochs'"),
     ("epochs", 1_000_000, "'epochs' has invalid value 1000000: it must be an integer in [1, 10000]"),
-    ("cycles_per_epoch", 0, "'cycles_per_epoch' has invalid value 0"),
-    ("cycles_per_epoch", 10_001, "'cycles_per_epoch' has invalid value 10001: it must be an integer in [1, 10000]"),
+    ("cycles_per_epoch", -1, "'cycles_per_epoch' has invalid value -1"),
+    ("cycles_per_epoch", 10_001, "'cycles_per_epoch' has invalid value 10001: it must be an integer in [0, 10000] "
+                                 "(0: 16, or 5 with more than 64 blocks)"),
     ("num_blocks", -1, "'num_blocks' has invalid value -1"),
     ("vector_size", "100", "must be of type int"),
 ])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sparkw2v.schedule import Schedule, linear_alpha
+from sparkw2v.schedule import Schedule, linear_alpha, resolve_cycles
 
 
 def test_alpha_decays_linearly_over_all_sub_epochs_and_is_continuous():
@@ -24,3 +24,14 @@ def test_seeds_differ_by_every_coordinate():
     assert len(pair) == 150 and not pair & seeds
     assert Schedule(3, 2, 4, 0.025, 0.0001, seed=8).pair_seed(0, 0) != s.pair_seed(0, 0)
     assert all(0 <= x < 2**64 for x in seeds | pair)
+
+
+def test_the_default_cycles_are_16_up_to_64_blocks_and_5_above():
+    # 0 is the default: a task of P = 128 blocks on 128 tasks waits for each of the P R hand-overs
+    assert [resolve_cycles(0, P) for P in (1, 2, 32, 64, 65, 128, 512)] == [16, 16, 16, 16, 5, 5, 5]
+    # a stated R is kept at every P
+    assert [resolve_cycles(R, P) for R, P in ((16, 128), (3, 2), (1, 1000))] == [16, 3, 1]
+    with pytest.raises(ValueError):
+        resolve_cycles(-1, 4)
+    with pytest.raises(ValueError):
+        resolve_cycles(0, 0)

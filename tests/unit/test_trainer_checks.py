@@ -4,7 +4,7 @@ import pytest
 
 from sparkw2v.config import TrainConfig
 from sparkw2v.errors import ConfigError, InputError
-from sparkw2v.trainer import check_supported, num_blocks_warning, resolve_num_blocks
+from sparkw2v.trainer import _settings, check_supported, num_blocks_warning, resolve_num_blocks
 
 
 class Conf:
@@ -93,3 +93,11 @@ def test_training_without_a_work_directory_from_a_remote_connect_server_is_refus
     with pytest.raises(ConfigError, match=r"Spark Connect server on another machine\) needs a work directory .*"
                                           r"give work_dir \(--work-dir, or tempDir of sparkw2v.ml.Word2Vec\)"):
         train_tokens(tokens, TrainConfig())
+
+
+def test_a_checkpoint_records_the_cycles_as_resolved():
+    # a resume must match R as trained: the default (0) and an explicit R that resolves alike
+    # are the same run, and a checkpoint of an older version (R = 16 stated) resumes at P <= 64
+    assert _settings(TrainConfig(), 64) == _settings(TrainConfig(cycles_per_epoch=16), 64)
+    assert _settings(TrainConfig(), 128)["cycles_per_epoch"] == 5
+    assert _settings(TrainConfig(), 128) != _settings(TrainConfig(cycles_per_epoch=16), 128)
