@@ -87,7 +87,7 @@ from sparkw2v import kernel, vocab
 from sparkw2v.epoch import EpochPlan, Settings
 from sparkw2v.head import Head, train_stratum
 from sparkw2v.layout import context_block, owned_blocks
-from sparkw2v.schedule import Schedule
+from sparkw2v.schedule import Schedule, resolve_cycles
 from sparkw2v.worker import merge_pairs
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gutenberg_text8style.gz"
@@ -180,7 +180,17 @@ def spark_costs(run_dir: str, cores: int) -> dict:
     stage_fixed = 0.3 * len(epochs)  # two stages per epoch; measured ~0.1 s each for empty stages
     return {"pair_core_seconds": (outside - stage_fixed) * cores / pairs,
             "pairs_per_token": pairs / len(epochs) / meta["corpus"]["corpus_tokens"], "run": run_dir,
-            "cycles_per_epoch": meta["corpus"].get("cycles_per_epoch") or meta["config"]["cycles_per_epoch"]}
+            "cycles_per_epoch": meta["corpus"].get("cycles_per_epoch") or meta["config"]["cycles_per_epoch"],
+            "default_cycles": not meta["config"].get("cycles_per_epoch")}
+
+
+def cycles_at(R: int, P: int, costs: dict) -> int:
+    """R of a row with P blocks: ``R`` if stated (>= 1); for 0 the run's R (``spark_costs``), or
+    the trainer's default at P (``schedule.resolve_cycles``: 16 up to 64 blocks, 5 above) where
+    the run took the default."""
+    if R:
+        return R
+    return resolve_cycles(0, P) if costs.get("default_cycles") else int(costs["cycles_per_epoch"])
 
 
 def cluster_costs(run_dir: str) -> dict:
@@ -425,7 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="take r(P) as at most r(1): no credit for a kernel faster at P > 1 (smaller blocks "
                              "fit the cache better on some machines), so efficiency stays at most 100%%")
     parser.add_argument("--every-p", action="store_true", help="a row for every P, not only the best")
-    parser.add_argument("--cycles", type=int, nargs="+", default=[0], help="R, one or more (default: the run's)")
+    parser.add_argument("--cycles", type=int, nargs="+", default=[0],
+                        help="R, one or more (default: the run's; where the run took the default R, the trainer's "
+                             "default at each P: 16 up to 64 blocks, 5 above)")
     parser.add_argument("--hot-words", type=int, default=0,
                         help="K words replicated on every task (sparkw2v.head) in r(P) and the strata for P > 1, "
                              "and their all-reduce after every sub-epoch (--combine)")
@@ -462,8 +474,7 @@ def main() -> None:
     source = ", ".join(f"{what} {how}" for what, how in
                        (("t_job", "stated" if args.t_job is not None else cluster.get("run", "stated")),
                         ("ring set-up", "stated" if args.ring_setup is not None else cluster.get("run", "stated"))))
-    cycles = [R or costs["cycles_per_epoch"] for R in args.cycles]
-    R = cycles[0]
+    cycles = list(args.cycles)  # 0: as the run (cycles_at)
     if args.kernel_from:
         blocks = kernel_inputs(args.kernel_from, sorted(set(args.blocks) | {1}), args.hot_words)
     else:
@@ -481,7 +492,7 @@ def main() -> None:
             m["kernel_pairs_per_sec"] = min(m["kernel_pairs_per_sec"], blocks[1]["kernel_pairs_per_sec"])
     N = args.tokens * costs["pairs_per_token"]
     model_bytes = args.vocab * args.vector_size * 4
-    serial = predict(1, 1, R, N, model_bytes, links[0]["bw_tcp"], costs, blocks, 0.0, 0.0)
+    serial = predict(1, 1, cycles_at(cycles[0], 1, costs), N, model_bytes, links[0]["bw_tcp"], costs, blocks, 0.0, 0.0)
     scenarios = [("peer", None, link, lat / 1e3) for link in links for lat in args.latency_ms]
     scenarios += [(store["name"], store, link, 0.0) for link in links for store in stores]
     rows = []
@@ -497,7 +508,8 @@ def main() -> None:
                         h = handover_seconds(model_bytes / P, ring, link, latency)
                         c = combine_seconds(X, head_packet_bytes(args.hot_words if P > 1 else 0, args.vector_size),
                                             ring, link, latency, algorithm)
-                        p = predict(X, P, R, N, model_bytes, link["bw_tcp"], costs, blocks, h, fixed, c,
+                        p = predict(X, P, cycles_at(R, P, costs), N, model_bytes, link["bw_tcp"], costs, blocks, h,
+                                    fixed, c,
                                     args.combine_every, args.cpu_factor * handover_cpu_seconds(model_bytes / P, cpu))
                         p["efficiency"] = serial["seconds"] / (X * p["seconds"])
                         p.update(transport=ring_name, link=link["name"], latency_ms=latency * 1e3,
@@ -521,7 +533,7 @@ def main() -> None:
     for store in stores:
         print(f"measured {store['name']}: hand-over h0 {store['h0'] * 1e3:.1f} ms, bw {store['bw_store'] / 1e6:.0f} MB/s")
     print(f"assumed: {args.tokens:.0e} tokens, V={args.vocab:.0e}, d={args.vector_size}, |W|={model_bytes / 1e9:.2f} "
-          f"GB; R={', '.join(map(str, cycles))}; network latency {', '.join(f'{x:g}' for x in args.latency_ms)} ms a hand-over (Flight rows)")
+          f"GB; R={', '.join(str(R) if R else ('by P, as the trainer' if costs.get('default_cycles') else str(costs['cycles_per_epoch'])) for R in cycles)}; network latency {', '.join(f'{x:g}' for x in args.latency_ms)} ms a hand-over (Flight rows)")
     if args.hot_words:
         print(f"head: K={args.hot_words}, a packet of {head_packet_bytes(args.hot_words, args.vector_size) / 1e3:.0f} "
               f"KB a task, all-reduced after {'every' if args.combine_every == 1 else f'every {args.combine_every}-th'} "

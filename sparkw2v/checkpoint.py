@@ -57,8 +57,10 @@ def check_compatible(state: dict, settings: dict, fingerprint: str) -> None:
                          f"{start(settings.get('init_from'))}: resume with the --init-from the run began with, or "
                          "train afresh with --overwrite")
     if diff:
-        raise InputError(f"cannot resume: the checkpoint was made with other settings ({', '.join(diff)}); "
-                         "resume with the same settings or train afresh with --overwrite")
+        was = ", ".join(f"{k} {saved.get(k)!r} (now {settings.get(k)!r})" for k in diff)
+        raise InputError(f"cannot resume: the checkpoint was made with other settings ({was}); resume with the "
+                         "same settings (--cycles-per-epoch 16 for a checkpoint that sparkw2v <= 0ac4a40 made with "
+                         "the default R at more than 64 blocks) or train afresh with --overwrite")
     if state.get("vocabulary") != fingerprint:
         raise InputError(
             f"cannot resume: the checkpoint was made on another corpus (its vocabulary of "

@@ -122,7 +122,7 @@ class Word2Vec(Estimator, HasInputCol, HasOutputCol, HasMaxIter, HasSeed, HasSte
     negative = _param("negative", "noise words per (center, context) pair", TypeConverters.toInt)
     sample = _param("sample", "subsampling threshold of frequent words, in [0, 1)", TypeConverters.toFloat)
     minAlpha = _param("minAlpha", "final learning rate", TypeConverters.toFloat)
-    cyclesPerEpoch = _param("cyclesPerEpoch", "how often every pair of blocks meets per epoch (>= 1; 0: 16, "
+    cyclesPerEpoch = _param("cyclesPerEpoch", "how often every pair of blocks meets per epoch (>= 0; 0: 16, "
                             "or 5 with more than 64 blocks)", TypeConverters.toInt)
     tempDir = _param("tempDir", "where fit keeps the blocks of W and W' and stages the model for MLlib "
                      "(fsspec URL the driver and executors can reach; default: a local temp dir, "

@@ -1,8 +1,8 @@
 """W' blocks from a training task to its neighbour over the network: one Arrow Flight block
 server per task of an epoch's barrier stage.
 
-Why Arrow Flight (``pyarrow.flight``): pyarrow is already a dependency (no new package on the
-executors); it is gRPC over HTTP/2, a maintained transport with flow control, deadlines,
+Why Arrow Flight (``pyarrow.flight``): pyarrow is already a dependency (Flight adds no package on
+the executors); it is gRPC over HTTP/2, a maintained transport with flow control, deadlines,
 cancellation and TLS, whose DoPut streams record batches whose buffers go to the socket
 without a copy into Python objects; a hand-written socket protocol would have to re-do framing,
 partial reads, timeouts and error reporting. Measured (``jobs/bench_handover.py``): see the
@@ -25,10 +25,11 @@ Why XXH3-64 (the ``xxhash`` package) and not a cryptographic hash or CRC-32: the
 there to catch bytes damaged or lost on the way (and a sender that cut a block short); it
 travels after the bytes, unsigned, so no hash of them could stop someone on the path from
 changing them, and what refuses puts from anyone without the run's secret is the MAC on the
-head. A 64-bit hash whose every output bit depends on every input bit misses a given damage
-with probability 2^-64, whatever its pattern. A hand-over is CPU on the cores that train, on
-both ends, so its speed counts: XXH3-64 hashes a block at 57 GB/s where ``zlib.crc32``
-(protocol 2) runs at 4.2 GB/s and sha256 (protocol 1) at 1.8 GB/s (3.1 MB in 1 MiB pieces,
+head. XXH3-64 guarantees no class of errors (CRC-32 caught every burst of up to 32 bits), but
+as a well-mixed 64-bit hash it lets a random change through with a chance of about 2^-64 (and
+damage reaches it only past TCP's checksum and the link's CRC). A hand-over is CPU on the cores that train, on
+both ends, so its speed counts: XXH3-64 hashes a block at 43-58 GB/s where ``zlib.crc32``
+(protocol 2) runs at 2.6-4.2 GB/s and sha256 (protocol 1) at 1.8 GB/s (3.1 MB in 1 MiB pieces,
 this project's 2-core machine); CRC-32 was still a third of a hand-over's CPU
 (``jobs/bench_handover.py cpu``, README). The server of task t accepts a block
 only if the MAC verifies, (run, epoch, attempt) are its own and the sender is its neighbour

@@ -172,7 +172,7 @@ def test_resume_after_a_crash_gives_the_uninterrupted_vectors(spark, tmp_path):
     straight = train(spark, path, config)
     np.testing.assert_array_equal(resumed.W, straight.W)
     np.testing.assert_array_equal(resumed.Wp, straight.Wp)
-    with pytest.raises(InputError, match=r"other settings \(window\)"):
+    with pytest.raises(InputError, match=r"other settings \(window \d+ \(now 3\)\)"):
         train(spark, path, config.replace(window=3), work_dir=work, resume=True)
     other = write_text(tmp_path / "other", planted_corpus(np.random.default_rng(60), 400))
     with pytest.raises(InputError, match="made on another corpus"):

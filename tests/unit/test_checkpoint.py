@@ -113,8 +113,13 @@ def test_a_state_belongs_to_its_settings_and_vocabulary():
     assert fp != checkpoint.vocabulary_fingerprint(["ab", ""], np.array([5, 3]))
     state = {"settings": {"window": 5, "num_blocks": 4, "checkpoint_every": 1}, "vocabulary": fp, "vocab_size": 2}
     checkpoint.check_compatible(state, {"window": 5, "num_blocks": 4, "checkpoint_every": 3}, fp)
-    with pytest.raises(InputError, match=r"other settings \(num_blocks\)"):
+    with pytest.raises(InputError, match=r"other settings \(num_blocks 4 \(now 8\)\)"):
         checkpoint.check_compatible(state, {"window": 5, "num_blocks": 8}, fp)
+    # a checkpoint of the default R = 16 at 128 blocks, resumed where the default is 5
+    old = {**state, "settings": {"window": 5, "num_blocks": 128, "cycles_per_epoch": 16}}
+    with pytest.raises(InputError, match=r"other settings \(cycles_per_epoch 16 \(now 5\)\); resume with the same "
+                                         r"settings \(--cycles-per-epoch 16 "):
+        checkpoint.check_compatible(old, {"window": 5, "num_blocks": 128, "cycles_per_epoch": 5}, fp)
     with pytest.raises(InputError, match="another corpus"):
         checkpoint.check_compatible(state, {"window": 5, "num_blocks": 4}, "0" * 64)
 

@@ -141,6 +141,12 @@ def test_costs_from_runs_metadata(tmp_path):
     outside = (9 - 4 - 3) + (3 - 1.5 - 0.1) + (3.4 - 1.6 - 0.3) - 0.9
     assert costs["pair_core_seconds"] == pytest.approx(outside * 2 / 3000)
     assert costs["pairs_per_token"] == pytest.approx(2.0)
+    # a stated R is the run's at every P; where the run took the default (0), the trainer's at each P
+    assert [cm.cycles_at(0, P, costs) for P in (2, 128)] == [16, 16] and cm.cycles_at(3, 128, costs) == 3
+    meta["config"]["cycles_per_epoch"], meta["corpus"]["cycles_per_epoch"] = 0, 16
+    (tmp_path / "metadata.json").write_text(json.dumps(meta))
+    costs = cm.spark_costs(str(tmp_path / "metadata.json"), cores=2)
+    assert [cm.cycles_at(0, P, costs) for P in (2, 64, 128)] == [16, 16, 5] and cm.cycles_at(8, 128, costs) == 8
 
 
 def test_slow_filesystem_adds_its_latency_once_per_operation(tmp_path):

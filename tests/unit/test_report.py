@@ -131,6 +131,12 @@ def test_series_follow_the_metadata():
     assert report.run_stages(meta) == [("vocabulary", 2.5), ("encode", 3.5), ("epoch 1", 10.0), ("epoch 2", 9.0)]
     tasks = report.task_stages(meta)
     np.testing.assert_allclose(tasks["kernel"], [6.0, 6.0])
+    # the default R (0 in the configuration) as the run resolved it: an epoch whose last cycles
+    # are missing still ends at its own R, not at the cycles recorded
+    meta = fake_metadata(epochs=2, cycles=4)
+    meta["config"]["cycles_per_epoch"], meta["corpus"]["cycles_per_epoch"] = 0, 4
+    meta["cycles"] = meta["cycles"][:6]
+    np.testing.assert_allclose(report.cycle_series(meta)["x1"], np.arange(1, 7) / 4)
     np.testing.assert_allclose(tasks["load"], [0.25, 0.25])  # load + tables
     np.testing.assert_allclose(tasks["other"], [9.0 - (0.4 + 0.5 + 0.25 + 6.0 + 0.5 + 0.3)] * 2)
 
