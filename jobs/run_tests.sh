@@ -17,8 +17,9 @@ if [ "$#" -gt 0 ]; then
     exec python -m pytest "$@"
 fi
 status=0
-SPARKW2V_SPARK_MODE=classic python -m pytest || status=$?
+# --durations: each pass ends with its slowest tests, to keep CI within its 30 minutes
+SPARKW2V_SPARK_MODE=classic python -m pytest --durations=20 || status=$?
 echo "== the Spark tests again, on Spark Connect (SPARKW2V_SPARK_MODE=connect) =="
 # (without the tests marked "once": slow, and the same code path in both modes; see pyproject.toml)
-SPARKW2V_SPARK_MODE=connect python -m pytest -m "not once" tests/spark || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+SPARKW2V_SPARK_MODE=connect python -m pytest --durations=20 -m "not once" tests/spark || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
 exit "$status"
