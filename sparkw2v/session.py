@@ -189,10 +189,16 @@ def _classic_session(app_name: str, master: str | None, conf: dict[str, str] | N
 # --verbose shows these too. ShuffleBlockFetcherIterator: a task cancelled while it reads its
 # shuffle input logs "Error occurred while fetching local blocks, null" (seen after Ctrl-C
 # under Spark Connect); a fetch that really fails reaches the driver as FetchFailedException.
+# DAGScheduler: Ctrl-C reaches spark-submit's JVM too, whose shutdown hook stops the scheduler's
+# event loop while it reads PySpark's own accumulator from the exiting driver: "Failed to update
+# accumulator 0 (PythonAccumulatorV2)" and its stack after the job's one line (seen once in CI,
+# 2026-12-07, when the Ctrl-C handler's silencing of the JVM came too late); a job that fails
+# reaches the driver as an exception.
 TASK_FAILURE_LOGGERS = (
     "org.apache.spark.executor.Executor",
     "org.apache.spark.scheduler.TaskSetManager",
     "org.apache.spark.scheduler.TaskSchedulerImpl",
+    "org.apache.spark.scheduler.DAGScheduler",
     "org.apache.spark.api.python.PythonRunner",
     "org.apache.spark.storage.ShuffleBlockFetcherIterator",
 )
