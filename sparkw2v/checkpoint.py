@@ -58,9 +58,10 @@ def check_compatible(state: dict, settings: dict, fingerprint: str) -> None:
                          "train afresh with --overwrite")
     if diff:
         was = ", ".join(f"{k} {saved.get(k)!r} (now {settings.get(k)!r})" for k in diff)
+        older = (" (--cycles-per-epoch 16 for a checkpoint that sparkw2v <= 0ac4a40 made with the default R at "
+                 "more than 64 blocks)" if "cycles_per_epoch" in diff else "")
         raise InputError(f"cannot resume: the checkpoint was made with other settings ({was}); resume with the "
-                         "same settings (--cycles-per-epoch 16 for a checkpoint that sparkw2v <= 0ac4a40 made with "
-                         "the default R at more than 64 blocks) or train afresh with --overwrite")
+                         f"same settings{older} or train afresh with --overwrite")
     if state.get("vocabulary") != fingerprint:
         raise InputError(
             f"cannot resume: the checkpoint was made on another corpus (its vocabulary of "
