@@ -223,9 +223,9 @@ def center_negative_rates(center_counts: np.ndarray, shares: np.ndarray, negativ
     words sharing a block with c's frequent contexts are not over-weighted. The kernel rounds
     K(c, j) stochastically. (Measured at 8 blocks, two seeds: a rate per block only, K Q_j / U_j
     with U_j the block's share of all contexts, and a mix of the two, were no better. At 256
-    blocks, three seeds: drawing the share of the blocks c does not meet there, apart from any
-    pair, was worse in WS-353 and SimLex, and dropping the division by S_c much worse: README
-    "Why P = 256 loses quality".)
+    blocks, three seeds: drawing the share of the blocks c does not meet in those blocks, apart
+    from any pair, was worse in WS-353 and SimLex, and dropping the division by S_c much worse
+    (WS-353 0.468 against 0.574): README "Why P = 256 loses quality".)
 
     Args:
         center_counts: (P, n_k) int, n(c, j) for the n_k centers of one W block (local rows).
