@@ -103,15 +103,16 @@ def test_ctrl_c_during_training_is_one_line_on_stderr_and_resumable(tmp_path):
     (tmp_path / "in").mkdir()
     pq.write_table(pa.table({"text": rows}), str(tmp_path / "in" / "part-0.parquet"))
     out = tmp_path / "m"
+    # 12 epochs of ~0.5 s: after the second, 10 are left for the interrupt to land in
     argv = [str(REPO / "jobs" / "train.py"), "--input", str(tmp_path / "in"), "--output", str(out),
-            "--min-count", "1", "--vector-size", "16", "--epochs", "40"]
+            "--min-count", "1", "--vector-size", "16", "--epochs", "12"]
     cmd, env = launch(argv)
     stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
     with open(stdout, "w") as so, open(stderr, "w") as se:
         proc = subprocess.Popen(cmd, stdout=so, stderr=se, env=env, start_new_session=True)
         try:
             # wait (no deadline but the process's own end) until two epochs are done
-            while proc.poll() is None and "epoch 2/40 done" not in stderr.read_text():
+            while proc.poll() is None and "epoch 2/12 done" not in stderr.read_text():
                 time.sleep(0.2)
             assert proc.poll() is None, stderr.read_text()[-3000:]
             os.killpg(proc.pid, signal.SIGINT)
