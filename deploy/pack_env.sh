@@ -2,7 +2,9 @@
 # Pack sparkw2v and its dependencies (numpy, pyarrow, fsspec, numba, llvmlite, xxhash) into one
 # archive that executors without them unpack and put on their PYTHONPATH (deploy/submit.sh
 # passes it with --archives). pyspark and py4j are left out: Spark puts its own on the
-# executors' PYTHONPATH. The executors' Python must be the same minor version (3.11) and
+# executors' PYTHONPATH. So is pandas, which only the driver's Spark Connect client needs (the
+# executors' tasks are Arrow batches; pandas and its dependencies would add ~90 MB to every
+# executor's download). The executors' Python must be the same minor version (3.11) and
 # platform as the packing machine's.
 #
 #   deploy/pack_env.sh [OUT]      # default build/sparkw2v-env.tar.gz; .tar, .tar.gz, .zip by suffix
@@ -16,12 +18,12 @@ PYTHON=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# the runtime dependencies, from pyproject.toml, without pyspark
+# the runtime dependencies, from pyproject.toml, without pyspark and pandas (the driver's)
 deps=$("$PYTHON" - "$repo/pyproject.toml" <<'PY'
 import re, sys, tomllib
 with open(sys.argv[1], "rb") as fh:
     deps = tomllib.load(fh)["project"]["dependencies"]
-print("\n".join(d for d in deps if re.split(r"[<>=!~;\[ ]", d)[0].lower() != "pyspark"))
+print("\n".join(d for d in deps if re.split(r"[<>=!~;\[ ]", d)[0].lower() not in ("pyspark", "pandas")))
 PY
 )
 mapfile -t deps <<<"$deps"
