@@ -141,17 +141,29 @@ def measure_blocks(P: int, ids, offsets, counts, keep, executors: list[int], vec
             head.combine()
     rate = int(strata.sum()) / (time.perf_counter() - start)
     st = strata.astype(np.float64)
-    balance = {}
-    for X in executors:
-        T = min(X, P)
-        worst = mean = 0.0
-        for s in range(P):
-            per = [sum(st[k, (k + s) % P] for k in owned_blocks(t, T, P)) for t in range(T)]
-            worst += max(per)
-            mean += sum(per) / T
-        balance[X] = mean / worst
+    balance = {X: stratum_balance(st, X) for X in executors}
     return {"num_blocks": P, "hot_words": hot_words, "kernel_pairs_per_sec": rate, "balance": balance, "strata": st,
             "stratum_max_over_mean": float(st.max() / st.mean()), "pairs": int(strata.sum())}
+
+
+def stratum_balance(strata: np.ndarray, executors: int) -> float:
+    """The balance e(P, X) of a (P, P) float64 matrix of pairs per stratum (rows W blocks,
+    columns W' blocks; sub-epoch s pairs W block k with W' block (k + s) mod P) on X =
+    ``executors`` tasks (at most P, each owning a contiguous range of W blocks,
+    ``layout.owned_blocks``): the mean over the max of the pairs a task trains in a sub-epoch,
+    summed over the P sub-epochs. A ratio in (0, 1]."""
+    P = strata.shape[0]
+    T = min(executors, P)
+    owner = np.empty(P, np.int64)
+    for t in range(T):
+        owner[list(owned_blocks(t, T, P))] = t
+    k = np.arange(P)
+    worst = mean = 0.0
+    for s in range(P):
+        per_task = np.bincount(owner, weights=strata[k, (k + s) % P], minlength=T)
+        worst += per_task.max()
+        mean += per_task.mean()
+    return float(mean / worst)
 
 
 def _epochs(meta: dict) -> list[dict]:

@@ -228,3 +228,16 @@ def test_kernel_figures_saved_by_one_run_give_another_run_the_same_predictions(t
     path.write_text(json.dumps({"blocks": broken}))
     with pytest.raises(SystemExit, match=r"P = 8 has strata of shape \(4, 8\)"):
         cm.kernel_inputs(str(path), [8], 0)
+
+
+def test_stratum_balance_is_the_mean_over_the_max_summed_over_sub_epochs():
+    P = 4
+    assert cm.stratum_balance(np.full((P, P), 3.0), 4) == pytest.approx(1.0)
+    heavy = np.ones((P, P))
+    heavy[1, 2] = 5.0  # in sub-epoch 1 (k = 1, j = 2): one task of four trains 5, the others 1
+    # one block a task: sub-epoch 1's max is 5, its mean 2; the other three are 1 and 1
+    assert cm.stratum_balance(heavy, 4) == pytest.approx((3 * 1 + 2) / (3 * 1 + 5))
+    # two blocks a task (W blocks {0, 1} and {2, 3}): sub-epoch 1 gives 1 + 5 = 6 and 2, mean 4
+    assert cm.stratum_balance(heavy, 2) == pytest.approx((3 * 2 + 4) / (3 * 2 + 6))
+    # more executors than blocks: one block a task
+    assert cm.stratum_balance(heavy, 16) == cm.stratum_balance(heavy, 4)
