@@ -2,9 +2,10 @@
 # Pack sparkw2v and its dependencies (numpy, pyarrow, fsspec, numba, llvmlite, xxhash) into one
 # archive that executors without them unpack and put on their PYTHONPATH (deploy/submit.sh
 # passes it with --archives). pyspark and py4j are left out: Spark puts its own on the
-# executors' PYTHONPATH. So is pandas, which only the driver imports (pyspark checks for it when
-# it builds a mapInArrow stage; the Spark Connect client): the executors' tasks are Arrow
-# batches, and pandas with its dependencies would add ~90 MB to every executor's download. The executors' Python must be the same minor version (3.11) and
+# executors' PYTHONPATH. pandas is left out too: only the driver imports it (pyspark checks
+# for it when it builds a mapInArrow stage, and the Spark Connect client needs it); the
+# executors' tasks are Arrow batches, and pandas with its dependencies would add ~80 MB to
+# every executor's download. The executors' Python must be the same minor version (3.11) and
 # platform as the packing machine's.
 #
 #   deploy/pack_env.sh [OUT]      # default build/sparkw2v-env.tar.gz; .tar, .tar.gz, .zip by suffix

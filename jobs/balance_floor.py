@@ -1,23 +1,26 @@
-"""python jobs/balance_floor.py [--blocks 128 256] [--hot-words 0 256 1024 4096] [--executors 32 128 256]
-                              [--scale 1 53] [--seed 1]
+"""python jobs/balance_floor.py [--blocks 128 256] [--hot-words 0 [256 1024 4096]]
+                              [--executors 32 128 256] [--scale 1 53] [--seed 1]
 
 What stratum balance a corpus allows at P blocks, against what the layout gives. The balance
-e(P, X) is ``jobs/cost_model.py``'s (``stratum_balance``): the mean over the max of the pairs
-each of X tasks trains in a sub-epoch, summed over the P sub-epochs of a cycle, with the whole
-corpus as one cycle. For each P it prints one JSON line per kind of stratum-count matrix (P x P
-pairs):
+e(P, X) is ``jobs/cost_model.py``'s (``stratum_balance``): over the P sub-epochs of a cycle, the
+sum of the mean pairs a task of X trains in the sub-epoch over the sum of the largest, with the
+whole corpus as one cycle. For each P it prints one JSON line per kind of stratum-count matrix
+(P x P pairs):
 
 - ``measured``: the real corpus's pairs (``../shared/data/gutenberg_text8style.gz``, as
-  ``jobs/bench_head.py`` loads it; epoch 0's subsampling and windows, seed ``--seed``) under the
-  library's layout, with the ``--hot-words`` K most frequent words replicated (their pairs
-  spread evenly over the strata, ``pairs.generate_pairs``);
-- ``independent``: Poisson counts around the product of the measured blocks' marginals (what
-  the layout gives if words paired at random: the blocks' own imbalance, no co-occurrence);
+  ``jobs/bench_head.py`` loads it; subsampling and windows drawn with seed ``--seed`` x 1000 +
+  shard, not a training run's own draws) under the library's layout of epoch 0, with the
+  ``--hot-words`` K most frequent words replicated (their pairs spread evenly over the
+  strata, ``pairs.generate_pairs``);
+- ``independent``: Poisson counts around the product of the marginals of the first
+  ``--hot-words`` value's measured strata (list 0 first; what the layout gives if words paired
+  at random: the blocks' own imbalance, no co-occurrence);
 - ``uniform``: Poisson counts around the mean stratum (what a layout with every stratum's
   expected pairs equal gives: the limit that the number of pairs per stratum sets).
 
 ``--scale`` multiplies the expected counts of the last two (53: a 1B-token corpus with this
-one's distribution). Pure numpy on one core; about a minute a P.
+one's distribution); one random generator draws them all, in the order of ``--blocks``. numpy
+and the library's numba pair generation, on one core; about a minute a P.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from sparkw2v.vocab import keep_probabilities  # noqa: E402
 
 def measured_strata(shards, counts: np.ndarray, P: int, hot_words: int, seed: int, window: int = 5,
                     sample: float = 1e-4) -> np.ndarray:
-    """(P, P) float64 pairs per stratum of epoch 0 over all ``shards`` (seeded per shard)."""
+    """(P, P) float64 pairs per stratum of epoch 0's layout over all ``shards`` ([(ids (T,) int32,
+    offsets (R + 1,) int64)], rows of words as ``bench_head.load_corpus`` gives them; each drawn
+    with seed ``seed`` x 1000 + its index); ``counts`` (V,) int64 by descending count."""
     keep = keep_probabilities(counts, sample)
     layout = BlockLayout.build(pair_weights(counts, keep), P, seed, 0, head=hot_words)
     strata = np.zeros((P, P))

@@ -150,8 +150,8 @@ def stratum_balance(strata: np.ndarray, executors: int) -> float:
     """The balance e(P, X) of a (P, P) float64 matrix of pairs per stratum (rows W blocks,
     columns W' blocks; sub-epoch s pairs W block k with W' block (k + s) mod P) on X =
     ``executors`` tasks (at most P, each owning a contiguous range of W blocks,
-    ``layout.owned_blocks``): the mean over the max of the pairs a task trains in a sub-epoch,
-    summed over the P sub-epochs. A ratio in (0, 1]."""
+    ``layout.owned_blocks``): over the P sub-epochs, the sum of the mean pairs a task trains in
+    the sub-epoch over the sum of the largest. A ratio in (0, 1] (nan for a matrix of zeros)."""
     P = strata.shape[0]
     T = min(executors, P)
     owner = np.empty(P, np.int64)

@@ -241,3 +241,7 @@ def test_stratum_balance_is_the_mean_over_the_max_summed_over_sub_epochs():
     assert cm.stratum_balance(heavy, 2) == pytest.approx((3 * 2 + 4) / (3 * 2 + 6))
     # more executors than blocks: one block a task
     assert cm.stratum_balance(heavy, 16) == cm.stratum_balance(heavy, 4)
+    # uneven ranges: P = 5 on 2 tasks owns W blocks {0, 1} and {2, 3, 4}
+    five = np.ones((5, 5))
+    five[4, 0] = 4.0  # sub-epoch 1 (k = 4, j = 0): task 1 trains 1 + 1 + 4 = 6, task 0 trains 2
+    assert cm.stratum_balance(five, 2) == pytest.approx((4 * 2.5 + 4) / (4 * 3 + 6))
